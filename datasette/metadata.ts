@@ -1,0 +1,120 @@
+/**
+ * The datasette metadata that `vigil serve` hands to datasette: the hand-written datasette/metadata.yml
+ * plus the column descriptions of `cases` and `covid_deaths`, taken from the field descriptions in
+ * schemas/case.ts so that the schema stays their one source of truth.
+ */
+import { readFileSync } from "node:fs";
+import { basename, extname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parse } from "yaml";
+import { z } from "zod";
+import { caseSchema, CASE_FIELDS, PROVENANCE_COLUMNS } from "../schemas/case.ts";
+import { VigilError } from "../pipeline/errors.ts";
+
+export const METADATA_PATH = fileURLToPath(new URL("./metadata.yml", import.meta.url));
+
+/** The database key used in metadata.yml; renamed to the served file's name. */
+export const BASE_DATABASE = "vigil";
+
+/** Tables and views whose columns are the case fields plus provenance. */
+export const SCHEMA_TABLES = ["cases", "covid_deaths"] as const;
+
+const text = z.string().trim().min(1);
+
+const CREDIT_KEYS = ["source", "source_url", "license", "license_url", "about", "about_url"] as const;
+
+const tableSchema = z.looseObject({
+  description: text,
+  columns: z.record(z.string(), text).optional(),
+  facets: z.array(z.string()).optional(),
+  hidden: z.boolean().optional(),
+});
+
+const querySchema = z.looseObject({
+  sql: text,
+  title: text,
+  description: text,
+  // A canned query that writes is never wanted: datasette serves the database read-only.
+  write: z.literal(false).optional(),
+});
+
+const databaseSchema = z.looseObject({
+  description: text,
+  tables: z.record(z.string(), tableSchema),
+  queries: z.record(z.string(), querySchema),
+});
+
+const metadataSchema = z.looseObject({
+  title: text,
+  source: text,
+  source_url: z.url(),
+  license: text,
+  databases: z.object({ [BASE_DATABASE]: databaseSchema }),
+});
+
+export type TableMetadata = z.infer<typeof tableSchema>;
+export type QueryMetadata = z.infer<typeof querySchema>;
+export type DatabaseMetadata = z.infer<typeof databaseSchema>;
+
+/** Datasette metadata with exactly one database, under the name it is served as. */
+export type Metadata = Omit<z.infer<typeof metadataSchema>, "databases"> & { databases: Record<string, DatabaseMetadata> };
+
+/** The name datasette serves a database file under: its file name without the extension. */
+export function databaseName(dbPath: string): string {
+  const file = basename(dbPath);
+  return file.slice(0, file.length - extname(file).length) || file;
+}
+
+/** Descriptions of the columns of `cases` (and of `covid_deaths`, its published subset), from the schema. */
+export function caseColumnDescriptions(): Record<string, string> {
+  const columns: Record<string, string> = {};
+  for (const field of CASE_FIELDS) {
+    const description = caseSchema.shape[field].description;
+    if (!description) throw new VigilError(`schemas/case.ts: field ${field} has no .describe()`, { hint: "every case field needs a description" });
+    columns[field] = description;
+  }
+  return { ...columns, ...PROVENANCE_COLUMNS };
+}
+
+/** Validates the hand-written base and merges in the schema's column descriptions. */
+export function buildMetadata(base: unknown, options: { database?: string } = {}): Metadata {
+  const parsed = metadataSchema.safeParse(base);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new VigilError(`datasette/metadata.yml: ${issue.path.join(".") || "top level"} ${issue.message}`, {
+      hint: "fix datasette/metadata.yml",
+    });
+  }
+  const { databases, ...top } = parsed.data;
+  const database = structuredClone(databases[BASE_DATABASE]);
+  const described = caseColumnDescriptions();
+  for (const table of SCHEMA_TABLES) {
+    const entry = database.tables[table];
+    if (!entry) throw new VigilError(`datasette/metadata.yml has no entry for ${table}`, { hint: "describe it under databases.vigil.tables" });
+    const twice = Object.keys(entry.columns ?? {}).filter((column) => column in described);
+    if (twice.length > 0) {
+      throw new VigilError(`datasette/metadata.yml describes ${table}.${twice[0]}, which schemas/case.ts already describes`, {
+        hint: "change the description in schemas/case.ts and remove it from metadata.yml",
+      });
+    }
+    entry.columns = { ...described, ...entry.columns };
+  }
+  // Datasette credits the source under tables through inheritance, but not under canned queries:
+  // copy the credit onto each query so the memorial page names the county too.
+  for (const query of Object.values(database.queries)) {
+    for (const key of CREDIT_KEYS) if (query[key] === undefined && top[key] !== undefined) query[key] = top[key];
+  }
+  return { ...top, databases: { [options.database ?? BASE_DATABASE]: database } };
+}
+
+/** Reads datasette/metadata.yml (or `path`) and builds the complete metadata. */
+export function loadMetadata(options: { database?: string; path?: string } = {}): Metadata {
+  const path = options.path ?? METADATA_PATH;
+  let base: unknown;
+  try {
+    base = parse(readFileSync(path, "utf8"));
+  } catch (error) {
+    throw new VigilError(`cannot read ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  return buildMetadata(base, options);
+}

@@ -1,0 +1,65 @@
+/**
+ * Errors are thrown anywhere and printed in one place (the CLI entry) as one line that says what
+ * failed and what to do. Each kind of failure has its own class so callers and tests can tell them apart.
+ */
+export class VigilError extends Error {
+  /** Process exit code the CLI uses for this error. */
+  exitCode = 1;
+  /** What the user can do about it, appended to the one-line message. */
+  hint?: string;
+
+  constructor(message: string, options?: { cause?: unknown; hint?: string }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.hint = options?.hint;
+  }
+}
+
+/** Bad flags or arguments: exit 2. */
+export class UsageError extends VigilError {
+  override exitCode = 2;
+}
+
+/** The server answered, but not with success. */
+export class HttpError extends VigilError {
+  constructor(
+    readonly status: number,
+    readonly method: string,
+    readonly url: string,
+    readonly bodyExcerpt: string,
+    options?: { hint?: string },
+  ) {
+    super(`${method} ${url} answered HTTP ${status}${bodyExcerpt ? `: ${bodyExcerpt}` : ""}`, options);
+  }
+}
+
+/** The request never got an answer: refused, reset, DNS, TLS. */
+export class NetworkError extends VigilError {
+  constructor(readonly url: string, cause: unknown) {
+    super(`could not reach ${url}: ${describeCause(cause)}`, { cause, hint: "check the portal URL and the network" });
+  }
+}
+
+/** Connecting or reading the body took too long. */
+export class TimeoutError extends VigilError {
+  constructor(readonly url: string, readonly phase: "connect" | "headers" | "body", ms: number) {
+    super(`${url} timed out waiting for the ${phase} after ${ms} ms`);
+  }
+}
+
+/** The request succeeded but what came back is not what the source should send. */
+export class SourceFormatError extends VigilError {}
+
+/** Another process holds the write lock on the database. */
+export class RunInProgressError extends VigilError {}
+
+/** A run refused to commit because its result is implausible (format change, empty source). */
+export class RunRefusedError extends VigilError {}
+
+export function describeCause(cause: unknown): string {
+  if (cause instanceof Error) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    return code && !cause.message.includes(code) ? `${cause.message} (${code})` : cause.message;
+  }
+  return String(cause);
+}

@@ -1,0 +1,103 @@
+/**
+ * The raw row as the portal's JSON endpoint sends it (SODA 2.1): null fields omitted, numbers as
+ * strings ("47", "20.0"), checkboxes as booleans, calendar dates as floating timestamps with no
+ * zone (America/Chicago local), with or without milliseconds. Unknown keys pass through; they are
+ * recorded as schema drift, not errors. Bulk CSV rows are mapped onto this same shape first.
+ */
+import { z } from "zod";
+
+const FLOATING_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?)?$/;
+
+/** A calendar_date value: `2020-07-01T19:53:00.000`, local time, never converted. */
+export const floatingTimestamp = z
+  .string()
+  .trim()
+  .regex(FLOATING_TIMESTAMP, "is not a timestamp like 2020-07-01T19:53:00.000")
+  .refine(isRealDate, "is not a real calendar date");
+
+/** A number column: a string on the JSON endpoint ("47", "20.0", "-87.61"), a number elsewhere. */
+export const numberText = z.union([
+  z.number().finite(),
+  z
+    .string()
+    .trim()
+    .regex(/^[-+]?(\d+\.?\d*|\.\d+)$/, "is not a number")
+    .transform(Number),
+]);
+
+/** A checkbox column: JSON true/false, or "true"/"false" text from a CSV. Absent means not provided. */
+export const checkbox = z.union([z.boolean(), z.stringbool({ truthy: ["true", "TRUE", "True", "Y", "Yes"], falsy: ["false", "FALSE", "False", "N", "No"] })]);
+
+const text = z.string();
+
+export const locationSchema = z
+  .object({
+    latitude: numberText.optional(),
+    longitude: numberText.optional(),
+    human_address: z.string().optional(),
+    needs_recoding: z.boolean().optional(),
+  })
+  .loose();
+
+/** Fields a case cannot exist without: a failure here rejects the row. */
+export const REQUIRED_FIELDS = ["casenumber", "death_date"] as const;
+
+export const rawRowSchema = z
+  .object({
+    ":id": text.optional(),
+    ":created_at": text.optional(),
+    ":updated_at": text.optional(),
+    casenumber: z.string().trim().min(1, "is empty"),
+    death_date: floatingTimestamp,
+    incident_date: floatingTimestamp.optional(),
+    age: z.union([numberText, z.string()]).optional(),
+    gender: text.optional(),
+    race: text.optional(),
+    latino: checkbox.optional(),
+    manner: text.optional(),
+    primarycause: text.optional(),
+    primarycause_linea: text.optional(),
+    primarycause_lineb: text.optional(),
+    primarycause_linec: text.optional(),
+    secondarycause: text.optional(),
+    gunrelated: checkbox.optional(),
+    opioids: checkbox.optional(),
+    cold_related: checkbox.optional(),
+    heat_related: checkbox.optional(),
+    covid_related: checkbox.optional(),
+    commissioner_district: numberText.optional(),
+    incident_street: text.optional(),
+    incident_city: text.optional(),
+    incident_zip: z.union([text, z.number()]).optional(),
+    residence_city: text.optional(),
+    residence_zip: z.union([text, z.number()]).optional(),
+    latitude: numberText.optional(),
+    longitude: numberText.optional(),
+    location: locationSchema.optional(),
+    objectid: numberText.optional(),
+    chi_ward: numberText.optional(),
+    chi_commarea: text.optional(),
+    transportation_related_type: text.optional(),
+    transportation_status: text.optional(),
+  })
+  .loose();
+
+export type ParsedRow = z.infer<typeof rawRowSchema>;
+
+export function isRealDate(value: string): boolean {
+  const m = FLOATING_TIMESTAMP.exec(value.trim());
+  if (!m) return false;
+  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  const hour = m[4] === undefined ? 0 : Number(m[4]);
+  const minute = m[5] === undefined ? 0 : Number(m[5]);
+  const second = m[6] === undefined ? 0 : Number(m[6]);
+  return (
+    date.getUTCFullYear() === year &&
+    date.getUTCMonth() === month - 1 &&
+    date.getUTCDate() === day &&
+    hour < 24 &&
+    minute < 60 &&
+    second < 60
+  );
+}

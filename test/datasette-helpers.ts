@@ -1,0 +1,116 @@
+/**
+ * Plumbing for test/datasette.test.ts: fetching from the served database, and the expected answers
+ * of the canned queries worked out in TypeScript, apart from the SQL under test.
+ */
+import type Database from "better-sqlite3";
+import type { DatasetteServer } from "../pipeline/serve.ts";
+import type { RawRow } from "../schemas/source-columns.ts";
+
+/** A row as datasette's JSON gives it; answers are checked by value, so it stays loosely typed. */
+export type Row = Record<string, any>;
+
+/** The canned queries users and the site rely on (design.md names the first and the last three). */
+export const CANNED_QUERIES = [
+  "memorial",
+  "daily_deaths",
+  "by_age_group",
+  "by_race_ethnicity",
+  "by_residence_city",
+  "by_month",
+  "revisions",
+  "rejects",
+  "last_run",
+] as const;
+
+export async function fetchJson(server: DatasetteServer, path: string): Promise<{ status: number; body: Row; text: string }> {
+  const response = await fetch(`${server.url}${path}`);
+  const text = await response.text();
+  let body: Row;
+  try {
+    body = JSON.parse(text) as Row;
+  } catch {
+    body = {};
+  }
+  return { status: response.status, body, text };
+}
+
+/** How the memorial speaks of a person: "A 47-year-old man from Chicago". */
+export function phrase(age: number | null, gender: string | null, city: string | null): string {
+  const sex = gender?.toLowerCase();
+  const young = age !== null && age < 18;
+  const noun = sex === "male" ? (young ? "boy" : "man") : sex === "female" ? (young ? "girl" : "woman") : young ? "child" : "person";
+  let who: string;
+  if (age === null) who = `A ${noun}`;
+  else if (age === 0) who = noun === "child" ? "An infant" : `An infant ${noun}`;
+  else who = `${/^(8|11|18|8\d)$/.test(String(age)) ? "An" : "A"} ${age}-year-old ${noun}`;
+  const town = city
+    ?.trim()
+    .toLowerCase()
+    .split(" ")
+    .map((word) => word.charAt(0).toUpperCase() + word.slice(1))
+    .join(" ");
+  return town ? `${who} from ${town}` : who;
+}
+
+export interface Day {
+  date: string;
+  deaths: number;
+  deaths_7day_avg: number;
+  cumulative_deaths: number;
+}
+
+/** Deaths per day from the first death to the last, zero-filled, with 7-day average and running total. */
+export function expectedDaily(deathDates: string[]): Day[] {
+  const counts = new Map<string, number>();
+  for (const date of deathDates) counts.set(date, (counts.get(date) ?? 0) + 1);
+  const sorted = [...counts.keys()].sort();
+  const days: Day[] = [];
+  let total = 0;
+  for (let t = Date.parse(`${sorted[0]}T00:00:00Z`); t <= Date.parse(`${sorted.at(-1)}T00:00:00Z`); t += 86_400_000) {
+    const date = new Date(t).toISOString().slice(0, 10);
+    const deaths = counts.get(date) ?? 0;
+    total += deaths;
+    const week = [...days.slice(-6).map((d) => d.deaths), deaths];
+    const avg = Math.round((week.reduce((a, b) => a + b, 0) / week.length) * 100) / 100;
+    days.push({ date, deaths, deaths_7day_avg: avg, cumulative_deaths: total });
+  }
+  return days;
+}
+
+/** Every table and view with its columns, leaving out SQLite's own tables and FTS5's shadow tables. */
+export function tableColumns(db: Database.Database): Map<string, string[]> {
+  const objects = db.prepare("SELECT name, type, sql FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as Array<{
+    name: string;
+    sql: string | null;
+  }>;
+  const fts = objects.filter((o) => /USING\s+fts\d/i.test(o.sql ?? "")).map((o) => o.name);
+  const shadow = new Set(fts.flatMap((name) => ["data", "idx", "docsize", "config", "content"].map((suffix) => `${name}_${suffix}`)));
+  const result = new Map<string, string[]>();
+  for (const { name } of objects) {
+    if (shadow.has(name)) continue;
+    result.set(name, db.prepare("SELECT name FROM pragma_table_info(?)").pluck().all(name) as string[]);
+  }
+  return result;
+}
+
+/**
+ * The source as a later night sees it: one case on `day` corrected (age 47), one withdrawn, four
+ * backdated COVID cases and one non-COVID case added on `day`, and one row that cannot be loaded.
+ */
+export function nextNight(first: RawRow[], day: string) {
+  const onDay = first.filter((row) => String(row.death_date).startsWith(day));
+  const [corrected, withdrawn] = onDay;
+  const added: RawRow[] = [
+    { ":id": "row-test-0001", casenumber: "ME2022-05807", death_date: `${day}T08:10:00.000`, age: "8", gender: "Female", race: "White", latino: false, residence_city: " oak park ", primarycause: "COVID-19 PNEUMONIA", covid_related: true, manner: "NATURAL", incident_street: "100 TEST ST" },
+    { ":id": "row-test-0002", casenumber: "ME2022-05808", death_date: `${day}T09:20:00.000`, primarycause: "COMPLICATIONS OF COVID-19", manner: "NATURAL" },
+    { ":id": "row-test-0003", casenumber: "ME2022-05809", death_date: `${day}T10:30:00.000`, age: "0", gender: "Male", race: "Black", latino: false, residence_city: "LA GRANGE PARK", primarycause: "COVID-19", covid_related: true, manner: "NATURAL" },
+    { ":id": "row-test-0004", casenumber: "ME2022-05810", death_date: `${day}T11:40:00.000`, age: "83", gender: "Male", race: "Asian", latino: false, residence_city: "Chicago", primarycause: "COVID-19 VIRAL PNEUMONIA", covid_related: true, manner: "NATURAL" },
+    { ":id": "row-test-0005", casenumber: "ME2020-99001", death_date: `${day}T12:00:00.000`, age: "58", gender: "Male", race: "White", latino: false, residence_city: "EVANSTON", primarycause: "ATHEROSCLEROTIC CARDIOVASCULAR DISEASE", covid_related: false, manner: "NATURAL" },
+    { ":id": "row-test-0006", casenumber: "ME2099-00001", death_date: "2099-01-01T00:00:00.000", age: "50", primarycause: "COVID-19", covid_related: true },
+  ];
+  const second: RawRow[] = [
+    ...first.filter((row) => row !== withdrawn).map((row) => (row === corrected ? { ...row, age: "47", ":updated_at": "2026-11-01T00:00:00.000Z" } : row)),
+    ...added,
+  ];
+  return { second, onDay, corrected, withdrawn };
+}

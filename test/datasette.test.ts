@@ -1,0 +1,392 @@
+/**
+ * The datasette sidecar for real: datasette from .venv on a free loopback port, serving a database
+ * filled by real ingests from the fixture portal. Expected answers are computed from the SQLite file
+ * itself, independently of the canned queries' SQL.
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { parse } from "yaml";
+import { generateCovidView } from "../fixtures/generate.ts";
+import { startPortal, type FixturePortal } from "../fixtures/portal.ts";
+import { buildMetadata, caseColumnDescriptions, loadMetadata } from "../datasette/metadata.ts";
+import { ingest } from "../pipeline/ingest.ts";
+import { DATASETTE_BIN, startDatasette, type DatasetteServer } from "../pipeline/serve.ts";
+import { FAST_HTTP, fixedClock, memoryLogger, ROOT, runCli, tempDir, VIGIL_BIN } from "./helpers.ts";
+import { CANNED_QUERIES, expectedDaily, fetchJson, nextNight, phrase, tableColumns, type Row } from "./datasette-helpers.ts";
+
+const DATASET = "3trz-enys";
+const DAY = "2020-12-01";
+
+// The first ingest loads 2,000 generated cases; the second brings what a real night brings.
+const first = generateCovidView({ seed: 1, count: 2000 });
+const { second, onDay, corrected, withdrawn } = nextNight(first, DAY);
+
+let dir: string;
+let dbPath: string;
+let portal: FixturePortal;
+let served: DatasetteServer;
+let locked: DatasetteServer;
+let db: Database.Database;
+
+before(async () => {
+  // Not skipped when .venv is missing: install it, as CI's set-up would.
+  if (!existsSync(DATASETTE_BIN)) {
+    const install = spawnSync("bash", [join(ROOT, "datasette", "install.sh")], { encoding: "utf8" });
+    assert.equal(install.status, 0, `datasette/install.sh failed: ${install.stderr}`);
+  }
+  dir = mkdtempSync(join(tmpdir(), "vigil-datasette-"));
+  dbPath = join(dir, "vigil.db");
+  portal = await startPortal({ datasets: { [DATASET]: first } });
+  const config = { db: dbPath, portal: portal.url, dataset: DATASET };
+  await ingest({ config, log: memoryLogger(), now: fixedClock("2026-11-25T12:00:00Z"), http: FAST_HTTP });
+  portal.setRows(DATASET, second);
+  await ingest({ config, log: memoryLogger(), now: fixedClock("2026-11-26T12:00:00Z"), http: FAST_HTTP });
+  [served, locked] = await Promise.all([
+    startDatasette({ db: dbPath, port: 0 }),
+    startDatasette({ db: dbPath, port: 0, public: true, cors: true }),
+  ]);
+  db = new Database(dbPath, { readonly: true });
+});
+
+after(async () => {
+  db?.close();
+  await Promise.all([served?.stop(), locked?.stop(), portal?.close()]);
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const covid = (where = "1", ...params: unknown[]) =>
+  db.prepare(`SELECT * FROM cases WHERE is_covid = 1 AND removed_run_id IS NULL AND (${where}) ORDER BY casenumber`).all(...params) as Row[];
+
+test("memorial lists each person who died that day, in words, without addresses, withdrawn or non-COVID cases", async () => {
+  const { status, body } = await fetchJson(served, `/vigil/memorial.json?date=${DAY}&_shape=array`);
+  assert.equal(status, 200);
+  const rows = body as Row[];
+  const expected = covid("death_date = ?", DAY);
+  assert.deepEqual(rows.map((r) => r.casenumber).sort(), expected.map((r) => r.casenumber));
+  for (const row of rows) {
+    const stored = expected.find((r) => r.casenumber === row.casenumber)!;
+    assert.equal(row.description, phrase(stored.age as number | null, stored.gender as string | null, stored.residence_city as string | null));
+    assert.equal(row.death_date, DAY);
+  }
+  const said = Object.fromEntries(rows.map((r) => [r.casenumber, r.description]));
+  assert.equal(said["ME2022-05807"], "An 8-year-old girl from Oak Park", "a backdated case appears on its day of death");
+  assert.equal(said["ME2022-05808"], "A person", "nothing known but the death");
+  assert.equal(said["ME2022-05809"], "An infant boy from La Grange Park");
+  assert.equal(said["ME2022-05810"], "An 83-year-old man from Chicago");
+  assert.equal(said[String(corrected.casenumber)], phrase(47, String(corrected.gender), String(corrected.residence_city ?? "") || null), "the corrected age");
+  assert.ok(!(String(withdrawn.casenumber) in said), "a withdrawn case is left out");
+  assert.ok(!("ME2020-99001" in said), "a non-COVID case is left out");
+  const text = JSON.stringify(rows);
+  assert.doesNotMatch(text, /TEST ST|incident_address|_zip|latitude/);
+  for (const row of onDay) if (row.incident_street) assert.ok(!text.includes(String(row.incident_street)), "no street address");
+
+  const latest = (await fetchJson(served, "/vigil/memorial.json?_shape=array")).body as Row[];
+  const lastDay = db.prepare("SELECT max(death_date) FROM cases WHERE is_covid = 1 AND removed_run_id IS NULL").pluck().get();
+  assert.ok(latest.length > 0 && latest.every((r) => r.death_date === lastDay), "no date: the latest day with deaths");
+});
+
+test("daily_deaths and by_month match counts taken straight from the cases", async () => {
+  const daily = expectedDaily(covid().map((r) => String(r.death_date)));
+  const window = daily.filter((d) => d.date >= "2020-11-25" && d.date <= "2020-12-07");
+  const got = (await fetchJson(served, "/vigil/daily_deaths.json?start_date=2020-11-25&end_date=2020-12-07&_shape=array")).body;
+  assert.deepEqual(got, window);
+  assert.equal(window.find((d) => d.date === DAY)!.deaths, covid("death_date = ?", DAY).length);
+  const whole = (await fetchJson(served, "/vigil/daily_deaths.json?_shape=array")).body as Row[];
+  assert.equal(whole.length, daily.length, "the whole zero-filled series fits in one answer");
+  assert.equal(whole.at(-1)!.cumulative_deaths, covid().length);
+
+  const months = new Map<string, number>();
+  for (const d of daily) months.set(d.date.slice(0, 7), (months.get(d.date.slice(0, 7)) ?? 0) + d.deaths);
+  let total = 0;
+  const expectedMonths = [...months].map(([month, deaths]) => ({ month, deaths, cumulative_deaths: (total += deaths) }));
+  const byMonth = (await fetchJson(served, "/vigil/by_month.json?_shape=array")).body as Row[];
+  assert.deepEqual(byMonth, expectedMonths);
+  assert.ok(byMonth.some((m) => m.month === "2021-01") && byMonth.every((m) => /^\d{4}-\d{2}$/.test(String(m.month))), "YYYY-MM, in order across years");
+});
+
+test("by_age_group, by_race_ethnicity and by_residence_city count every published COVID death once", async () => {
+  const all = covid();
+  const expected = (key: (r: Row) => string) => {
+    const counts = new Map<string, number>();
+    for (const r of all) counts.set(key(r), (counts.get(key(r)) ?? 0) + 1);
+    return Object.fromEntries(counts);
+  };
+  const check = async (query: string, column: string, key: (r: Row) => string) => {
+    const rows = (await fetchJson(served, `/vigil/${query}.json?_shape=array`)).body as Row[];
+    assert.deepEqual(Object.fromEntries(rows.map((r) => [r[column], r.deaths])), expected(key), query);
+    const percent = rows.reduce((sum, r) => sum + Number(r.percent), 0);
+    assert.ok(Math.abs(percent - 100) < 0.5 + rows.length * 0.05, `${query} shares add up to 100 (${percent})`);
+    return rows;
+  };
+  const ages = await check("by_age_group", "age_group", (r) => (r.age_group as string | null) ?? "Unknown");
+  assert.deepEqual(
+    ages.map((r) => r.age_group),
+    ["0-17", "18-29", "30-39", "40-49", "50-59", "60-69", "70-79", "80+", "Unknown"].filter((g) => ages.some((r) => r.age_group === g)),
+    "age groups in age order",
+  );
+  const races = await check("by_race_ethnicity", "race_ethnicity", (r) => String(r.race_ethnicity));
+  assert.ok(races.some((r) => r.race_ethnicity === "Latino"), "Latino is its own category");
+  const cities = await check("by_residence_city", "residence_city", (r) => (r.residence_city as string | null) ?? "UNKNOWN");
+  assert.equal(cities[0].residence_city, "CHICAGO", "most first");
+});
+
+test("revisions shows the night's corrections newest first; rejects says what was refused and why; last_run reports health", async () => {
+  const revisions = (await fetchJson(served, "/vigil/revisions.json?_shape=array")).body as Row[];
+  const stored = db.prepare("SELECT id, casenumber, change, field, old_value, new_value FROM case_revisions WHERE change != 'added' ORDER BY id DESC").all() as Row[];
+  assert.deepEqual(
+    revisions.map((r) => [r.revision, r.casenumber, r.change, r.field, r.old_value, r.new_value]),
+    stored.map((r) => [r.id, r.casenumber, r.change, r.field, r.old_value, r.new_value]),
+  );
+  assert.ok(revisions.some((r) => r.casenumber === corrected.casenumber && r.field === "age" && r.old_value === String(Number(corrected.age)) && r.new_value === "47"));
+  assert.ok(revisions.some((r) => r.casenumber === withdrawn.casenumber && r.change === "removed"));
+  assert.ok(revisions.every((r) => r.run_id === 2 && r.run_finished_at === "2026-11-26T12:00:00.000Z"));
+  const one = (await fetchJson(served, `/vigil/revisions.json?casenumber=${String(corrected.casenumber).toLowerCase()}&_shape=array`)).body as Row[];
+  assert.ok(one.length > 0 && one.every((r) => r.casenumber === corrected.casenumber), "one case's history");
+
+  const rejects = (await fetchJson(served, "/vigil/rejects.json?_shape=array")).body as Row[];
+  assert.equal(rejects.length, 1);
+  assert.equal(rejects[0].casenumber, "ME2099-00001");
+  assert.equal(rejects[0].run_id, 2);
+  assert.match(String(rejects[0].reasons), /after today/);
+
+  const [last] = (await fetchJson(served, "/vigil/last_run.json?_shape=array")).body as Row[];
+  const run = db.prepare("SELECT * FROM runs ORDER BY id DESC LIMIT 1").get() as Row;
+  assert.equal(last.run_id, 2);
+  assert.equal(last.status, "success");
+  assert.equal(last.finished_at, "2026-11-26T12:00:00.000Z");
+  assert.equal(last.last_success_at, "2026-11-26T12:00:00.000Z");
+  assert.equal(last.data_last_changed, "2026-11-26T12:00:00.000Z");
+  for (const field of ["fetched", "inserted", "updated", "unchanged", "removed", "rejected"]) assert.equal(last[field], run[field], field);
+  assert.deepEqual([last.inserted, last.updated, last.removed, last.rejected], [5, 1, 1, 1]);
+});
+
+test("the cases table searches the causes of death and shows its default facets and sort", async () => {
+  const { status, body } = await fetchJson(served, "/vigil/cases.json?_search=pneumonia&_shape=objects&_size=max");
+  assert.equal(status, 200);
+  const causes = ["primary_cause", "primary_cause_line_a", "primary_cause_line_b", "primary_cause_line_c", "secondary_cause"];
+  const word = /\bpneumonia\b/i;
+  const matching = (db.prepare("SELECT * FROM cases").all() as Row[]).filter((r) => causes.some((c) => word.test(String(r[c] ?? ""))));
+  assert.ok(matching.length > 10);
+  assert.equal(body.filtered_table_rows_count, matching.length);
+  assert.ok((body.rows as Row[]).every((r) => causes.some((c) => word.test(String(r[c] ?? "")))));
+
+  const table = (await fetchJson(served, "/vigil/cases.json?_shape=objects")).body;
+  for (const facet of ["manner", "race_ethnicity", "age_group", "gender", "residence_city"]) assert.ok(facet in table.facet_results, `facet ${facet}`);
+  const latino = table.facet_results.race_ethnicity.results.find((r: Row) => r.value === "Latino");
+  assert.equal(latino.count, db.prepare("SELECT count(*) FROM cases WHERE race_ethnicity = 'Latino'").pluck().get());
+  const dates = (table.rows as Row[]).map((r) => String(r.death_date));
+  assert.deepEqual(dates, [...dates].sort().reverse(), "newest deaths first");
+
+  const view = (await fetchJson(served, "/vigil/covid_deaths.json?_shape=objects")).body;
+  assert.equal(view.filtered_table_rows_count, covid().length);
+  for (const facet of ["manner", "race_ethnicity", "age_group", "gender", "residence_city"]) assert.ok(facet in view.facet_results, `covid_deaths facet ${facet}`);
+});
+
+test("every table, view and column of the database has a description, and the case columns come from the schema", async () => {
+  const metadata = (await fetchJson(served, "/-/metadata.json")).body;
+  const tables = metadata.databases.vigil.tables;
+  const missing: string[] = [];
+  for (const [name, columns] of tableColumns(db)) {
+    if (!tables[name]?.description) missing.push(name);
+    for (const column of columns) if (!tables[name]?.columns?.[column]) missing.push(`${name}.${column}`);
+  }
+  assert.deepEqual(missing, [], "described in datasette/metadata.yml (or schemas/case.ts for cases)");
+  assert.deepEqual(tables.cases.columns, caseColumnDescriptions());
+  assert.deepEqual(tables.covid_deaths.columns, caseColumnDescriptions());
+  for (const name of CANNED_QUERIES) {
+    const query = metadata.databases.vigil.queries[name];
+    assert.ok(query?.title && query?.description, `canned query ${name} has a title and a description`);
+  }
+  assert.equal(metadata.source_url, "https://datacatalog.cookcountyil.gov/d/3trz-enys");
+  assert.match(metadata.description_html, /2022-03-31/);
+});
+
+test("metadata.yml may not describe a case column itself: the schema is the one source", () => {
+  const base = parse(readFileSync(join(ROOT, "datasette", "metadata.yml"), "utf8"));
+  base.databases.vigil.tables.cases.columns = { age: "Age, described a second time" };
+  assert.throws(() => buildMetadata(base), /schemas\/case\.ts already describes/);
+  delete base.databases.vigil.tables.cases.columns;
+  base.databases.vigil.queries.memorial.title = "";
+  assert.throws(() => buildMetadata(base), /queries\.memorial\.title/);
+  assert.ok("other" in loadMetadata({ database: "other" }).databases, "renamed for the served file");
+});
+
+test("SQL never writes, not even through a canned query, and the database stays as it was", async () => {
+  const digest = () => db.prepare("SELECT count(*) || ':' || total(age) || ':' || (SELECT count(*) FROM runs) || ':' || (SELECT count(*) FROM case_revisions) FROM cases").pluck().get();
+  const before = digest();
+  const attempts = [
+    "/vigil.json?sql=delete+from+cases",
+    "/vigil.json?sql=update+cases+set+age%3D1",
+    "/vigil.json?sql=select+1%3B+delete+from+cases",
+    "/vigil.json?sql=drop+table+runs",
+    "/vigil.json?sql=insert+into+runs+(kind)+values+('x')",
+    `/vigil/memorial.json?date=${DAY}&sql=delete+from+cases`,
+  ];
+  for (const path of attempts) {
+    const { status, body } = await fetchJson(served, path);
+    if (path.includes("memorial")) assert.ok(Array.isArray(body.rows) && body.query_name === "memorial", "the canned query ignores ?sql=");
+    else assert.ok(status >= 400 && status < 500, `${path} answered ${status}`);
+  }
+  const post = await fetch(`${served.databaseUrl}/memorial`, { method: "POST", body: new URLSearchParams({ date: DAY, sql: "delete from cases" }) });
+  await post.arrayBuffer();
+  assert.notEqual(post.status, 200);
+  assert.equal(digest(), before);
+});
+
+test("--public refuses arbitrary SQL but still answers canned queries, tables, facets and search; --cors opens the JSON", async () => {
+  for (const path of ["/vigil.json?sql=select+1", "/vigil/cases.json?_where=age%3E1"]) {
+    const { status } = await fetchJson(locked, path);
+    assert.equal(status, 403, path);
+  }
+  const memorial = await fetch(`${locked.url}/vigil/memorial.json?date=${DAY}&_shape=array`);
+  assert.equal(memorial.status, 200);
+  assert.equal(memorial.headers.get("access-control-allow-origin"), "*");
+  assert.equal(((await memorial.json()) as Row[]).length, covid("death_date = ?", DAY).length);
+  const csv = await fetch(`${locked.url}/vigil/memorial.csv?date=${DAY}`);
+  const lines = (await csv.text()).trim().split(/\r?\n/);
+  assert.equal(lines[0], "casenumber,death_date,description,age,age_group,gender,race_ethnicity,residence_city");
+  assert.equal(lines.length - 1, covid("death_date = ?", DAY).length);
+  const search = await fetchJson(locked, "/vigil/cases.json?_search=pneumonia&_facet=manner");
+  assert.equal(search.status, 200);
+  assert.ok(search.body.filtered_table_rows_count > 0 && "manner" in search.body.facet_results);
+  const plain = await fetch(`${served.url}/vigil/last_run.json`);
+  await plain.arrayBuffer();
+  assert.equal(plain.headers.get("access-control-allow-origin"), null, "no CORS unless asked");
+  assert.equal((await fetchJson(served, "/vigil.json?sql=select+1")).status, 200, "without --public SQL is open");
+});
+
+test("pages render, plugins load, robots are turned away", async () => {
+  for (const path of ["/", "/vigil", "/vigil/cases?_search=covid", "/vigil/covid_deaths", `/vigil/memorial?date=${DAY}`, "/vigil/runs"]) {
+    const response = await fetch(`${locked.url}${path}`);
+    const html = await response.text();
+    assert.equal(response.status, 200, path);
+    assert.match(html, /Cook County Medical Examiner/, path);
+  }
+  const plugins = ((await fetchJson(served, "/-/plugins.json")).body as Row[]).map((p) => p.name);
+  assert.ok(plugins.includes("datasette-cluster-map") && plugins.includes("datasette-block-robots"), plugins.join(", "));
+  const robots = await fetch(`${served.url}/robots.txt`);
+  assert.match(await robots.text(), /Disallow: \//);
+});
+
+test("datasette --get answers the canned queries without a server", (t) => {
+  const work = tempDir(t);
+  const metadata = join(work, "metadata.json");
+  writeFileSync(metadata, JSON.stringify(loadMetadata()));
+  const get = (path: string) => spawnSync(DATASETTE_BIN, [dbPath, "-m", metadata, "--get", path], { encoding: "utf8" });
+  const ok = get("/vigil/by_race_ethnicity.json?_shape=array");
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.equal((JSON.parse(ok.stdout) as Row[]).reduce((n, r) => n + Number(r.deaths), 0), covid().length);
+  assert.equal(get("/vigil.json?sql=delete+from+cases").status, 1, "a write is an error");
+});
+
+test("readers never wait on a writer: an open write transaction blocks no query and its commit shows up at once", async (t) => {
+  const live = join(tempDir(t), "vigil.db");
+  copyFileSync(dbPath, live);
+  const server = await startDatasette({ db: live, port: 0 });
+  t.after(() => server.stop());
+  const writer = new Database(live);
+  t.after(() => writer.close());
+  writer.exec("BEGIN IMMEDIATE");
+  writer.prepare("INSERT INTO runs (kind, status, started_at, version) VALUES ('ingest', 'running', '2026-11-27T00:00:00.000Z', 'test')").run();
+  const during = await fetchJson(server, "/vigil/last_run.json?_shape=array");
+  assert.equal(during.status, 200);
+  assert.equal((during.body as Row[])[0].run_id, 2, "the uncommitted run is not visible");
+  writer.exec("COMMIT");
+  const afterCommit = (await fetchJson(server, "/vigil/last_run.json?_shape=array")).body as Row[];
+  assert.deepEqual([afterCommit[0].run_id, afterCommit[0].status], [3, "running"]);
+});
+
+test("queries keep answering while `vigil ingest` loads the full view, and the new cases appear after its commit", async (t) => {
+  const work = tempDir(t);
+  const live = join(work, "vigil.db");
+  const full = generateCovidView({ seed: 1 });
+  const source = await startPortal({ datasets: { [DATASET]: full.filter((_, i) => i % 8 === 0) } });
+  t.after(() => source.close());
+  await ingest({ config: { db: live, portal: source.url, dataset: DATASET }, log: memoryLogger(), now: () => new Date(), http: FAST_HTTP });
+  const server = await startDatasette({ db: live, port: 0 });
+  t.after(() => server.stop());
+  const count = async () => ((await fetchJson(server, "/vigil/covid_deaths.json?_size=0")).body.filtered_table_rows_count as number);
+  const beforeCount = await count();
+
+  source.setRows(DATASET, full);
+  let done = false;
+  const child = runCli(["ingest", "--db", live, "--portal", source.url, "--dataset", DATASET]).finally(() => (done = true));
+  const statuses: number[] = [];
+  const failures: string[] = [];
+  const seen = new Set<string>();
+  const paths = [`/vigil/memorial.json?date=${DAY}`, "/vigil/daily_deaths.json", "/vigil/covid_deaths.json?_size=5", "/vigil/cases.json?_search=pneumonia&_size=5", "/vigil/by_month.json"];
+  const loop = async (pick: (i: number) => string) => {
+    for (let i = 0; !done && i < 5_000; i++) {
+      const { status, body, text } = await fetchJson(server, pick(i));
+      statuses.push(status);
+      if (status !== 200 || /locked|busy/i.test(text)) failures.push(`${status} ${text.slice(0, 200)}`);
+      if (body?.query_name === "last_run" && body.rows?.[0]) seen.add(String(body.rows[0].status));
+    }
+  };
+  await Promise.all([loop(() => "/vigil/last_run.json?_shape=objects"), loop((i) => paths[i % paths.length])]);
+  const result = await child;
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(failures, []);
+  assert.ok(statuses.length > 10, `${statuses.length} queries answered during the run`);
+  assert.ok(seen.has("running"), `queries ran while the run was under way (saw ${[...seen].join(", ")})`);
+
+  const writer = new Database(live, { readonly: true });
+  t.after(() => writer.close());
+  const expected = writer.prepare("SELECT count(*) FROM cases WHERE is_covid = 1 AND removed_run_id IS NULL").pluck().get() as number;
+  assert.ok(expected > beforeCount * 5);
+  assert.equal(await count(), expected, "datasette sees the committed run without a restart");
+});
+
+test("`vigil serve` prints its URL, serves a brand-new database, and stops datasette on SIGTERM", async (t) => {
+  const work = tempDir(t);
+  const fresh = join(work, "new", "other.db");
+  const child = spawn(process.execPath, [VIGIL_BIN, "serve", "--db", fresh, "--port", "0", "--public"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  t.after(() => child.kill("SIGKILL"));
+  let stderr = "";
+  child.stderr.on("data", (chunk) => (stderr += chunk));
+  const url = await new Promise<string>((done, fail) => {
+    let out = "";
+    child.stdout.on("data", (chunk) => {
+      out += chunk;
+      const match = /at (http:\/\/127\.0\.0\.1:\d+\/other) /.exec(out);
+      if (match) done(match[1]);
+    });
+    child.on("exit", (code) => fail(new Error(`vigil serve exited ${code}: ${stderr}`)));
+  });
+  const response = await fetch(`${url}/last_run.json?_shape=array`);
+  assert.equal(response.status, 200);
+  assert.deepEqual(await response.json(), [], "no run yet on a new database, but the schema is there");
+  const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)));
+  child.kill("SIGTERM");
+  assert.equal(await exited, 0, stderr);
+  await assert.rejects(fetch(`${url}/last_run.json`), "datasette is gone too");
+});
+
+test("`vigil serve` rejects a bad port and prints the metadata under the served name", async (t) => {
+  const bad = await runCli(["serve", "--port", "eighty"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--port must be a whole number/);
+  const printed = await runCli(["serve", "--db", join(tempDir(t), "other.db"), "--print-metadata"]);
+  assert.equal(printed.code, 0, printed.stderr);
+  const metadata = parse(printed.stdout);
+  assert.equal(metadata.databases.other.tables.cases.columns.age, caseColumnDescriptions().age);
+});
+
+test("datasette/install.sh does nothing when .venv is current and explains a missing Python", (t) => {
+  const again = spawnSync("bash", [join(ROOT, "datasette", "install.sh")], { encoding: "utf8" });
+  assert.equal(again.status, 0, again.stderr);
+  assert.equal(again.stderr, "", "nothing to do, nothing said");
+
+  const copy = tempDir(t);
+  mkdirSync(join(copy, "datasette"));
+  for (const file of ["install.sh", "requirements.txt"]) copyFileSync(join(ROOT, "datasette", file), join(copy, "datasette", file));
+  const missing = spawnSync("bash", [join(copy, "datasette", "install.sh")], { encoding: "utf8", env: { ...process.env, VIGIL_PYTHON: "/nonexistent/python3" } });
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /python3 not found: datasette needs Python 3\.8 or newer/);
+  assert.equal(existsSync(join(copy, ".venv")), false, "nothing half-made left behind");
+});

@@ -1,0 +1,206 @@
+/**
+ * One test per quirk of the source, each from its own small file in fixtures/rows/.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { normalizeRow, chicagoDate, type Normalized, type Rejected } from "../pipeline/normalize.ts";
+import { validate } from "../pipeline/ingest.ts";
+import { caseSchema } from "../schemas/case.ts";
+import type { RawRow } from "../schemas/source-columns.ts";
+import { ROOT } from "./helpers.ts";
+
+const DIR = join(ROOT, "fixtures", "rows");
+const TODAY = "2026-11-26";
+
+function load(name: string): RawRow[] {
+  return JSON.parse(readFileSync(join(DIR, name), "utf8")) as RawRow[];
+}
+
+function cases(name: string): Normalized["case"][] {
+  return load(name).map((raw) => {
+    const result = normalizeRow(raw, { today: TODAY });
+    assert.ok(result.ok, `${name}: expected a case, got ${JSON.stringify(result)}`);
+    caseSchema.parse(result.case);
+    return result.case;
+  });
+}
+
+function rejects(name: string): Rejected[] {
+  return load(name).map((raw) => {
+    const result = normalizeRow(raw, { today: TODAY });
+    assert.ok(!result.ok, `${name}: expected a reject`);
+    return result;
+  });
+}
+
+const expectations: Record<string, () => void> = {
+  "number-as-string.json": () => {
+    const [c] = cases("number-as-string.json");
+    assert.equal(typeof c.age, "number");
+    assert.equal(typeof c.commissioner_district, "number");
+    assert.equal(typeof c.latitude, "number");
+  },
+  "omitted-nulls.json": () => {
+    const [c] = cases("omitted-nulls.json");
+    assert.equal(c.gun_related, null, "an omitted checkbox is 'not provided', not false");
+    assert.equal(c.incident_date, null);
+    assert.equal(c.latitude, null);
+  },
+  "no-milliseconds.json": () => {
+    for (const c of cases("no-milliseconds.json")) assert.match(c.death_datetime, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/);
+  },
+  "midnight-time-unknown.json": () => {
+    const raw = load("midnight-time-unknown.json")[0];
+    const [c] = cases("midnight-time-unknown.json");
+    assert.equal(c.death_date, String(raw.death_date).slice(0, 10), "00:00 stays on its own day");
+    assert.match(c.death_datetime, /T00:00:00$/);
+  },
+  "early-morning-0015.json": () => {
+    const raw = load("early-morning-0015.json")[0];
+    const [c] = cases("early-morning-0015.json");
+    assert.equal(c.death_date, String(raw.death_date).slice(0, 10), "00:15 Chicago is not moved to the previous day");
+  },
+  "checkbox-omitted.json": () => {
+    const all = cases("checkbox-omitted.json");
+    assert.ok(all.some((c) => c.gun_related === null && c.opioid_related === null && c.covid_related === null));
+    for (const c of all) assert.ok(c.gun_related === null || c.gun_related === 0 || c.gun_related === 1);
+  },
+  "incident-years-before-death.json": () => {
+    const [c] = cases("incident-years-before-death.json");
+    assert.equal(c.incident_date, "2001-06-25");
+    assert.equal(c.death_date, "2020-07-01");
+  },
+  "late-evening-2345.json": () => {
+    const raw = load("late-evening-2345.json")[0];
+    const [c] = cases("late-evening-2345.json");
+    assert.equal(c.death_date, String(raw.death_date).slice(0, 10), "23:45 Chicago is not moved to the next (UTC) day");
+  },
+  "zip-plus-four.json": () => {
+    for (const c of cases("zip-plus-four.json")) {
+      for (const zip of [c.incident_zip, c.residence_zip]) if (zip !== null) assert.match(zip, /^\d{5}$/);
+    }
+    assert.ok(cases("zip-plus-four.json").some((c) => c.incident_zip !== null || c.residence_zip !== null));
+  },
+  "zip-placeholder.json": () => {
+    for (const c of cases("zip-placeholder.json")) {
+      assert.equal(c.incident_zip, null);
+      assert.equal(c.residence_zip, null);
+    }
+  },
+  "zip-junk.json": () => {
+    for (const c of cases("zip-junk.json")) {
+      assert.ok(c.incident_zip === null || /^\d{5}$/.test(c.incident_zip));
+      assert.ok(c.residence_zip === null || /^\d{5}$/.test(c.residence_zip));
+    }
+    assert.ok(cases("zip-junk.json").some((c) => /ZIP code, set to NULL/.test(c.notes ?? "")));
+  },
+  "city-casing-and-spaces.json": () => {
+    for (const c of cases("city-casing-and-spaces.json")) {
+      for (const city of [c.residence_city, c.incident_city]) {
+        if (city !== null) assert.equal(city, city.trim().toUpperCase().replace(/\s+/g, " "));
+      }
+    }
+  },
+  "ward-float-string.json": () => {
+    const [c] = cases("ward-float-string.json");
+    assert.ok(Number.isInteger(c.chicago_ward));
+  },
+  "latino-overrides-race.json": () => {
+    for (const c of cases("latino-overrides-race.json")) {
+      assert.equal(c.latino, 1);
+      assert.equal(c.race_ethnicity, "Latino");
+    }
+  },
+  "latino-omitted.json": () => {
+    for (const c of cases("latino-omitted.json")) {
+      assert.equal(c.latino, null);
+      assert.notEqual(c.race_ethnicity, "Latino");
+    }
+  },
+  "location-human-address.json": () => {
+    for (const c of cases("location-human-address.json")) assert.equal(c.latitude === null, c.longitude === null);
+  },
+  "latlon-out-of-bounds.json": () => {
+    for (const c of cases("latlon-out-of-bounds.json")) {
+      assert.equal(c.latitude, null);
+      assert.equal(c.longitude, null);
+      assert.match(c.notes ?? "", /outside Cook County/);
+    }
+  },
+  "infant-age.json": () => {
+    for (const c of cases("infant-age.json")) {
+      assert.equal(c.age, 0);
+      assert.equal(c.age_group, "0-17");
+    }
+  },
+  "backdated-case.json": () => {
+    const [c] = cases("backdated-case.json");
+    assert.equal(c.casenumber, "ME2022-05807");
+    assert.ok(c.death_date.startsWith("2021-"), "the case year is not the death year");
+  },
+  "unknown-columns.json": () => {
+    assert.equal(cases("unknown-columns.json").length, load("unknown-columns.json").length);
+  },
+  "missing-casenumber.json": () => {
+    for (const r of rejects("missing-casenumber.json")) assert.ok(r.reasons.some((x) => /casenumber/.test(x)));
+  },
+  "missing-death-date.json": () => {
+    for (const r of rejects("missing-death-date.json")) assert.ok(r.reasons.some((x) => /death_date is missing/.test(x)));
+  },
+  "impossible-death-date.json": () => {
+    for (const r of rejects("impossible-death-date.json")) assert.ok(r.reasons.some((x) => /not a real calendar date/.test(x)));
+  },
+  "bad-optional-age.json": () => {
+    const [c] = cases("bad-optional-age.json");
+    assert.equal(c.age, null);
+    assert.equal(c.age_group, null);
+    assert.match(c.notes ?? "", /^age .* set to NULL/);
+  },
+  "markup-in-cause.json": () => {
+    const [c] = cases("markup-in-cause.json");
+    assert.match(c.primary_cause ?? "", /<script>/, "text is stored as written; escaping is the output's job");
+  },
+  "duplicate-casenumber.json": () => {
+    const { valid, rejected } = validate(load("duplicate-casenumber.json"), TODAY);
+    assert.equal(valid.length, 1);
+    assert.equal(rejected.length, load("duplicate-casenumber.json").length - 1);
+    assert.match(rejected[0].result.reasons[0], /more than once/);
+  },
+};
+
+test("every quirk file has an expectation, and every expectation a file", () => {
+  const files = readdirSync(DIR).filter((f) => f.endsWith(".json")).sort();
+  assert.deepEqual(files, Object.keys(expectations).sort());
+});
+
+for (const [name, check] of Object.entries(expectations)) {
+  test(`quirk: ${name.replace(/\.json$/, "")}`, check);
+}
+
+test("a death date after the run's own day is refused", () => {
+  const result = normalizeRow({ casenumber: "ME2026-00001", death_date: "2026-11-27T01:00:00.000" }, { today: TODAY });
+  assert.ok(!result.ok);
+  assert.match(result.reasons[0], /after today/);
+});
+
+test("today is the Chicago date, not the UTC one", () => {
+  // 03:00 UTC on Nov 27 is still Nov 26 in Chicago.
+  assert.equal(chicagoDate(new Date("2026-11-27T03:00:00Z")), "2026-11-26");
+  assert.equal(chicagoDate(new Date("2026-07-01T04:59:00Z")), "2026-06-30");
+});
+
+test("COVID relatedness: the flag when provided, otherwise 'covid' in any cause field", () => {
+  const base = { casenumber: "ME2020-1", death_date: "2020-05-01T00:00:00" };
+  const is = (extra: RawRow) => {
+    const r = normalizeRow({ ...base, ...extra }, { today: TODAY });
+    assert.ok(r.ok);
+    return r.case.is_covid;
+  };
+  assert.equal(is({ covid_related: true, primarycause: "FALL" }), 1);
+  assert.equal(is({ covid_related: false, primarycause: "COVID-19" }), 0);
+  assert.equal(is({ secondarycause: "HYPERTENSION; COVID 19" }), 1);
+  assert.equal(is({ primarycause_linec: "Covid19 infection" }), 1);
+  assert.equal(is({ primarycause: "BLUNT FORCE INJURIES" }), 0);
+});
