@@ -121,23 +121,51 @@ interface RejectedRow {
   raw: RawRow;
 }
 
-/** Normalizes every row; a case number seen twice keeps its first row and rejects the rest. */
+/**
+ * Normalizes every row. A case number the source lists twice keeps the row updated last (then the
+ * greater :id), and the other is rejected as a duplicate.
+ */
 export function validate(raws: RawRow[], today: string): { valid: Normalized[]; rejected: RejectedRow[] } {
   const valid: Normalized[] = [];
   const rejected: RejectedRow[] = [];
-  const seen = new Set<string>();
+  const kept = new Map<string, { index: number; raw: RawRow }>();
   for (const raw of raws) {
     const result = normalizeRow(raw, { today });
     if (!result.ok) {
       rejected.push({ result, raw });
-    } else if (seen.has(result.case.casenumber)) {
-      rejected.push({ result: { ok: false, casenumber: result.case.casenumber, sourceRowId: result.sourceRowId, reasons: ["casenumber appears more than once in the source"] }, raw });
-    } else {
-      seen.add(result.case.casenumber);
+      continue;
+    }
+    const casenumber = result.case.casenumber;
+    const earlier = kept.get(casenumber);
+    if (!earlier) {
+      kept.set(casenumber, { index: valid.length, raw });
       valid.push(result);
+      continue;
+    }
+    const current = valid[earlier.index];
+    const newer = newerThan(result, current);
+    const loser = newer ? { row: current, raw: earlier.raw } : { row: result, raw };
+    const winner = newer ? result : current;
+    rejected.push({
+      result: {
+        ok: false,
+        casenumber,
+        sourceRowId: loser.row.sourceRowId,
+        reasons: [`casenumber appears more than once in the source; kept row ${winner.sourceRowId ?? "?"} (updated ${winner.sourceUpdatedAt ?? "?"})`],
+      },
+      raw: loser.raw,
+    });
+    if (newer) {
+      valid[earlier.index] = result;
+      kept.set(casenumber, { index: earlier.index, raw });
     }
   }
   return { valid, rejected };
+}
+
+function newerThan(a: Normalized, b: Normalized): boolean {
+  const byTime = (a.sourceUpdatedAt ?? "").localeCompare(b.sourceUpdatedAt ?? "");
+  return byTime !== 0 ? byTime > 0 : (a.sourceRowId ?? "") > (b.sourceRowId ?? "");
 }
 
 export function checkRejects(fetched: number, valid: number, rejected: RejectedRow[], limits: Limits): void {

@@ -167,6 +167,10 @@ const expectations: Record<string, () => void> = {
     assert.equal(valid.length, 1);
     assert.equal(rejected.length, load("duplicate-casenumber.json").length - 1);
     assert.match(rejected[0].result.reasons[0], /more than once/);
+    assert.equal(valid[0].case.age, 83, "the row updated last wins");
+    // The order the rows arrive in does not matter.
+    const reversed = validate(load("duplicate-casenumber.json").reverse(), TODAY);
+    assert.equal(reversed.valid[0].case.age, 83);
   },
 };
 

@@ -1,0 +1,117 @@
+/**
+ * The JSON files `vigil widgets` writes into a Hugo site: the contract the shortcodes and the
+ * browser script rely on. Every file is checked against its schema before it is written, so a
+ * shortcode never reads a half-formed or drifted file.
+ */
+import { z } from "zod";
+
+export const CHART_IDS = ["daily-deaths", "cumulative-deaths", "deaths-by-age-group", "deaths-by-race-ethnicity", "deaths-by-month"] as const;
+export type ChartId = (typeof CHART_IDS)[number];
+
+/** Figures `{{< vigil-stat name="..." >}}` can show, each already formatted for readers. */
+export const STAT_NAMES = [
+  "total_deaths",
+  "first_death_date",
+  "latest_death_date",
+  "days_with_deaths",
+  "peak_day",
+  "peak_day_date",
+  "peak_day_deaths",
+  "peak_7day_avg",
+  "peak_7day_avg_date",
+  "data_last_changed",
+  "last_checked",
+] as const;
+export type StatName = (typeof STAT_NAMES)[number];
+
+const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "must be a date written YYYY-MM-DD");
+const instant = z.iso.datetime().describe("An instant, UTC, ISO 8601");
+const count = z.number().int().nonnegative();
+/** Text written for readers (dates in words, thousands separators); shown as is, escaped by Hugo. */
+const words = z.string().min(1);
+
+export const dayFigureSchema = z.object({
+  date: isoDate.describe("Day of death, America/Chicago, YYYY-MM-DD"),
+  date_text: words.describe("The day in words, e.g. December 3, 2020"),
+  deaths: count.describe("COVID-19 deaths that day"),
+  deaths_7day_avg: z.number().nonnegative().describe("Average of the 7 days ending that day"),
+});
+
+export const summarySchema = z.object({
+  schema_version: z.literal(1),
+  total_deaths: count.describe("COVID-19 deaths recorded by the Medical Examiner, removed cases left out"),
+  first_death_date: isoDate.describe("First day with a death, America/Chicago"),
+  latest_death_date: isoDate.describe("Latest day with a death, America/Chicago: the memorial's default day"),
+  days_with_deaths: count.describe("Days with at least one death"),
+  peak_day: dayFigureSchema.describe("The day with the most deaths (the earliest, on a tie)"),
+  peak_7day_avg: dayFigureSchema.describe("The day the 7-day average was highest (the earliest, on a tie)"),
+  recent_days: z.array(dayFigureSchema).describe("The last 14 days of the series, ending on latest_death_date"),
+  data_last_changed: instant.nullable().describe("When a successful run last changed a case"),
+  data_last_changed_text: words.nullable().describe("data_last_changed in words, America/Chicago"),
+  last_checked: instant.nullable().describe("When the last successful run finished, i.e. the source was last checked"),
+  last_checked_text: words.nullable().describe("last_checked in words, America/Chicago"),
+  run_id: z.number().int().positive().nullable().describe("The last successful run (runs.id): the one that last checked the source"),
+  source_url: z.url().describe("The dataset's page on the county's portal"),
+  memorial: z
+    .object({
+      years: z.array(z.string().regex(/^\d{4}$/)).describe("Years with a file data/vigil/memorial/YYYY.json"),
+      days: count.describe("Days with deaths across those files"),
+    })
+    .describe("Where the memorial data lives"),
+  stats: z.object(Object.fromEntries(STAT_NAMES.map((name) => [name, words])) as Record<StatName, typeof words>).describe("Figures for vigil-stat, formatted"),
+});
+export type Summary = z.infer<typeof summarySchema>;
+
+export const memorialDaySchema = z
+  .object({
+    date_text: words.describe("The day in words"),
+    deaths: count.min(1),
+    headline: words.describe("e.g. On December 3, 2020, 41 people died of COVID-19 in Cook County."),
+    people: z.array(words).describe("One sentence per person, e.g. A 47-year-old man from Chicago."),
+  })
+  .refine((day) => day.people.length === day.deaths, "people must list exactly `deaths` sentences");
+
+/** `data/vigil/memorial/YYYY.json`: every day of that year with deaths, keyed by YYYY-MM-DD. */
+export const memorialYearSchema = z.record(isoDate, memorialDaySchema);
+export type MemorialYear = z.infer<typeof memorialYearSchema>;
+export type MemorialDay = z.infer<typeof memorialDaySchema>;
+
+export const chartEntrySchema = z.object({
+  title: words,
+  description: words.describe("The chart's takeaway in plain language: its alt text"),
+  svg: z.string().describe("File name of the static SVG, beside the spec and CSV"),
+  spec: z.string().describe("File name of the Vega-Lite spec"),
+  csv: z.string().describe("File name of the CSV behind the chart"),
+});
+
+/** `data/vigil/charts.json` (and `vigil/charts.json` in a frozen page bundle): what chart captions need. */
+export const chartsManifestSchema = z.object({
+  schema_version: z.literal(1),
+  source_name: words,
+  source_url: z.url(),
+  data_as_of_text: words.describe("For captions: when the data was last checked and last changed, in words"),
+  data_last_changed: instant.nullable(),
+  last_checked: instant.nullable(),
+  frozen_at: instant.nullable().describe("When this copy was frozen into a post; null for the live site-wide copy"),
+  charts: z.object(Object.fromEntries(CHART_IDS.map((id) => [id, chartEntrySchema])) as Record<ChartId, typeof chartEntrySchema>),
+});
+export type ChartsManifest = z.infer<typeof chartsManifestSchema>;
+
+/**
+ * The envelope of each emitted Vega-Lite spec that the upgrade script relies on; the rest is
+ * Vega-Lite's own (tests compile every spec with vega-lite).
+ */
+export const vegaLiteSpecSchema = z.looseObject({
+  $schema: z.literal("https://vega.github.io/schema/vega-lite/v6.json"),
+  description: words,
+  data: z.looseObject({ url: z.string().min(1), format: z.looseObject({ type: z.literal("csv") }) }),
+  params: z.array(z.looseObject({ name: z.string(), value: z.string() })),
+  usermeta: z.object({
+    vigil: z.object({
+      chart: z.enum(CHART_IDS),
+      /** Values for `params` when the reader prefers a dark color scheme. */
+      dark: z.record(z.string(), z.string()),
+    }),
+  }),
+});
+export type VegaLiteSpec = z.infer<typeof vegaLiteSpecSchema>;

@@ -1,0 +1,97 @@
+/**
+ * What every chart is made of, and the pieces they share: a chart is a pure function of the
+ * widget data that returns its rows (the CSV), its plain-language takeaway, a Vega-Lite spec for
+ * the interactive version and the Observable Plot options for the static SVG.
+ */
+import type * as PlotLib from "@observablehq/plot";
+import type { ChartId, VegaLiteSpec } from "../schemas/widgets.ts";
+import type { WidgetData } from "./read.ts";
+
+export type Plot = typeof PlotLib;
+export type PlotOptions = PlotLib.PlotOptions;
+
+export type CsvValue = string | number | null;
+
+export interface ChartDraft {
+  id: ChartId;
+  title: string;
+  /** The takeaway in plain language: alt text, `<desc>`, `aria-label` and the spec's description. */
+  description: string;
+  columns: readonly string[];
+  rows: ReadonlyArray<Record<string, CsvValue>>;
+  spec: VegaLiteSpec;
+  /** Plot options for the static SVG; Plot itself is passed in so it is only loaded to render. */
+  plot(Plot: Plot): PlotOptions;
+}
+
+export type ChartBuilder = (data: WidgetData) => ChartDraft;
+
+/** Colors of marks. Text and axes use `currentColor`, so they follow the page around the chart. */
+export const PALETTE = {
+  light: { accent: "#2f4b7c", muted: "#7d95c4" },
+  dark: { accent: "#b3c8f5", muted: "#5d74aa" },
+} as const;
+
+/** Size of the static SVG's viewBox; the SVG scales to its container, keeping this aspect. */
+export const SVG_SIZE = { width: 560, height: 320 } as const;
+
+/** Class names that the SVG's own stylesheet colors (see `svgStyle`), set on Plot marks. */
+export const MARK = { accentFill: "vigil-fill-accent", mutedFill: "vigil-fill-muted", accentStroke: "vigil-stroke-accent" } as const;
+
+/** The stylesheet inside each SVG: mark colors for light and dark, the rest inherits the page. */
+export function svgStyle(): string {
+  const rules = (p: { accent: string; muted: string }) =>
+    `.${MARK.accentFill}{fill:${p.accent}}.${MARK.mutedFill}{fill:${p.muted}}.${MARK.accentStroke}{stroke:${p.accent}}`;
+  return `${rules(PALETTE.light)}@media (prefers-color-scheme: dark){${rules(PALETTE.dark)}}`;
+}
+
+/**
+ * The envelope of every chart's Vega-Lite spec. The data URL is the CSV beside the spec; the
+ * upgrade script points it at the copy it was given (site-wide or frozen). Mark colors are
+ * parameters so the script can swap in `usermeta.vigil.dark` for readers in dark mode.
+ */
+export function vegaLite(id: ChartId, description: string, parse: Record<string, string>, body: Record<string, unknown>): VegaLiteSpec {
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    description,
+    width: "container",
+    height: 280,
+    autosize: { type: "fit-x", contains: "padding" },
+    data: { url: `${id}.csv`, format: { type: "csv", parse } },
+    params: [
+      { name: "accent", value: PALETTE.light.accent },
+      { name: "muted", value: PALETTE.light.muted },
+    ],
+    ...body,
+    config: { view: { stroke: null }, axis: { labelFontSize: 11, titleFontSize: 11, titleFontWeight: "normal" } },
+    usermeta: { vigil: { chart: id, dark: { ...PALETTE.dark } } },
+  };
+}
+
+/** RFC 4180 CSV with a header; fields are quoted only when they must be. */
+export function toCsv(columns: readonly string[], rows: ReadonlyArray<Record<string, CsvValue>>): string {
+  const field = (value: CsvValue) => {
+    const text = value === null ? "" : String(value);
+    return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  };
+  const lines = [columns.map((c) => field(c)).join(",")];
+  for (const row of rows) lines.push(columns.map((c) => field(row[c] ?? null)).join(","));
+  return lines.join("\n") + "\n";
+}
+
+/** Counts by key, in the order keys are first met. */
+export function tally<T>(items: readonly T[], key: (item: T) => string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const item of items) {
+    const k = key(item);
+    counts.set(k, (counts.get(k) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/** The first item with the largest value (ties go to the earliest). */
+export function maxBy<T>(items: readonly T[], value: (item: T) => number): T {
+  let best = items[0];
+  for (const item of items) if (value(item) > value(best)) best = item;
+  return best;
+}

@@ -1,0 +1,56 @@
+/**
+ * The running total of deaths, and how early half of them had already happened.
+ */
+import { MARK, SVG_SIZE, vegaLite, type ChartBuilder } from "../chart.ts";
+import { dateInWords, formatCount, utcDay } from "../format.ts";
+
+export const cumulativeDeaths: ChartBuilder = ({ daily }) => {
+  const total = daily.at(-1)!.cumulative_deaths;
+  const half = daily.find((d) => d.cumulative_deaths * 2 >= total)!;
+  const description =
+    `COVID-19 deaths recorded by the Medical Examiner in Cook County rose to ${formatCount(total)} between ` +
+    `${dateInWords(daily[0].date)} and ${dateInWords(daily.at(-1)!.date)}. Half of them had died by ${dateInWords(half.date)}.`;
+  const date = { field: "date", type: "temporal", timeUnit: "utcyearmonthdate" } as const;
+  return {
+    id: "cumulative-deaths",
+    title: "Total COVID-19 deaths in Cook County",
+    description,
+    columns: ["date", "cumulative_deaths"],
+    rows: daily.map((d) => ({ date: d.date, cumulative_deaths: d.cumulative_deaths })),
+    spec: vegaLite("cumulative-deaths", description, { date: "date", cumulative_deaths: "number" }, {
+      encoding: {
+        x: { ...date, title: null, axis: { format: "%b %Y", labelOverlap: true, tickCount: 6 } },
+        y: { field: "cumulative_deaths", type: "quantitative", title: "Total deaths", axis: { format: ",d" } },
+      },
+      layer: [
+        { mark: { type: "area", color: { expr: "muted" }, opacity: 0.5 } },
+        { mark: { type: "line", color: { expr: "accent" }, strokeWidth: 2 } },
+        {
+          params: [{ name: "hover", select: { type: "point", encodings: ["x"], nearest: true, on: "pointerover", clear: "pointerout" } }],
+          mark: { type: "point", color: { expr: "accent" }, filled: true },
+          encoding: {
+            opacity: { condition: { param: "hover", empty: false, value: 1 }, value: 0 },
+            tooltip: [
+              { ...date, title: "Day", format: "%B %-d, %Y" },
+              { field: "cumulative_deaths", type: "quantitative", title: "Total so far", format: ",d" },
+            ],
+          },
+        },
+      ],
+    }),
+    plot: (Plot) => {
+      const points = daily.map((d) => ({ date: utcDay(d.date), total: d.cumulative_deaths }));
+      return {
+        ...SVG_SIZE,
+        marginLeft: 52,
+        x: { type: "utc", label: null },
+        y: { grid: true, label: "Total deaths", labelArrow: "none" },
+        marks: [
+          Plot.areaY(points, { x: "date", y: "total", className: MARK.mutedFill, fillOpacity: 0.5 }),
+          Plot.lineY(points, { x: "date", y: "total", strokeWidth: 2, className: MARK.accentStroke }),
+          Plot.ruleY([0]),
+        ],
+      };
+    },
+  };
+};

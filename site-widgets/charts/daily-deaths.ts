@@ -1,0 +1,64 @@
+/**
+ * Deaths per day with the 7-day average: the shape of the waves, and the deadliest day.
+ */
+import { MARK, SVG_SIZE, maxBy, vegaLite, type ChartBuilder } from "../chart.ts";
+import { dateInWords, deaths, formatAverage, formatCount, utcDay } from "../format.ts";
+
+export const dailyDeaths: ChartBuilder = ({ daily }) => {
+  const total = daily.at(-1)!.cumulative_deaths;
+  const peak = maxBy(daily, (d) => d.deaths);
+  const peakAvg = maxBy(daily, (d) => d.deaths_7day_avg);
+  const description =
+    `From ${dateInWords(daily[0].date)} to ${dateInWords(daily.at(-1)!.date)}, the Cook County Medical Examiner recorded ` +
+    `${formatCount(total)} COVID-19 deaths. The deadliest day was ${dateInWords(peak.date)}, with ${deaths(peak.deaths)}; ` +
+    `the 7-day average peaked at ${formatAverage(peakAvg.deaths_7day_avg)} deaths a day on ${dateInWords(peakAvg.date)}.`;
+  const date = { field: "date", type: "temporal", timeUnit: "utcyearmonthdate" } as const;
+  return {
+    id: "daily-deaths",
+    title: "COVID-19 deaths per day in Cook County",
+    description,
+    columns: ["date", "deaths", "deaths_7day_avg", "cumulative_deaths"],
+    rows: daily,
+    spec: vegaLite("daily-deaths", description, { date: "date", deaths: "number", deaths_7day_avg: "number", cumulative_deaths: "number" }, {
+      encoding: { x: { ...date, title: null, axis: { format: "%b %Y", labelOverlap: true, tickCount: 6 } } },
+      layer: [
+        {
+          // A stepped area rather than ~700 hairline bars, which render as a pale haze.
+          mark: { type: "area", interpolate: "step-after", color: { expr: "muted" } },
+          encoding: { y: { field: "deaths", type: "quantitative", title: "Deaths per day", axis: { format: ",d" } } },
+        },
+        {
+          mark: { type: "line", color: { expr: "accent" }, strokeWidth: 2 },
+          encoding: { y: { field: "deaths_7day_avg", type: "quantitative" } },
+        },
+        {
+          params: [{ name: "hover", select: { type: "point", encodings: ["x"], nearest: true, on: "pointerover", clear: "pointerout" } }],
+          mark: { type: "rule", color: { expr: "accent" } },
+          encoding: {
+            opacity: { condition: { param: "hover", empty: false, value: 0.6 }, value: 0 },
+            tooltip: [
+              { ...date, title: "Day", format: "%B %-d, %Y" },
+              { field: "deaths", type: "quantitative", title: "Deaths", format: ",d" },
+              { field: "deaths_7day_avg", type: "quantitative", title: "7-day average", format: ".1f" },
+              { field: "cumulative_deaths", type: "quantitative", title: "Total so far", format: ",d" },
+            ],
+          },
+        },
+      ],
+    }),
+    plot: (Plot) => {
+      const points = daily.map((d) => ({ date: utcDay(d.date), deaths: d.deaths, avg: d.deaths_7day_avg }));
+      return {
+        ...SVG_SIZE,
+        marginLeft: 44,
+        x: { type: "utc", label: null },
+        y: { grid: true, label: "Deaths per day", labelArrow: "none" },
+        marks: [
+          Plot.areaY(points, { x: "date", y: "deaths", curve: "step", className: MARK.mutedFill }),
+          Plot.lineY(points, { x: "date", y: "avg", strokeWidth: 2, className: MARK.accentStroke }),
+          Plot.ruleY([0]),
+        ],
+      };
+    },
+  };
+};

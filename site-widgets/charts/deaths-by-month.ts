@@ -1,0 +1,49 @@
+/**
+ * Deaths by calendar month (Chicago time): the deadliest months at a glance.
+ */
+import { MARK, SVG_SIZE, vegaLite, type ChartBuilder } from "../chart.ts";
+import { formatCount, monthInWords, utcDay } from "../format.ts";
+
+export const deathsByMonth: ChartBuilder = ({ daily }) => {
+  // Built from the zero-filled daily series, so a month without deaths inside the span shows as 0.
+  const months = new Map<string, number>();
+  for (const d of daily) {
+    const month = d.date.slice(0, 7);
+    months.set(month, (months.get(month) ?? 0) + d.deaths);
+  }
+  const rows = [...months].map(([month, deaths]) => ({ month, deaths }));
+  const ranked = [...rows].sort((a, b) => b.deaths - a.deaths || a.month.localeCompare(b.month));
+  const [first, second] = ranked;
+  const description =
+    `The deadliest month was ${monthInWords(first.month)}, with ${formatCount(first.deaths)} COVID-19 deaths in Cook County` +
+    (second ? `, followed by ${monthInWords(second.month)} with ${formatCount(second.deaths)}` : "") +
+    `. The chart covers ${rows.length === 1 ? "1 month" : `${rows.length} months`}, from ${monthInWords(rows[0].month)} to ${monthInWords(rows.at(-1)!.month)}.`;
+  return {
+    id: "deaths-by-month",
+    title: "COVID-19 deaths in Cook County by month",
+    description,
+    columns: ["month", "deaths"],
+    rows,
+    spec: vegaLite("deaths-by-month", description, { month: "date", deaths: "number" }, {
+      mark: { type: "bar", color: { expr: "accent" } },
+      encoding: {
+        x: { field: "month", type: "temporal", timeUnit: "utcyearmonth", title: null, axis: { format: "%b %Y", labelOverlap: true, tickCount: 6 } },
+        y: { field: "deaths", type: "quantitative", title: "Deaths", axis: { format: ",d" } },
+        tooltip: [
+          { field: "month", type: "temporal", timeUnit: "utcyearmonth", title: "Month", format: "%B %Y" },
+          { field: "deaths", type: "quantitative", title: "Deaths", format: ",d" },
+        ],
+      },
+    }),
+    plot: (Plot) => ({
+      ...SVG_SIZE,
+      marginLeft: 52,
+      x: { type: "utc", label: null },
+      y: { grid: true, label: "Deaths per month", labelArrow: "none" },
+      marks: [
+        Plot.rectY(rows, { x: (d: { month: string }) => utcDay(`${d.month}-01`), y: "deaths", interval: "month", inset: 0.5, className: MARK.accentFill }),
+        Plot.ruleY([0]),
+      ],
+    }),
+  };
+};

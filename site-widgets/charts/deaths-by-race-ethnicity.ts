@@ -1,0 +1,52 @@
+/**
+ * Deaths by race and ethnicity, as the county reports them (Latino overrides race).
+ */
+import { MARK, SVG_SIZE, tally, vegaLite, type ChartBuilder } from "../chart.ts";
+import { formatCount, formatShare, people } from "../format.ts";
+
+export const deathsByRaceEthnicity: ChartBuilder = ({ people: persons }) => {
+  const counts = tally(persons, (p) => p.race_ethnicity);
+  // Largest first; ties in a fixed order so the output never depends on row order.
+  const rows = [...counts]
+    .map(([race_ethnicity, deaths]) => ({ race_ethnicity, deaths }))
+    .sort((a, b) => b.deaths - a.deaths || a.race_ethnicity.localeCompare(b.race_ethnicity));
+  const total = persons.length;
+  const parts = rows.map((r, i) => `${formatCount(r.deaths)} ${i === 0 ? "were " : ""}${r.race_ethnicity} (${formatShare(r.deaths, total)})`);
+  const list = parts.length > 1 ? `${parts.slice(0, -1).join(", ")} and ${parts.at(-1)}` : parts[0];
+  const description =
+    `Of the ${people(total)} who died of COVID-19 in Cook County, ${list}. ` +
+    `As in the county's own reports, Latino people are counted as Latino whatever their race.`;
+  const order = rows.map((r) => r.race_ethnicity);
+  return {
+    id: "deaths-by-race-ethnicity",
+    title: "COVID-19 deaths in Cook County by race and ethnicity",
+    description,
+    columns: ["race_ethnicity", "deaths"],
+    rows,
+    spec: vegaLite("deaths-by-race-ethnicity", description, { race_ethnicity: "string", deaths: "number" }, {
+      // A fixed height rather than a step: vega-lite drops "fit" sizing on a stepped axis.
+      height: rows.length * 28,
+      mark: { type: "bar", color: { expr: "accent" } },
+      encoding: {
+        y: { field: "race_ethnicity", type: "nominal", sort: order, title: null },
+        x: { field: "deaths", type: "quantitative", title: "Deaths", axis: { format: ",d", tickCount: 4 } },
+        tooltip: [
+          { field: "race_ethnicity", type: "nominal", title: "Race or ethnicity" },
+          { field: "deaths", type: "quantitative", title: "Deaths", format: ",d" },
+        ],
+      },
+    }),
+    plot: (Plot) => ({
+      ...SVG_SIZE,
+      marginLeft: 104,
+      marginRight: 48,
+      x: { grid: true, label: "Deaths", labelArrow: "none" },
+      y: { domain: order, label: null, padding: 0.2 },
+      marks: [
+        Plot.barX(rows, { x: "deaths", y: "race_ethnicity", className: MARK.accentFill }),
+        Plot.text(rows, { x: "deaths", y: "race_ethnicity", text: (d: { deaths: number }) => formatCount(d.deaths), textAnchor: "start", dx: 4 }),
+        Plot.ruleX([0]),
+      ],
+    }),
+  };
+};

@@ -1,0 +1,73 @@
+/**
+ * `writeWidgets`: read the database, build every widget file, write the ones that changed into
+ * the Hugo site. `vigil widgets` and `vigil run` both call it.
+ */
+import { existsSync, statSync } from "node:fs";
+import { DEFAULTS } from "../schemas/config.ts";
+import { openDatabase } from "../pipeline/db.ts";
+import { VigilError } from "../pipeline/errors.ts";
+import { elapsed, type Logger } from "../pipeline/log.ts";
+import { planSite } from "./build.ts";
+import { writeFilesAtomically } from "./files.ts";
+import { readWidgetData, type Freshness } from "./read.ts";
+
+export interface WriteWidgetsOptions {
+  /** SQLite database, opened read-only. */
+  db: string;
+  /** Root of the Hugo site. */
+  site: string;
+  now: () => Date;
+  log: Logger;
+  /** Link shown as the source under each chart; by default the dataset page of the last run's portal. */
+  sourceUrl?: string;
+}
+
+export interface WidgetsResult {
+  /** Whether any file's bytes changed. */
+  changed: boolean;
+  /** Paths (relative to the site) that were created or replaced. */
+  written: string[];
+  /** How many files already had the right bytes and were left alone. */
+  unchanged: number;
+}
+
+export async function writeWidgets(options: WriteWidgetsOptions): Promise<WidgetsResult> {
+  const { log } = options;
+  requireSite(options.site);
+  if (!existsSync(options.db)) {
+    throw new VigilError(`no database at ${options.db}`, { hint: "run `vigil ingest` or `vigil backfill` first, or pass --db" });
+  }
+  let stage = performance.now();
+  const db = openDatabase(options.db, { readonly: true });
+  let data;
+  try {
+    data = readWidgetData(db, options.db, options.now());
+  } finally {
+    db.close();
+  }
+  if (data.daily.length === 0) {
+    throw new VigilError(`the database ${options.db} holds no COVID-19 deaths to chart`, { hint: "run `vigil ingest` or `vigil backfill` first" });
+  }
+  log.info("read", `${data.people.length} deaths over ${data.daily.length} days`, { deaths: data.people.length, days: data.daily.length, ms: elapsed(stage) });
+
+  stage = performance.now();
+  const { files, charts } = await planSite(data, options.sourceUrl ?? sourceUrlFor(data.freshness));
+  log.info("render", `${charts.length} charts, ${files.length} files`, { charts: charts.length, files: files.length, ms: elapsed(stage) });
+
+  stage = performance.now();
+  const { written, unchanged } = await writeFilesAtomically(options.site, files);
+  log.info("emit", `${written.length} written, ${unchanged} unchanged`, { site: options.site, written: written.length, unchanged, ms: elapsed(stage) });
+  return { changed: written.length > 0, written, unchanged };
+}
+
+/** The dataset's page on the portal the data came from (Socrata serves it at /d/ID). */
+export function sourceUrlFor(freshness: Pick<Freshness, "portal" | "dataset">): string {
+  const portal = (freshness.portal ?? DEFAULTS.portal).replace(/\/+$/, "");
+  return `${portal}/d/${freshness.dataset ?? DEFAULTS.dataset}`;
+}
+
+export function requireSite(site: string): void {
+  if (!existsSync(site) || !statSync(site).isDirectory()) {
+    throw new VigilError(`the Hugo site ${site} does not exist`, { hint: "pass --site with the root of your Hugo site (the folder with hugo.toml or config.toml)" });
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Writing into the site so that a Hugo build never reads half a file and a failed run leaves the
+ * previous files as they were: every changed file is first written beside its target under a
+ * temporary name, and only when all of them are on disk are they renamed into place. A file whose
+ * bytes would not change is not touched at all (same bytes, same mtime).
+ */
+import { mkdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+
+export interface FileToWrite {
+  /** Path relative to `root`, with forward slashes. */
+  path: string;
+  content: string | Uint8Array;
+}
+
+export interface WriteResult {
+  /** Relative paths whose content changed (created or replaced), in the order given. */
+  written: string[];
+  unchanged: number;
+}
+
+export async function writeFilesAtomically(root: string, files: readonly FileToWrite[]): Promise<WriteResult> {
+  const pending: Array<{ path: string; target: string; temp: string; bytes: Buffer }> = [];
+  let unchanged = 0;
+  for (const file of files) {
+    const target = join(root, file.path);
+    const bytes = typeof file.content === "string" ? Buffer.from(file.content, "utf8") : Buffer.from(file.content);
+    const existing = await readFile(target).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT") return null;
+      throw error;
+    });
+    if (existing && existing.equals(bytes)) {
+      unchanged++;
+      continue;
+    }
+    // A leading dot and a suffix Hugo does not read as data or content, in the same folder so
+    // the rename never crosses a file system.
+    pending.push({ path: file.path, target, temp: join(dirname(target), `.${basename(target)}.vigil-tmp-${process.pid}`), bytes });
+  }
+  const staged: string[] = [];
+  try {
+    for (const file of pending) {
+      await mkdir(dirname(file.target), { recursive: true });
+      await writeFile(file.temp, file.bytes);
+      staged.push(file.temp);
+    }
+    for (const file of pending) {
+      await rename(file.temp, file.target);
+      staged.splice(staged.indexOf(file.temp), 1);
+    }
+  } catch (error) {
+    await Promise.all(staged.map((temp) => unlink(temp).catch(() => {})));
+    throw error;
+  }
+  return { written: pending.map((f) => f.path), unchanged };
+}

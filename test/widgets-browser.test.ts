@@ -1,0 +1,224 @@
+/**
+ * The built fixture site in Debian's Chromium (playwright-core), served from loopback: the
+ * interactive charts replace the static ones with no console error and no request to another
+ * host; without JavaScript the static SVGs stay; nothing overflows a 360 px screen; colors follow
+ * light and dark mode; markup in the data stays text. Screenshots go to test-artifacts/ (and, with
+ * UPDATE_SCREENSHOTS=1, the README's to docs/screenshots/).
+ */
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { Browser, BrowserContextOptions, Page } from "playwright-core";
+import { generateCovidView } from "../fixtures/generate.ts";
+import { PALETTE } from "../site-widgets/chart.ts";
+import { ROOT } from "./helpers.ts";
+import { edgeRows } from "./widgets-db.ts";
+import { buildFixtureSite, requireTool, serveStatic, type BuiltSite } from "./widgets-site.ts";
+
+const ARTIFACTS = join(ROOT, "test-artifacts");
+const SCREENSHOTS = join(ROOT, "docs", "screenshots");
+const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+let browser: Browser;
+let built: BuiltSite;
+let base: string;
+const cleanups: Array<() => void> = [];
+
+before(async () => {
+  requireTool("/usr/bin/chromium", "chromium");
+  const context = { after: (fn: () => void) => void cleanups.push(fn) };
+  // The realistic ~15k-case view, so the screenshots look like the real thing, plus the edge cases.
+  built = await buildFixtureSite(context, [...generateCovidView({ seed: 1 }), ...edgeRows()]);
+  base = await serveStatic(context, built.public);
+  const { chromium } = await import("playwright-core");
+  // launch() gives the browser a fresh, throwaway profile of its own.
+  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: FLAGS });
+  mkdirSync(ARTIFACTS, { recursive: true });
+});
+
+after(async () => {
+  await browser?.close();
+  for (const fn of cleanups.reverse()) await fn();
+});
+
+interface Watched {
+  page: Page;
+  errors: string[];
+  outside: string[];
+}
+
+/** A page whose console errors and requests to any host but loopback are recorded (and blocked). */
+async function open(path: string, options: BrowserContextOptions = {}): Promise<Watched> {
+  const context = await browser.newContext({ viewport: { width: 900, height: 900 }, ...options });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  const outside: string[] = [];
+  page.on("console", (message) => {
+    if (message.type() === "error") errors.push(message.text());
+  });
+  page.on("pageerror", (error) => errors.push(error.message));
+  await context.route("**/*", (route) => {
+    const url = new URL(route.request().url());
+    if (url.hostname === "127.0.0.1" || url.protocol === "data:") return route.continue();
+    outside.push(url.href);
+    return route.abort();
+  });
+  await page.goto(base + path);
+  return { page, errors, outside };
+}
+
+const figureStates = (page: Page) => page.$$eval("figure.vigil-chart", (figures) => figures.map((f) => f.getAttribute("data-vigil-state")));
+
+async function waitInteractive(page: Page): Promise<void> {
+  await page.waitForFunction(
+    () => {
+      const figures = [...document.querySelectorAll("figure.vigil-chart")];
+      return figures.length > 0 && figures.every((f) => f.getAttribute("data-vigil-state") !== "loading" && f.hasAttribute("data-vigil-state"));
+    },
+    null,
+    { timeout: 30_000 },
+  );
+}
+
+test("the interactive charts replace the static ones, with no console error and no request to another host", { timeout: 90_000 }, async () => {
+  const { page, errors, outside } = await open("/posts/charts/");
+  await waitInteractive(page);
+  assert.deepEqual(await figureStates(page), Array(5).fill("interactive"));
+  for (const figure of await page.$$("figure.vigil-chart")) {
+    const id = await figure.getAttribute("data-vigil-chart");
+    assert.equal(await (await figure.$(".vigil-chart__static"))!.isHidden(), true, `${id}: the static SVG is hidden once the chart is interactive`);
+    const interactive = (await figure.$(".vigil-chart__interactive svg"))!;
+    const box = (await interactive.boundingBox())!;
+    assert.ok(box.width > 300 && box.height > 150, `${id}: the interactive chart has a size (${box.width}x${box.height})`);
+    // vega labels its container with the spec's description, the same takeaway as the SVG's.
+    const container = (await figure.$(".vigil-chart__interactive"))!;
+    const label = await figure.$eval(".vigil-chart__static svg", (svg) => svg.getAttribute("aria-label"));
+    assert.equal(await container.getAttribute("aria-label"), label, `${id}: the interactive chart carries the takeaway too`);
+    assert.equal(await container.getAttribute("role"), "graphics-document");
+  }
+  assert.deepEqual(errors, []);
+  assert.deepEqual(outside, []);
+  await page.screenshot({ path: join(ARTIFACTS, "widgets-charts-interactive.png"), fullPage: true });
+  await page.context().close();
+});
+
+test("with JavaScript disabled the static SVGs stay, readable and described", { timeout: 60_000 }, async () => {
+  const { page, outside } = await open("/posts/charts/", { javaScriptEnabled: false });
+  assert.deepEqual(await figureStates(page), Array(5).fill(null));
+  assert.equal(await page.$$eval(".vigil-chart__interactive", (e) => e.length), 0);
+  for (const svg of await page.$$("figure.vigil-chart svg.vigil-svg")) {
+    assert.equal(await svg.isVisible(), true);
+    const box = (await svg.boundingBox())!;
+    assert.ok(box.width > 500, `the static chart fills the column (${box.width} px)`);
+    assert.equal(await svg.getAttribute("role"), "img");
+  }
+  assert.deepEqual(outside, []);
+  await page.context().close();
+});
+
+for (const javaScriptEnabled of [true, false]) {
+  test(`nothing overflows a 360 px wide screen (JavaScript ${javaScriptEnabled ? "on" : "off"})`, { timeout: 90_000 }, async () => {
+    for (const path of ["/posts/charts/", "/posts/memorial/", "/posts/twice/", "/posts/frozen/"]) {
+      const { page } = await open(path, { viewport: { width: 360, height: 740 }, javaScriptEnabled });
+      if (javaScriptEnabled && path !== "/posts/memorial/") await waitInteractive(page);
+      const widths = await page.evaluate(() => ({
+        document: document.documentElement.scrollWidth,
+        widest: Math.max(0, ...[...document.querySelectorAll("figure, figure svg, section.vigil-memorial")].map((e) => e.getBoundingClientRect().right)),
+      }));
+      assert.ok(widths.document <= 360, `${path}: the page is ${widths.document} px wide`);
+      assert.ok(widths.widest <= 360, `${path}: a widget reaches ${widths.widest} px`);
+      if (path === "/posts/charts/") await page.screenshot({ path: join(ARTIFACTS, `widgets-charts-360-js-${javaScriptEnabled ? "on" : "off"}.png`), fullPage: true });
+      await page.context().close();
+    }
+  });
+}
+
+test("colors follow the reader's light or dark mode, static and interactive; screenshots of both", { timeout: 90_000 }, async () => {
+  for (const colorScheme of ["light", "dark"] as const) {
+    const palette = PALETTE[colorScheme];
+    const still = await open("/posts/charts/", { colorScheme, javaScriptEnabled: false });
+    const bar = await still.page.$eval(".vigil-deaths-by-age-group .vigil-fill-accent", (g) => getComputedStyle(g).fill);
+    assert.equal(bar, hexToRgb(palette.accent), `${colorScheme}: static bars`);
+    await still.page.screenshot({ path: join(ARTIFACTS, `widgets-charts-static-${colorScheme}.png`), fullPage: true });
+    await still.page.context().close();
+
+    const live = await open("/posts/charts/", { colorScheme });
+    await waitInteractive(live.page);
+    const fills = await live.page.$$eval('figure[data-vigil-chart="deaths-by-age-group"] .vigil-chart__interactive path', (paths) => paths.map((p) => p.getAttribute("fill")));
+    assert.ok(fills.includes(palette.accent), `${colorScheme}: interactive bars use ${palette.accent}, saw ${[...new Set(fills)].join(" ")}`);
+    await live.page.screenshot({ path: join(ARTIFACTS, `widgets-charts-${colorScheme}.png`), fullPage: true });
+    const memorial = await open("/posts/memorial/", { colorScheme });
+    await memorial.page.screenshot({ path: join(ARTIFACTS, `widgets-memorial-${colorScheme}.png`), fullPage: true });
+    assert.deepEqual([...live.errors, ...memorial.errors], []);
+    if (process.env.UPDATE_SCREENSHOTS === "1" && colorScheme === "light") await readmeScreenshots(live.page, memorial.page);
+    await live.page.context().close();
+    await memorial.page.context().close();
+  }
+});
+
+test("a chart that cannot load its spec keeps its static SVG", { timeout: 60_000 }, async () => {
+  const context = await browser.newContext({ viewport: { width: 900, height: 900 } });
+  await context.route("**/*.vl.json", (route) => route.abort());
+  const page = await context.newPage();
+  await page.goto(base + "/posts/charts/");
+  await waitInteractive(page);
+  assert.deepEqual(await figureStates(page), Array(5).fill("static"));
+  assert.equal(await page.$$eval(".vigil-chart__interactive", (e) => e.length), 0);
+  for (const svg of await page.$$("figure.vigil-chart svg.vigil-svg")) assert.equal(await svg.isVisible(), true);
+  await context.close();
+});
+
+test("the interactive charts follow a change of color scheme while the page is open", { timeout: 60_000 }, async () => {
+  const { page, errors } = await open("/posts/charts/", { colorScheme: "light" });
+  await waitInteractive(page);
+  const fills = () => page.$$eval('figure[data-vigil-chart="deaths-by-age-group"] .vigil-chart__interactive path', (paths) => paths.map((p) => p.getAttribute("fill")));
+  assert.ok((await fills()).includes(PALETTE.light.accent));
+  await page.emulateMedia({ colorScheme: "dark" });
+  await page.waitForFunction(
+    (accent) => [...document.querySelectorAll('figure[data-vigil-chart="deaths-by-age-group"] .vigil-chart__interactive path')].some((p) => p.getAttribute("fill") === accent),
+    PALETTE.dark.accent,
+    { timeout: 10_000 },
+  );
+  assert.equal(await page.$$eval('figure[data-vigil-chart="deaths-by-age-group"] .vigil-chart__interactive', (e) => e.length), 1, "the old chart is replaced, not added to");
+  assert.deepEqual(errors, []);
+  await page.context().close();
+});
+
+test("markup in the data is shown as text in the browser, never run", { timeout: 60_000 }, async () => {
+  const { page, errors } = await open("/posts/another-day/");
+  const items = await page.$$eval(".vigil-memorial li", (lis) => lis.map((li) => li.textContent));
+  assert.ok(items.includes("A 70-year-old man from <script>window.vigilinjected=true</script>."), items.join("\n"));
+  assert.ok(items.includes("A 71-year-old woman from <em Class=vigil-Injected>oak Park</em> & Sons."));
+  assert.equal(await page.evaluate(() => (window as unknown as { vigilinjected?: boolean }).vigilinjected), undefined);
+  assert.equal(await page.$$eval(".vigil-memorial script, .vigil-memorial em", (e) => e.length), 0);
+  assert.deepEqual(errors, []);
+  await page.context().close();
+});
+
+test("the standalone SVG files open as images of their own", { timeout: 60_000 }, async () => {
+  const { page } = await open("/vigil/daily-deaths.svg");
+  const root = await page.evaluate(() => ({ name: document.documentElement.localName, ns: document.documentElement.namespaceURI, error: document.querySelector("parsererror") !== null }));
+  assert.deepEqual(root, { name: "svg", ns: "http://www.w3.org/2000/svg", error: false });
+  await page.context().close();
+});
+
+/** The README's pictures: one chart and one memorial, light mode, small PNGs. */
+async function readmeScreenshots(charts: Page, memorial: Page): Promise<void> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await charts.setViewportSize({ width: 720, height: 900 });
+  await waitInteractive(charts);
+  await charts.waitForTimeout(500);
+  const chart = join(SCREENSHOTS, "daily-deaths.png");
+  await (await charts.$('figure[data-vigil-chart="daily-deaths"]'))!.screenshot({ path: chart });
+  await memorial.setViewportSize({ width: 720, height: 900 });
+  const section = (await memorial.$("section.vigil-memorial"))!;
+  const file = join(SCREENSHOTS, "memorial.png");
+  await section.screenshot({ path: file });
+  for (const path of [chart, file]) assert.ok(statSync(path).size < 150_000, `${path} is over 150 KB`);
+}
+
+function hexToRgb(hex: string): string {
+  const n = parseInt(hex.slice(1), 16);
+  return `rgb(${n >> 16}, ${(n >> 8) & 255}, ${n & 255})`;
+}

@@ -1,0 +1,177 @@
+/**
+ * `writeWidgets` into a real folder from a real database: the memorial for a known day, the
+ * files and their contracts, no street address anywhere, nothing rewritten when nothing changed,
+ * and a failed run that leaves the previous widgets as they were.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { memoryLogger } from "../pipeline/log.ts";
+import { chartsManifestSchema, memorialYearSchema, summarySchema, vegaLiteSpecSchema } from "../schemas/widgets.ts";
+import { writeWidgets } from "../site-widgets/emit.ts";
+import { describePerson, placeName } from "../site-widgets/memorial.ts";
+import { titleCase } from "../site-widgets/format.ts";
+import { fixedClock, runCli, tempDir } from "./helpers.ts";
+import { covidRow, edgeRows, MARKUP_CAUSE, MARKUP_DAY, MEMORIAL_DAY, MEMORIAL_SENTENCES, REMOVED_ROW, STREET, syncRows } from "./widgets-db.ts";
+import { listFiles } from "./widgets-site.ts";
+
+type T = Parameters<typeof tempDir>[0];
+
+function setup(t: T) {
+  const dir = tempDir(t);
+  const site = join(dir, "site");
+  mkdirSync(site);
+  const db = join(dir, "vigil.db");
+  const log = memoryLogger();
+  const write = () => writeWidgets({ db, site, now: fixedClock(), log });
+  return { dir, site, db, log, write };
+}
+
+const read = (site: string, path: string) => readFileSync(join(site, path), "utf8");
+const snapshot = (site: string) => new Map(listFiles(site).map((f) => [f, { bytes: readFileSync(join(site, f)), mtime: statSync(join(site, f)).mtimeMs }]));
+
+test("people are described in humane words", () => {
+  const person = (age: number | null, gender: string | null, residence_city: string | null) => describePerson({ age, gender, residence_city });
+  assert.equal(person(47, "Male", "CHICAGO"), "a 47-year-old man from Chicago");
+  assert.equal(person(0, "Female", "OAK LAWN"), "a baby under one year old from Oak Lawn");
+  assert.equal(person(8, "Female", null), "an 8-year-old girl");
+  assert.equal(person(85, "Male", "LA GRANGE PARK"), "an 85-year-old man from La Grange Park");
+  assert.equal(person(null, "Female", "EVANSTON"), "a woman from Evanston");
+  assert.equal(person(null, null, null), "a person");
+  assert.equal(person(16, "X", null), "a 16-year-old child");
+  assert.equal(person(101, "Female", "UNK"), "a 101-year-old woman");
+  assert.equal(titleCase("MCCOOK"), "McCook");
+  assert.equal(titleCase("O'HARE"), "O'Hare");
+  assert.equal(titleCase("VILLAGE OF OAK PARK"), "Village of Oak Park");
+  assert.equal(placeName("1234 W MADISON ST"), null, "something with a house number is never shown as a city");
+});
+
+test("the memorial for a known day lists the right people, in order, and no one else", async (t) => {
+  const { db, site, write } = setup(t);
+  syncRows(db, [...edgeRows(), REMOVED_ROW], "2026-11-25T12:00:00Z");
+  syncRows(db, edgeRows(), "2026-11-26T12:00:00Z");
+  await write();
+  const year = memorialYearSchema.parse(JSON.parse(read(site, "data/vigil/memorial/2020.json")));
+  const day = year[MEMORIAL_DAY];
+  assert.equal(day.headline, `On December 3, 2020, 6 people died of COVID-19 in Cook County.`);
+  assert.deepEqual(day.people, MEMORIAL_SENTENCES, "the removed case and the case not caused by COVID-19 are left out");
+  assert.deepEqual(Object.keys(year), [MEMORIAL_DAY, MARKUP_DAY]);
+  const summary = summarySchema.parse(JSON.parse(read(site, "data/vigil/summary.json")));
+  assert.equal(summary.total_deaths, 8);
+  assert.equal(summary.latest_death_date, MARKUP_DAY);
+  assert.equal(summary.stats.total_deaths, "8");
+  assert.equal(summary.run_id, 2);
+  assert.equal(summary.data_last_changed, "2026-11-26T12:00:00.000Z", "the second run removed a case");
+  assert.equal(summary.last_checked_text, "November 26, 2026 at 6:00 AM CST");
+});
+
+test("markup in the data stays text, and no street address, cause or coordinate is emitted", async (t) => {
+  const { db, site, write } = setup(t);
+  syncRows(db, edgeRows(), "2026-11-26T12:00:00Z");
+  await write();
+  const markupDay = memorialYearSchema.parse(JSON.parse(read(site, "data/vigil/memorial/2020.json")))[MARKUP_DAY];
+  // JSON keeps the text as it is; Hugo's templates escape it when they write HTML (see the Hugo test).
+  assert.deepEqual(markupDay.people, [
+    "A 70-year-old man from <script>window.vigilinjected=true</script>.",
+    "A 71-year-old woman from <em Class=vigil-Injected>oak Park</em> & Sons.",
+  ]);
+  for (const file of listFiles(site)) {
+    if (file.endsWith(".min.js")) continue;
+    const text = read(site, file);
+    for (const secret of [STREET, "FAKE MEMORIAL", "ELM AVE", "5678", "41.7802969", "87.61213873", MARKUP_CAUSE, "HYPERTENSION"]) {
+      assert.ok(!text.toUpperCase().includes(secret.toUpperCase()), `${file} contains ${secret}`);
+    }
+  }
+});
+
+test("every emitted JSON file matches its contract", async (t) => {
+  const { db, site, write } = setup(t);
+  syncRows(db, edgeRows(), "2026-11-26T12:00:00Z");
+  const result = await write();
+  assert.equal(result.changed, true);
+  const files = listFiles(site);
+  assert.deepEqual(files.filter((f) => f.endsWith(".json")).sort(), [
+    "data/vigil/charts.json",
+    "data/vigil/memorial/2020.json",
+    "data/vigil/summary.json",
+    "static/vigil/cumulative-deaths.vl.json",
+    "static/vigil/daily-deaths.vl.json",
+    "static/vigil/deaths-by-age-group.vl.json",
+    "static/vigil/deaths-by-month.vl.json",
+    "static/vigil/deaths-by-race-ethnicity.vl.json",
+  ]);
+  chartsManifestSchema.parse(JSON.parse(read(site, "data/vigil/charts.json")));
+  for (const spec of files.filter((f) => f.endsWith(".vl.json"))) vegaLiteSpecSchema.parse(JSON.parse(read(site, spec)));
+  for (const name of ["vega.min.js", "vega-lite.min.js", "vega-embed.min.js", "upgrade.js", "vigil.css"]) assert.ok(files.includes(`static/vigil/${name}`), name);
+  for (const name of ["vigil-chart", "vigil-memorial", "vigil-stat"]) assert.ok(files.includes(`layouts/shortcodes/${name}.html`), name);
+  assert.ok(!files.some((f) => f.startsWith("data/") && f.endsWith(".csv")), "no CSV under data/: it breaks Hugo 0.111");
+  assert.ok(!files.some((f) => f.includes("vigil-tmp")), "no temporary file left behind");
+});
+
+test("re-running with unchanged data rewrites nothing: same bytes, same mtimes", async (t) => {
+  const { db, site, write, log } = setup(t);
+  syncRows(db, edgeRows(), "2026-11-26T12:00:00Z");
+  const first = await write();
+  const before = snapshot(site);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const second = await write();
+  assert.equal(second.changed, false);
+  assert.deepEqual(second.written, []);
+  assert.equal(second.unchanged, first.written.length);
+  assert.deepEqual(snapshot(site), before);
+  assert.ok(log.lines.some((l) => l.stage === "emit" && l.written === 0), "one log line for the emit step");
+
+  // One more death: the charts and data change, the bundles and templates do not.
+  syncRows(db, [...edgeRows(), covidRow("ME2021-00001", "2021-01-05", { age: "60", gender: "Male" })], "2026-11-27T12:00:00Z");
+  const third = await write();
+  assert.equal(third.changed, true);
+  assert.ok(third.written.includes("static/vigil/daily-deaths.csv"));
+  assert.ok(third.written.includes("data/vigil/memorial/2021.json"));
+  assert.ok(!third.written.some((f) => /\.min\.js$|shortcodes|upgrade\.js/.test(f)), `rewrote ${third.written.join(", ")}`);
+});
+
+test("a run that fails leaves the previous widgets intact", async (t) => {
+  const { db, site, write } = setup(t);
+  syncRows(db, edgeRows(), "2026-11-26T12:00:00Z");
+  await write();
+  const before = snapshot(site);
+  syncRows(db, [...edgeRows(), covidRow("ME2021-00001", "2021-01-05", { age: "60" })], "2026-11-27T12:00:00Z");
+
+  // A folder where the new year's memorial file has to go: the run fails before renaming anything.
+  mkdirSync(join(site, "data/vigil/memorial/2021.json"));
+  await assert.rejects(write(), /EISDIR|illegal operation on a directory/);
+  const after = snapshot(site);
+  assert.deepEqual(after, before, "every previous file has its old bytes and mtime, and nothing half-written is left");
+
+  // A database with no deaths at all is refused with a clear message, before anything is written.
+  const empty = join(site, "..", "empty.db");
+  syncRows(empty, [], "2026-11-27T12:00:00Z");
+  await assert.rejects(writeWidgets({ db: empty, site, now: fixedClock(), log: memoryLogger() }), /holds no COVID-19 deaths/);
+  assert.deepEqual(snapshot(site), before);
+});
+
+test("a missing site or database is a clear error", async (t) => {
+  const { db, site, dir } = setup(t);
+  await assert.rejects(writeWidgets({ db, site: join(dir, "nope"), now: fixedClock(), log: memoryLogger() }), /the Hugo site .*nope does not exist/);
+  await assert.rejects(writeWidgets({ db: join(dir, "missing.db"), site, now: fixedClock(), log: memoryLogger() }), /no database at/);
+  writeFileSync(join(dir, "file"), "");
+  await assert.rejects(writeWidgets({ db, site: join(dir, "file"), now: fixedClock(), log: memoryLogger() }), /does not exist/);
+});
+
+test("the CLI: --help, a missing --site, a post outside the site", async (t) => {
+  const { db, site } = setup(t);
+  const help = await runCli(["widgets", "--help"]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /--freeze POST/);
+  assert.match(help.stdout, /vigil-head\.html/);
+  const noSite = await runCli(["widgets", "--db", db]);
+  assert.equal(noSite.code, 2);
+  assert.equal(noSite.stderr, "vigil widgets: --site is required (or set VIGIL_SITE)\n");
+  const outside = await runCli(["widgets", "--site", site, "--freeze", "../elsewhere"]);
+  assert.equal(outside.code, 2);
+  assert.match(outside.stderr, /is not a post under .*content/);
+  const unfrozen = await runCli(["widgets", "--site", site, "--freeze", "content/posts/x"]);
+  assert.equal(unfrozen.code, 1);
+  assert.match(unfrozen.stderr, /is not a page bundle/);
+});

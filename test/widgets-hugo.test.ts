@@ -1,0 +1,141 @@
+/**
+ * fixtures/hugo-site, a minimal real site whose posts use every shortcode, built with Debian's
+ * Hugo after `vigil widgets` (run through the CLI): what the shortcodes write, what they refuse,
+ * and a frozen post that keeps its charts when the data changes.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseHTML } from "linkedom";
+import { generateCovidView } from "../fixtures/generate.ts";
+import { runCli } from "./helpers.ts";
+import { covidRow, edgeRows, MARKUP_CAUSE, STREET, syncRows } from "./widgets-db.ts";
+import { buildFixtureSite, hugo, listFiles, page, runHugo, widgets } from "./widgets-site.ts";
+
+const CHART_IDS = ["daily-deaths", "cumulative-deaths", "deaths-by-age-group", "deaths-by-race-ethnicity", "deaths-by-month"];
+const rows = () => [...generateCovidView({ seed: 4, count: 3000 }), ...edgeRows()];
+const dom = (html: string) => parseHTML(html).document;
+
+test("the fixture site builds with Hugo and every shortcode renders", { timeout: 120_000 }, async (t) => {
+  const built = await buildFixtureSite(t, rows());
+  t.diagnostic(`hugo build: ${built.hugoMs} ms`);
+  const charts = dom(page(built.public, "posts/charts"));
+  const figures = [...charts.querySelectorAll("figure.vigil-chart")];
+  assert.deepEqual(figures.map((f) => f.getAttribute("data-vigil-chart")), CHART_IDS);
+  for (const figure of figures) {
+    const id = figure.getAttribute("data-vigil-chart")!;
+    const svg = figure.querySelector(".vigil-chart__static svg")!;
+    assert.equal(svg.getAttribute("role"), "img", id);
+    assert.ok(svg.getAttribute("aria-label")!.length > 40, `${id}: alt text`);
+    assert.equal(figure.getAttribute("data-vigil-spec"), `/vigil/${id}.vl.json`);
+    const caption = figure.querySelector("figcaption")!;
+    assert.match(caption.textContent!, /Source: Cook County Medical Examiner\. Data as of November 26, 2026\. Get the data \(CSV\)/);
+    assert.equal(caption.querySelector("a")!.getAttribute("href"), "https://datacatalog.cookcountyil.gov/d/3trz-enys");
+    const csv = caption.querySelector("a.vigil-chart__data")!.getAttribute("href")!;
+    assert.equal(csv, `/vigil/${id}.csv`);
+    assert.match(readFileSync(join(built.public, csv), "utf8"), /^[a-z_]+,deaths|^date,/);
+  }
+  const stats = [...charts.querySelectorAll(".vigil-stat")].map((s) => [s.getAttribute("data-vigil-stat"), s.textContent]);
+  const summary = JSON.parse(readFileSync(join(built.site, "data/vigil/summary.json"), "utf8"));
+  assert.deepEqual(stats[0], ["total_deaths", summary.total_deaths.toLocaleString("en-US")]);
+
+  // The scripts are self-hosted and loaded once per page with a chart, and not on other pages.
+  const scripts = (html: string) => [...dom(html).querySelectorAll("script[src]")].map((s) => s.getAttribute("src"));
+  assert.deepEqual(scripts(page(built.public, "posts/charts")), ["/vigil/vega.min.js", "/vigil/vega-lite.min.js", "/vigil/vega-embed.min.js", "/vigil/upgrade.js"]);
+  assert.deepEqual(scripts(page(built.public, "posts/twice")), scripts(page(built.public, "posts/charts")));
+  assert.deepEqual(scripts(page(built.public, "posts/memorial")), []);
+  for (const file of ["vega.min.js", "vega-lite.min.js", "vega-embed.min.js", "upgrade.js", "vigil.css"]) assert.ok(listFiles(built.public).includes(`vigil/${file}`), file);
+
+  const twice = [...dom(page(built.public, "posts/twice")).querySelectorAll("figure.vigil-chart")];
+  assert.equal(twice.length, 2);
+  assert.notEqual(twice[0].id, twice[1].id, "each figure has its own id");
+  assert.equal(dom(page(built.public, "posts/twice")).querySelectorAll("svg [id]").length, 0);
+
+  const memorial = dom(page(built.public, "posts/memorial"));
+  const sections = [...memorial.querySelectorAll("section.vigil-memorial")];
+  assert.equal(sections.length, 3);
+  assert.equal(summary.latest_death_date, "2022-03-31");
+  assert.match(sections[0].querySelector("p")!.textContent!, /^On March 31, 2022, (\d+ people|1 person) died of COVID-19 in Cook County\.$/, "the latest day with deaths");
+  assert.match(sections[1].querySelector("p")!.textContent!, /^On December 3, 2020, \d+ people died of COVID-19 in Cook County\.$/);
+  const people = [...sections[1].querySelectorAll("li")].map((li) => li.textContent);
+  assert.equal(people.length, Number(/, (\d+) people/.exec(sections[1].textContent!)![1]));
+  assert.ok(people.includes("A 47-year-old man from Chicago."));
+  assert.ok(people.every((p) => /^An? .+\.$/.test(p!)), "one sentence per person");
+  assert.equal(sections[2].textContent!.trim(), "No COVID-19 deaths are recorded in Cook County for July 4, 2019.");
+});
+
+test("markup in the data is shown as text, and no street address reaches the site", { timeout: 120_000 }, async (t) => {
+  const built = await buildFixtureSite(t, rows());
+  const html = page(built.public, "posts/another-day");
+  const latest = dom(html).querySelector("section.vigil-memorial")!;
+  assert.equal(latest.querySelectorAll("script, em").length, 0, "no element came from the data");
+  const texts = [...latest.querySelectorAll("li")].map((li) => li.textContent);
+  assert.ok(texts.includes("A 70-year-old man from <script>window.vigilinjected=true</script>."), texts.join("\n"));
+  assert.ok(texts.includes("A 71-year-old woman from <em Class=vigil-Injected>oak Park</em> & Sons."));
+  assert.match(html, /from &lt;script&gt;window\.vigilinjected=true&lt;\/script&gt;\./);
+  for (const root of [built.site, built.public]) {
+    for (const file of listFiles(root)) {
+      if (file.endsWith(".min.js") || file.startsWith("content/")) continue;
+      const text = readFileSync(join(root, file), "utf8");
+      assert.ok(!text.includes(STREET) && !text.includes("ELM AVE"), `${file} holds a street address`);
+      assert.ok(!text.includes(MARKUP_CAUSE), `${file} holds a cause of death`);
+    }
+  }
+});
+
+test("a shortcode with a wrong argument fails the build with a message that says how to fix it", { timeout: 120_000 }, async (t) => {
+  const built = await buildFixtureSite(t, rows());
+  const post = join(built.site, "content", "posts", "broken.md");
+  const cases: Array<[string, RegExp]> = [
+    [`{{< vigil-chart id="deaths-by-mood" >}}`, /vigil-chart: unknown chart id "deaths-by-mood"; known ids: cumulative-deaths, daily-deaths, deaths-by-age-group, deaths-by-month, deaths-by-race-ethnicity/],
+    [`{{< vigil-chart >}}`, /vigil-chart: the id parameter is missing/],
+    [`{{< vigil-stat name="totl_deaths" >}}`, /vigil-stat: unknown name "totl_deaths"; known names: .*total_deaths/],
+    [`{{< vigil-memorial date="12/03/2020" >}}`, /vigil-memorial: date "12\/03\/2020" must be written YYYY-MM-DD/],
+  ];
+  for (const [shortcode, message] of cases) {
+    writeFileSync(post, `---\ntitle: Broken\n---\n${shortcode}\n`);
+    const result = await runHugo(built.site, join(built.dir, "broken"));
+    assert.notEqual(result.code, 0, shortcode);
+    assert.match(result.stdout + result.stderr, message, shortcode);
+  }
+});
+
+test("a frozen post keeps its charts, figures and memorial after the data changes", { timeout: 180_000 }, async (t) => {
+  const built = await buildFixtureSite(t, rows());
+  const frozenBefore = page(built.public, "posts/frozen");
+  const chartsBefore = page(built.public, "posts/charts");
+  const freeze = await runCli(["widgets", "--site", built.site, "--freeze", "content/posts/frozen"]);
+  assert.equal(freeze.code, 0, freeze.stderr);
+  assert.match(freeze.stdout, /^froze 20 files into .*content\/posts\/frozen\/vigil\n$/);
+  await hugo(built.site, built.public);
+  const frozen = page(built.public, "posts/frozen");
+  const figure = dom(frozen).querySelector("figure.vigil-chart")!;
+  assert.equal(figure.getAttribute("data-vigil-spec"), "/posts/frozen/vigil/daily-deaths.vl.json", "the frozen copy is used");
+  assert.equal(figure.getAttribute("data-vigil-csv"), "/posts/frozen/vigil/daily-deaths.csv");
+  assert.equal(strip(frozen).replaceAll("/posts/frozen/vigil/", "/vigil/"), strip(frozenBefore), "freezing changes nothing a reader sees but where the files are");
+
+  // A later run: 30 more deaths on the memorial's day and a new latest day.
+  const more = Array.from({ length: 30 }, (_, i) => covidRow(`ME2020-95${String(i).padStart(3, "0")}`, "2020-12-03", { age: String(50 + i), gender: "Female", residence_city: "SKOKIE" }));
+  syncRows(built.db, [...rows(), ...more, covidRow("ME2022-99999", "2022-04-02", { age: "77" })], "2026-11-27T12:00:00Z");
+  await widgets(built.site, built.db);
+  await hugo(built.site, built.public);
+
+  assert.equal(page(built.public, "posts/frozen"), frozen, "the frozen post is byte for byte the same");
+  assert.notEqual(strip(page(built.public, "posts/charts")), strip(chartsBefore), "a post that is not frozen follows the data");
+  const liveTotal = dom(page(built.public, "posts/charts")).querySelector(".vigil-stat")!.textContent;
+  const frozenTotal = dom(frozen).querySelector(".vigil-stat")!.textContent;
+  assert.equal(Number(liveTotal!.replace(/,/g, "")), Number(frozenTotal!.replace(/,/g, "")) + 31);
+  assert.equal(readFileSync(join(built.public, "posts/frozen/vigil/daily-deaths.csv"), "utf8"), readFileSync(join(built.site, "content/posts/frozen/vigil/daily-deaths.csv"), "utf8"));
+
+  const again = await runCli(["widgets", "--site", built.site, "--freeze", "content/posts/frozen"]);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /already holds a frozen copy \(a frozen post never changes; delete that folder first to freeze it again\)/);
+  const single = await runCli(["widgets", "--site", built.site, "--freeze", "content/posts/charts"]);
+  assert.match(single.stderr, /is not a page bundle \(make it a page bundle first: move content\/posts\/charts\.md to content\/posts\/charts\/index\.md\)/);
+});
+
+/** The page without the head's scripts, which do not depend on the data. */
+function strip(html: string): string {
+  return html.replace(/<head>[\s\S]*<\/head>/, "");
+}
