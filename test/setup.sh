@@ -8,6 +8,8 @@ missing=()
 command -v hugo >/dev/null || missing+=(hugo)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v sqlite3 >/dev/null || missing+=(sqlite3)
+command -v supervisord >/dev/null || missing+=(supervisor)
+command -v ansible-playbook >/dev/null || missing+=(ansible-core)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "setup: installing ${missing[*]} from Debian" >&2

@@ -1,0 +1,284 @@
+/**
+ * `vigil run`: the nightly job. Ingest; then the widgets, only after a successful ingest; then
+ * (with --commit) a commit of the changed widget files in the site's repository; then the --then
+ * hook. Commit and hook happen only when what the site shows changed. Every step reports into
+ * one summary line and the exit code.
+ */
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import type { Command, OptionValues } from "./command.ts";
+import { SITE_OPTIONS, SOURCE_OPTIONS } from "./command.ts";
+import type { Config } from "../schemas/config.ts";
+import { openDatabase } from "./db.ts";
+import { UsageError } from "./errors.ts";
+import { commitSite, type CommitResult } from "./git.ts";
+import { command as ingestCommand, ingest, parseLimits, type IngestOptions, type Limits, type RunResult } from "./ingest.ts";
+import { elapsed, type Logger } from "./log.ts";
+
+/** What `writeWidgets` reports; imported lazily, since the chart libraries take a second to load. */
+export interface WidgetsResult {
+  changed: boolean;
+  written: string[];
+  unchanged: number;
+}
+
+export interface NightlyOptions {
+  config: Config;
+  log: Logger;
+  now: () => Date;
+  signal?: AbortSignal;
+  limits?: Partial<Limits>;
+  http?: IngestOptions["http"];
+  /** Shell command run with `sh -c` after the widgets changed (without a site: after the data changed). */
+  then?: string;
+  commit?: boolean;
+  push?: boolean;
+  /** Where the hook's own output goes. */
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+}
+
+export type Step<T> =
+  | { status: "ok"; value: T }
+  | { status: "failed"; error: string }
+  | { status: "skipped"; reason: string }
+  | { status: "off" };
+
+export interface NightlyResult {
+  ok: boolean;
+  runId: number | null;
+  ingest: Step<RunResult>;
+  widgets: Step<WidgetsResult>;
+  commit: Step<CommitResult>;
+  hook: Step<{ code: number }>;
+  /** Set when SIGINT/SIGTERM arrived during the run. */
+  stopped: boolean;
+  summary: string;
+}
+
+export async function nightly(options: NightlyOptions): Promise<NightlyResult> {
+  const { config, log, signal } = options;
+  const started = performance.now();
+  const startedAt = options.now().toISOString();
+  const ingestStep = await attempt(() =>
+    ingest({ config, log, now: options.now, signal, limits: options.limits, http: options.http }),
+  );
+  const runId = ingestStep.status === "ok" ? ingestStep.value.runId : findRunId(config.db, startedAt);
+  const stopped = () => signal?.aborted === true;
+
+  let widgets: Step<WidgetsResult>;
+  if (ingestStep.status !== "ok") widgets = { status: "skipped", reason: "ingest failed" };
+  else if (!config.site) widgets = { status: "skipped", reason: "no --site" };
+  else if (stopped()) widgets = { status: "skipped", reason: "stopped" };
+  else {
+    const site = config.site;
+    widgets = await attempt(async () => {
+      const { writeWidgets } = await import("../site-widgets/emit.ts");
+      return writeWidgets({ db: config.db, site, now: options.now, log });
+    });
+  }
+  const changed = siteChanged(ingestStep, widgets);
+  const failed = [ingestStep, widgets].some((step) => step.status === "failed");
+
+  let commit: Step<CommitResult> = { status: "off" };
+  if (options.commit) {
+    if (failed) commit = { status: "skipped", reason: "an earlier step failed" };
+    else if (!changed) commit = { status: "skipped", reason: "nothing changed" };
+    else if (stopped()) commit = { status: "skipped", reason: "stopped" };
+    else {
+      const site = config.site as string;
+      const written = widgets.status === "ok" ? widgets.value.written : [];
+      const subject = commitSubject(runId, ingestStep.status === "ok" ? ingestStep.value : null, written.length);
+      commit = await attempt(() => commitSite({ site, written, subject, push: options.push === true, log, env: options.env }));
+    }
+  }
+
+  let hook: Step<{ code: number }> = { status: "off" };
+  if (options.then !== undefined) {
+    if (failed || commit.status === "failed") hook = { status: "skipped", reason: "an earlier step failed" };
+    else if (!changed) hook = { status: "skipped", reason: "nothing changed" };
+    else if (stopped()) hook = { status: "skipped", reason: "stopped" };
+    else hook = await runHook(options.then, { ...options, runId });
+  }
+
+  const result = { runId, ingest: ingestStep, widgets, commit, hook, stopped: stopped() };
+  const ok = !failed && commit.status !== "failed" && hook.status !== "failed" && (hook.status !== "ok" || hook.value.code === 0);
+  // Error messages may quote what the portal sent back, and a portal may echo the token.
+  const summary = config.appToken ? summarize(result).split(config.appToken).join("[redacted]") : summarize(result);
+  log[ok ? "info" : "error"]("run", summary, { run: runId ?? undefined, ok, changed, ms: elapsed(started) });
+  return { ...result, ok, summary };
+}
+
+/**
+ * Files rewritten by every successful run, because they carry "last checked": on their own they
+ * are not a change worth a rebuild or a commit (they ride along with the next real one).
+ */
+export const FRESHNESS_FILES: ReadonlySet<string> = new Set(["data/vigil/summary.json", "data/vigil/charts.json"]);
+
+/** Whether the run changed what the site shows: the data, or any widget file beyond freshness. */
+export function siteChanged(ingestStep: Step<RunResult>, widgets: Step<WidgetsResult>): boolean {
+  const dataChanged = ingestStep.status === "ok" && ingestStep.value.changed;
+  if (widgets.status !== "ok") return widgets.status === "skipped" && widgets.reason === "no --site" && dataChanged;
+  return dataChanged || widgets.value.written.some((file) => !FRESHNESS_FILES.has(file));
+}
+
+async function attempt<T>(fn: () => Promise<T>): Promise<Step<T>> {
+  try {
+    return { status: "ok", value: await fn() };
+  } catch (error) {
+    return { status: "failed", error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+/** The run a failed ingest recorded, if it got that far, so the summary can name it. */
+function findRunId(db: string, since: string): number | null {
+  if (db === ":memory:" || !existsSync(db)) return null;
+  try {
+    const handle = openDatabase(db, { readonly: true });
+    try {
+      const id = handle.prepare("SELECT max(id) FROM runs WHERE pid = ? AND started_at >= ?").pluck().get(process.pid, since);
+      return typeof id === "number" ? id : null;
+    } finally {
+      handle.close();
+    }
+  } catch {
+    return null;
+  }
+}
+
+export function sourceUrl(config: Pick<Config, "portal" | "dataset">): string {
+  return `${config.portal}/d/${config.dataset}`;
+}
+
+function runHook(command: string, options: NightlyOptions & { runId: number | null }): Promise<Step<{ code: number }>> {
+  const started = performance.now();
+  // The hook gets what it needs to know about the run, and never the app token.
+  const { SOCRATA_APP_TOKEN: _token, ...env } = options.env;
+  return new Promise((resolve) => {
+    const child = spawn("sh", ["-c", command], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...env, VIGIL_RUN_ID: String(options.runId ?? ""), VIGIL_DB: options.config.db, VIGIL_SITE: options.config.site ?? "" },
+    });
+    child.stdout.pipe(options.stdout, { end: false });
+    child.stderr.pipe(options.stderr, { end: false });
+    // Stopping the run stops the hook too (supervisord signals only vigil, not its children).
+    const stop = () => child.kill("SIGTERM");
+    options.signal?.addEventListener("abort", stop, { once: true });
+    child.on("error", (error) => {
+      options.signal?.removeEventListener("abort", stop);
+      options.log.error("hook", `could not start the hook: ${error.message}`);
+      resolve({ status: "failed", error: error.message });
+    });
+    child.on("close", (code, signal) => {
+      options.signal?.removeEventListener("abort", stop);
+      const exit = code ?? 128 + (signal === "SIGTERM" ? 15 : signal === "SIGKILL" ? 9 : signal === "SIGINT" ? 2 : 0);
+      options.log[exit === 0 ? "info" : "error"]("hook", `\`${command}\` exited ${exit}${signal ? ` (${signal})` : ""}`, { code: exit, ms: elapsed(started) });
+      resolve({ status: "ok", value: { code: exit } });
+    });
+  });
+}
+
+function commitSubject(runId: number | null, ingested: RunResult | null, files: number): string {
+  const changes = ingested ? countsText(ingested) : "";
+  const what = changes === "no change" ? "data unchanged" : `cases ${changes}`;
+  return `vigil run ${runId ?? "?"}: ${what}; ${files} widget file(s) updated`;
+}
+
+function countsText(result: RunResult): string {
+  const c = result.counts;
+  const parts = (
+    [
+      [c.inserted, "inserted"],
+      [c.updated, "updated"],
+      [c.removed, "removed"],
+      [c.restored, "restored"],
+      [c.rejected, "rejected"],
+    ] as const
+  )
+    .filter(([n]) => n > 0)
+    .map(([n, word]) => `${n} ${word}`);
+  return parts.length ? parts.join(", ") : "no change";
+}
+
+export function summarize(result: Omit<NightlyResult, "ok" | "summary">): string {
+  const parts: string[] = [];
+  const { ingest: i, widgets: w, commit: c, hook: h } = result;
+  parts.push(i.status === "ok" ? `ingest ok (${countsText(i.value)})` : `ingest failed: ${oneLine(i.status === "failed" ? i.error : "")}`);
+  if (w.status === "ok") {
+    const real = w.value.written.filter((file) => !FRESHNESS_FILES.has(file)).length;
+    parts.push(real > 0 ? `widgets changed (${w.value.written.length} files)` : w.value.changed ? "widgets unchanged (freshness updated)" : "widgets unchanged");
+  }
+  else if (w.status === "failed") parts.push(`widgets failed: ${oneLine(w.error)}`);
+  else if (w.status === "skipped") parts.push(`widgets skipped (${w.reason})`);
+  if (c.status === "ok") {
+    const left = c.value.leftAlone.length ? `, ${c.value.leftAlone.length} other changed file(s) left alone` : "";
+    const commit = c.value.commit ? `committed ${c.value.commit} (${c.value.files.length} files)${c.value.pushed ? " and pushed" : ""}` : "nothing to commit";
+    parts.push(commit + left);
+  } else if (c.status === "failed") parts.push(`commit failed: ${oneLine(c.error)}`);
+  else if (c.status === "skipped") parts.push(`commit skipped (${c.reason})`);
+  if (h.status === "ok") parts.push(h.value.code === 0 ? "hook ok" : `hook failed (exit ${h.value.code})`);
+  else if (h.status === "failed") parts.push(`hook failed: ${oneLine(h.error)}`);
+  else if (h.status === "skipped") parts.push(`hook skipped (${h.reason})`);
+  if (result.stopped) parts.push("stopped by signal");
+  return `run ${result.runId ?? "-"}: ${parts.join(", ")}`;
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, " ").trim();
+}
+
+/** Reads the run's own flags; shared with `vigil schedule`, which takes the same ones. */
+export function runFlags(values: OptionValues, config: Config): Pick<NightlyOptions, "then" | "commit" | "push" | "limits"> {
+  const then = typeof values.then === "string" ? values.then : undefined;
+  if (then !== undefined && then.trim() === "") throw new UsageError("--then needs a command, e.g. --then \"hugo --minify -s /srv/site\"");
+  const commit = isOn(values.commit, "VIGIL_COMMIT");
+  const push = isOn(values.push, "VIGIL_PUSH");
+  if (push && !commit) throw new UsageError("--push needs --commit");
+  if (commit && !config.site) throw new UsageError("--commit needs --site (or VIGIL_SITE): the Hugo site inside a git repository");
+  return { then, commit, push, limits: parseLimits(values) };
+}
+
+/** A boolean flag, or its environment variable's text (1/true/yes, 0/false/no or empty). */
+function isOn(value: OptionValues[string], env: string): boolean {
+  if (typeof value !== "string") return value === true;
+  if (/^(1|true|yes)$/i.test(value.trim())) return true;
+  if (/^(0|false|no|)$/i.test(value.trim())) return false;
+  throw new UsageError(`${env} must be 1 or 0, got "${value}"`);
+}
+
+export const RUN_OPTIONS: Command["options"] = {
+  ...SOURCE_OPTIONS,
+  ...SITE_OPTIONS,
+  then: { type: "string", arg: "CMD", env: "VIGIL_THEN", description: "shell command to run after the widgets changed, e.g. a Hugo build" },
+  commit: { type: "boolean", env: "VIGIL_COMMIT", description: "commit the changed widget files in the site's git repository" },
+  push: { type: "boolean", env: "VIGIL_PUSH", description: "push that commit (with --commit)" },
+  "max-reject-share": ingestCommand.options["max-reject-share"],
+  "max-removed-share": ingestCommand.options["max-removed-share"],
+};
+
+export const command: Command = {
+  help: `
+The nightly job. Ingests the dataset; when that succeeds and --site is given, writes the widgets
+into the Hugo site; with --commit, commits vigil's changed files in the site's git repository
+(and pushes with --push, rebasing onto the remote when the author pushed meanwhile), leaving
+every other change in the work tree alone; then runs the --then command with \`sh -c\`. Commit
+and hook happen only when something the site shows changed: the data, or a widget file beyond
+the "last checked" time that every run refreshes (without --site: when the data changed).
+Exit 0 when every step that ran succeeded, "nothing changed" included; exit 1 when one failed,
+and the steps after it are skipped. One summary line says what each step did.
+The hook sees VIGIL_RUN_ID, VIGIL_DB and VIGIL_SITE, never SOCRATA_APP_TOKEN.
+
+Examples:
+  vigil run --site /srv/site --then "hugo --minify -s /srv/site"
+  vigil run --site /srv/blog --commit --push
+  vigil run                      (ingest only, for a datasette-only install)`,
+  options: RUN_OPTIONS,
+  async run(ctx) {
+    const flags = runFlags(ctx.values, ctx.config);
+    const result = await nightly({ ...flags, config: ctx.config, log: ctx.log, now: ctx.now, signal: ctx.signal, stdout: ctx.stdout, stderr: ctx.stderr, env: ctx.env });
+    if (result.ok) ctx.stdout.write(result.summary + "\n");
+    else ctx.stderr.write(`vigil run: ${result.summary}\n`);
+    return result.ok ? 0 : 1;
+  },
+};

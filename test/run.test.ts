@@ -1,0 +1,106 @@
+/**
+ * `vigil run` end to end, as the nightly job: the fixture portal, a real database, a copy of the
+ * fixture Hugo site, a real `sh -c` hook building it with Hugo. The hook runs after a change and
+ * not after a no-change run; a failed step skips the rest and exits 1.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { cpSync, existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { startPortal } from "../fixtures/portal.ts";
+import { generateCovidView } from "../fixtures/generate.ts";
+import { ROOT, runCli, tempDir } from "./helpers.ts";
+
+const DATASET = "3trz-enys";
+const rows = generateCovidView({ seed: 31, count: 400 });
+const hugo = !spawnSync("hugo", ["version"], { stdio: "ignore" }).error;
+
+function hookLog(path: string): string[] {
+  return existsSync(path) ? readFileSync(path, "utf8").trim().split("\n") : [];
+}
+
+test("--then runs after a change, not after a no-change run, and a failing ingest skips widgets and hook", { skip: !hugo && "hugo is not installed" }, async (t) => {
+  const dir = tempDir(t);
+  const db = join(dir, "vigil.db");
+  const site = join(dir, "site");
+  const built = join(dir, "public");
+  const log = join(dir, "hook.log");
+  cpSync(join(ROOT, "fixtures", "hugo-site"), site, { recursive: true });
+  const portal = await startPortal({ datasets: { [DATASET]: rows } });
+  t.after(() => portal.close());
+  // A real publish step: build the site with Hugo, then note which run asked for it.
+  const hook = `hugo --quiet -s "$VIGIL_SITE" -d "${built}" && echo "$VIGIL_RUN_ID" >> "${log}"`;
+  const run = () => runCli(["run", "--db", db, "--portal", portal.url, "--site", site, "--then", hook]);
+
+  const first = await run();
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stdout, /^run 1: ingest ok \(400 inserted\), widgets changed \(\d+ files\), hook ok\n$/);
+  assert.deepEqual(hookLog(log), ["1"]);
+  const page = readFileSync(join(built, "posts", "charts", "index.html"), "utf8");
+  assert.match(page, /<svg[^>]*role="img"/, "the built site embeds the charts");
+
+  // Nothing changed upstream: the widgets' freshness is refreshed, the hook is not run.
+  const second = await run();
+  assert.equal(second.code, 0, second.stderr);
+  assert.equal(second.stdout, "run 2: ingest ok (no change), widgets unchanged (freshness updated), hook skipped (nothing changed)\n");
+  assert.deepEqual(hookLog(log), ["1"]);
+
+  // A late, backdated case arrives: the charts change and the site is rebuilt.
+  portal.setRows(DATASET, [...rows, { ...rows[0], casenumber: "ME2023-00001", ":id": "row-late-1" }]);
+  const third = await run();
+  assert.equal(third.code, 0, third.stderr);
+  assert.match(third.stdout, /^run 3: ingest ok \(1 inserted\), widgets changed \(\d+ files\), hook ok\n$/);
+  assert.deepEqual(hookLog(log), ["1", "3"]);
+
+  // The portal breaks: the run fails, the site and its widgets are left exactly as they were.
+  const summary = join(site, "data", "vigil", "summary.json");
+  const before = { bytes: readFileSync(summary, "utf8"), mtime: statSync(summary).mtimeMs };
+  portal.faults.always({ kind: "status", status: 404 });
+  const fourth = await run();
+  assert.equal(fourth.code, 1);
+  assert.equal(fourth.stdout, "");
+  assert.match(
+    fourth.stderr.trim().split("\n").at(-1) ?? "",
+    /^vigil run: run 4: ingest failed: GET .* answered HTTP 404.*, widgets skipped \(ingest failed\), hook skipped \(an earlier step failed\)$/,
+  );
+  assert.deepEqual(hookLog(log), ["1", "3"]);
+  assert.deepEqual({ bytes: readFileSync(summary, "utf8"), mtime: statSync(summary).mtimeMs }, before);
+});
+
+test("a failing hook fails the run with its exit code, and its output is passed through", async (t) => {
+  const dir = tempDir(t);
+  const portal = await startPortal({ datasets: { [DATASET]: rows.slice(0, 30) } });
+  t.after(() => portal.close());
+  const result = await runCli(["run", "--db", join(dir, "v.db"), "--portal", portal.url, "--then", "echo deploying; echo no space left >&2; exit 3"]);
+  assert.equal(result.code, 1);
+  assert.match(result.stdout, /^deploying\n$/);
+  assert.match(result.stderr, /^no space left$/m);
+  assert.match(result.stderr, /^vigil run: run 1: ingest ok \(30 inserted\), widgets skipped \(no --site\), hook failed \(exit 3\)$/m);
+});
+
+test("without --site a run only ingests, and the hook follows the data", async (t) => {
+  const dir = tempDir(t);
+  const db = join(dir, "v.db");
+  const portal = await startPortal({ datasets: { [DATASET]: rows.slice(0, 30) } });
+  t.after(() => portal.close());
+  const first = await runCli(["run", "--db", db, "--portal", portal.url, "--then", "echo hook $VIGIL_RUN_ID"]);
+  assert.equal(first.code, 0, first.stderr);
+  assert.equal(first.stdout, "hook 1\nrun 1: ingest ok (30 inserted), widgets skipped (no --site), hook ok\n");
+  const second = await runCli(["run", "--db", db, "--portal", portal.url, "--then", "echo hook $VIGIL_RUN_ID"]);
+  assert.equal(second.stdout, "run 2: ingest ok (no change), widgets skipped (no --site), hook skipped (nothing changed)\n");
+});
+
+test("usage errors exit 2", async () => {
+  const push = await runCli(["run", "--push"]);
+  assert.equal(push.code, 2);
+  assert.match(push.stderr, /^vigil run: --push needs --commit\n$/);
+  const commit = await runCli(["run", "--commit"]);
+  assert.equal(commit.code, 2);
+  assert.match(commit.stderr, /--commit needs --site/);
+  const empty = await runCli(["run", "--then", " "]);
+  assert.equal(empty.code, 2);
+  const env = await runCli(["run", "--site", ROOT, "--commit"], { env: { VIGIL_PUSH: "maybe" } });
+  assert.equal(env.code, 2);
+  assert.match(env.stderr, /VIGIL_PUSH must be 1 or 0, got "maybe"/);
+});
