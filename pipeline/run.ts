@@ -110,17 +110,11 @@ export async function nightly(options: NightlyOptions): Promise<NightlyResult> {
   return { ...result, ok, summary };
 }
 
-/**
- * Files rewritten by every successful run, because they carry "last checked": on their own they
- * are not a change worth a rebuild or a commit (they ride along with the next real one).
- */
-export const FRESHNESS_FILES: ReadonlySet<string> = new Set(["data/vigil/summary.json", "data/vigil/charts.json"]);
-
 /** Whether the run changed what the site shows: the data, or any widget file beyond freshness. */
 export function siteChanged(ingestStep: Step<RunResult>, widgets: Step<WidgetsResult>): boolean {
   const dataChanged = ingestStep.status === "ok" && ingestStep.value.changed;
   if (widgets.status !== "ok") return widgets.status === "skipped" && widgets.reason === "no --site" && dataChanged;
-  return dataChanged || widgets.value.written.some((file) => !FRESHNESS_FILES.has(file));
+  return dataChanged || widgets.value.changed;
 }
 
 async function attempt<T>(fn: () => Promise<T>): Promise<Step<T>> {
@@ -206,8 +200,8 @@ export function summarize(result: Omit<NightlyResult, "ok" | "summary">): string
   const { ingest: i, widgets: w, commit: c, hook: h } = result;
   parts.push(i.status === "ok" ? `ingest ok (${countsText(i.value)})` : `ingest failed: ${oneLine(i.status === "failed" ? i.error : "")}`);
   if (w.status === "ok") {
-    const real = w.value.written.filter((file) => !FRESHNESS_FILES.has(file)).length;
-    parts.push(real > 0 ? `widgets changed (${w.value.written.length} files)` : w.value.changed ? "widgets unchanged (freshness updated)" : "widgets unchanged");
+    const { changed, written } = w.value;
+    parts.push(changed ? `widgets changed (${written.length} files)` : written.length ? "widgets unchanged (freshness updated)" : "widgets unchanged");
   }
   else if (w.status === "failed") parts.push(`widgets failed: ${oneLine(w.error)}`);
   else if (w.status === "skipped") parts.push(`widgets skipped (${w.reason})`);

@@ -55,6 +55,12 @@ export const PATHS = {
   partials: "layouts/partials",
 } as const;
 
+/**
+ * Files rewritten by every successful run because they carry "last checked". On their own they are
+ * not a change worth a rebuild or a commit; they ride along with the next real one.
+ */
+export const FRESHNESS_FILES: ReadonlySet<string> = new Set([`${PATHS.data}/summary.json`, `${PATHS.data}/charts.json`]);
+
 export const chartFiles = (id: ChartId) => ({ svg: `${id}.svg`, spec: `${id}.vl.json`, csv: `${id}.csv` });
 
 export interface BuiltChart {

@@ -7,7 +7,7 @@ import { DEFAULTS } from "../schemas/config.ts";
 import { openDatabase } from "../pipeline/db.ts";
 import { VigilError } from "../pipeline/errors.ts";
 import { elapsed, type Logger } from "../pipeline/log.ts";
-import { planSite } from "./build.ts";
+import { FRESHNESS_FILES, planSite } from "./build.ts";
 import { writeFilesAtomically } from "./files.ts";
 import { readWidgetData, type Freshness } from "./read.ts";
 
@@ -23,7 +23,7 @@ export interface WriteWidgetsOptions {
 }
 
 export interface WidgetsResult {
-  /** Whether any file's bytes changed. */
+  /** Whether what the site shows changed: any file beyond the freshness stamps (FRESHNESS_FILES). */
   changed: boolean;
   /** Paths (relative to the site) that were created or replaced. */
   written: string[];
@@ -57,7 +57,7 @@ export async function writeWidgets(options: WriteWidgetsOptions): Promise<Widget
   stage = performance.now();
   const { written, unchanged } = await writeFilesAtomically(options.site, files);
   log.info("emit", `${written.length} written, ${unchanged} unchanged`, { site: options.site, written: written.length, unchanged, ms: elapsed(stage) });
-  return { changed: written.length > 0, written, unchanged };
+  return { changed: written.some((file) => !FRESHNESS_FILES.has(file)), written, unchanged };
 }
 
 /** The dataset's page on the portal the data came from (Socrata serves it at /d/ID). */

@@ -122,6 +122,12 @@ test("re-running with unchanged data rewrites nothing: same bytes, same mtimes",
   assert.deepEqual(snapshot(site), before);
   assert.ok(log.lines.some((l) => l.stage === "emit" && l.written === 0), "one log line for the emit step");
 
+  // A later run that finds nothing new moves "last checked" only: not a change of what the site shows.
+  syncRows(db, edgeRows(), "2026-11-26T18:00:00Z");
+  const checked = await write();
+  assert.equal(checked.changed, false);
+  assert.deepEqual([...checked.written].sort(), ["data/vigil/charts.json", "data/vigil/summary.json"]);
+
   // One more death: the charts and data change, the bundles and templates do not.
   syncRows(db, [...edgeRows(), covidRow("ME2021-00001", "2021-01-05", { age: "60", gender: "Male" })], "2026-11-27T12:00:00Z");
   const third = await write();
