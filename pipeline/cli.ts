@@ -6,7 +6,7 @@ import { parseArgs } from "node:util";
 import { ZodError } from "zod";
 import { COMMON_OPTIONS, type Command, type OptionSpec, type OptionValues } from "./command.ts";
 import { resolveConfig } from "./config.ts";
-import { UsageError, VigilError } from "./errors.ts";
+import { redact, UsageError, VigilError } from "./errors.ts";
 import { createLogger, type LogFormat } from "./log.ts";
 import { VERSION } from "./version.ts";
 
@@ -134,8 +134,7 @@ function report(error: unknown, name: string, debug: boolean, stderr: NodeJS.Wri
   }
   let text = `vigil ${name}: ${message}\n`;
   if (debug && error instanceof Error && error.stack) text += error.stack + "\n";
-  if (token) text = text.split(token).join("[redacted]");
-  stderr.write(text);
+  stderr.write(redact(text, [token]));
   return code;
 }
 

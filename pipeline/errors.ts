@@ -63,3 +63,10 @@ export function describeCause(cause: unknown): string {
   }
   return String(cause);
 }
+
+/** `text` with every secret (the app token) replaced, for anything that may be shown or stored. */
+export function redact(text: string, secrets: ReadonlyArray<string | undefined>): string {
+  let clean = text;
+  for (const secret of secrets) if (secret) clean = clean.split(secret).join("[redacted]");
+  return clean;
+}

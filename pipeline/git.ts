@@ -67,6 +67,11 @@ export async function commitSite(options: CommitOptions): Promise<CommitResult> 
   }
   if (files.length === 0) {
     options.log.info("commit", "nothing of vigil's changed; no commit", { ms: elapsed(started) });
+    // A commit from an earlier run whose push failed still has to reach the remote.
+    if (options.push && (await aheadOfUpstream(git, root)) > 0) {
+      const head = await push(git, root, options.log, "an earlier commit");
+      return { commit: head, files, leftAlone, pushed: true };
+    }
     return { commit: null, files, leftAlone, pushed: false };
   }
 
@@ -80,34 +85,39 @@ export async function commitSite(options: CommitOptions): Promise<CommitResult> 
   await git(root, [...identity, "commit", "--quiet", "--no-verify", "--only", "-m", message, "--", ...files]);
   const commit = (await git(root, ["rev-parse", "--short", "HEAD"])).trim();
   options.log.info("commit", `committed ${files.length} file(s) as ${commit}`, { commit, files: files.length, ms: elapsed(started) });
+  if (!options.push) return { commit, files, leftAlone, pushed: false };
+  return { commit: await push(git, root, options.log, commit), files, leftAlone, pushed: true };
+}
 
-  let pushed = false;
-  if (options.push) {
-    const pushStarted = performance.now();
-    const failed = (error: GitError) => {
-      throw new GitError(`git push failed after committing ${commit}: ${error.message}`, {
-        cause: error,
-        hint: "the commit is kept; check the remote, its credentials and the branch's upstream (git push -u)",
-      });
-    };
-    let rebased = false;
-    await git(root, ["push", "--quiet"]).catch(async (error: GitError) => {
-      // The author pushed a post since: put vigil's commit on top of theirs and try once more.
-      // vigil's commit touches only its own files, so the rebase cannot conflict with a post.
-      if (!/rejected|fetch first|non-fast-forward/i.test(error.message)) failed(error);
-      await git(root, ["pull", "--quiet", "--rebase", "--autostash"]).catch(async (pullError: GitError) => {
-        await git(root, ["rebase", "--abort"]).catch(() => "");
-        failed(pullError);
-      });
-      rebased = true;
-      await git(root, ["push", "--quiet"]).catch(failed);
+/** Pushes the branch; when the author pushed meanwhile, rebases vigil's commit onto theirs once. */
+async function push(git: Git, root: string, log: Logger, what: string): Promise<string> {
+  const started = performance.now();
+  const failed = (error: GitError) => {
+    throw new GitError(`git push failed after committing ${what}: ${error.message}`, {
+      cause: error,
+      hint: "the commit is kept and the next run pushes it; check the remote, its credentials and the branch's upstream (git push -u)",
     });
-    pushed = true;
-    const head = (await git(root, ["rev-parse", "--short", "HEAD"])).trim();
-    options.log.info("push", `pushed ${head}${rebased ? " (rebased onto the remote's new commits)" : ""}`, { commit: head, rebased, ms: elapsed(pushStarted) });
-    return { commit: head, files, leftAlone, pushed };
-  }
-  return { commit, files, leftAlone, pushed };
+  };
+  let rebased = false;
+  await git(root, ["push", "--quiet"]).catch(async (error: GitError) => {
+    // vigil's commit touches only its own files, so the rebase cannot conflict with a post.
+    if (!/rejected|fetch first|non-fast-forward/i.test(error.message)) failed(error);
+    await git(root, ["pull", "--quiet", "--rebase", "--autostash"]).catch(async (pullError: GitError) => {
+      await git(root, ["rebase", "--abort"]).catch(() => "");
+      failed(pullError);
+    });
+    rebased = true;
+    await git(root, ["push", "--quiet"]).catch(failed);
+  });
+  const head = (await git(root, ["rev-parse", "--short", "HEAD"])).trim();
+  log.info("push", `pushed ${head}${rebased ? " (rebased onto the remote's new commits)" : ""}`, { commit: head, rebased, ms: elapsed(started) });
+  return head;
+}
+
+/** Commits on the branch that its upstream lacks; 0 when there is no upstream. */
+async function aheadOfUpstream(git: Git, root: string): Promise<number> {
+  const count = await git(root, ["rev-list", "--count", "@{upstream}..HEAD"]).catch(() => "0");
+  return Number(count.trim()) || 0;
 }
 
 /** Paths from `git status --porcelain=v1 -z --no-renames`: entries are "XY path\0". */

@@ -3,7 +3,7 @@
  * `Retry-After`. Errors carry the status, the URL and a body excerpt, never the app token.
  */
 import { Agent, request, type Dispatcher } from "undici";
-import { HttpError, NetworkError, SourceFormatError, TimeoutError, VigilError } from "./errors.ts";
+import { HttpError, NetworkError, redact, SourceFormatError, TimeoutError, VigilError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { VERSION } from "./version.ts";
 
@@ -72,12 +72,12 @@ export class HttpClient {
     return this.withRetries(url, (response, text) => {
       const type = String(response.headers["content-type"] ?? "");
       if (!type.includes("json")) {
-        throw new Retryable(new SourceFormatError(`${safeUrl(url)} sent ${type || "no content type"} instead of JSON: ${excerpt(text)}`));
+        throw new Retryable(new SourceFormatError(`${safeUrl(url)} sent ${type || "no content type"} instead of JSON: ${this.quote(text)}`));
       }
       try {
         return JSON.parse(text) as T;
       } catch {
-        throw new Retryable(new SourceFormatError(`${safeUrl(url)} sent a body that is not valid JSON (${text.length} bytes): ${excerpt(text)}`));
+        throw new Retryable(new SourceFormatError(`${safeUrl(url)} sent a body that is not valid JSON (${text.length} bytes): ${this.quote(text)}`));
       }
     });
   }
@@ -125,10 +125,17 @@ export class HttpClient {
     }
   }
 
+  /**
+   * An excerpt of what the server sent, for an error message. A portal or proxy may echo request
+   * headers back, and errors end up in `runs.error`, which datasette publishes: mask the token.
+   */
+  private quote(text: string): string {
+    return excerpt(redact(text, [this.options.appToken]));
+  }
+
   private classify(url: string, status: number, headers: Record<string, string | string[] | undefined>, text: string): Error {
     // An error body may quote the request back, token included; errors end up in logs and in `runs`.
-    const body = this.options.appToken ? text.split(this.options.appToken).join("[redacted]") : text;
-    const error = new HttpError(status, "GET", safeUrl(url), excerpt(socrataMessage(body)), { hint: hintFor(status) });
+    const error = new HttpError(status, "GET", safeUrl(url), this.quote(socrataMessage(text)), { hint: hintFor(status) });
     if (status === 202 || status === 429 || status === 408 || status >= 500) {
       return new Retryable(error, parseRetryAfter(headers["retry-after"], Date.now()));
     }

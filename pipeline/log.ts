@@ -1,3 +1,5 @@
+import { redact } from "./errors.ts";
+
 /**
  * One line of log per unit of work. JSON lines when stderr is not a terminal (or with
  * `--log-format json`), readable lines on a terminal. Values that look like secrets are never
@@ -26,8 +28,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const stream = options.stream ?? process.stderr;
   const format = options.format ?? (stream.isTTY ? "pretty" : "json");
   const now = options.now ?? (() => new Date());
-  const secrets = (options.secrets ?? []).filter((s) => s.length > 0);
-  const redact = (line: string) => secrets.reduce((text, s) => text.split(s).join("[redacted]"), line);
+  const secrets = options.secrets ?? [];
 
   const write = (level: LogLevel, stage: string, message: string, fields: Record<string, unknown> = {}) => {
     if (level === "debug" && !options.debug) return;
@@ -35,7 +36,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       format === "json"
         ? JSON.stringify({ time: now().toISOString(), level, stage, msg: message, ...fields })
         : `${level === "info" ? "" : `${level}: `}${stage.padEnd(8)} ${message}${formatFields(fields)}`;
-    stream.write(redact(line) + "\n");
+    stream.write(redact(line, secrets) + "\n");
   };
   return {
     debug: (stage, message, fields) => write("debug", stage, message, fields),

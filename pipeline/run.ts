@@ -5,12 +5,12 @@
  * one summary line and the exit code.
  */
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import type { Command, OptionValues } from "./command.ts";
 import { SITE_OPTIONS, SOURCE_OPTIONS } from "./command.ts";
 import type { Config } from "../schemas/config.ts";
 import { openDatabase } from "./db.ts";
-import { UsageError } from "./errors.ts";
+import { redact, UsageError } from "./errors.ts";
 import { commitSite, type CommitResult } from "./git.ts";
 import { command as ingestCommand, ingest, parseLimits, type IngestOptions, type Limits, type RunResult } from "./ingest.ts";
 import { elapsed, type Logger } from "./log.ts";
@@ -80,11 +80,14 @@ export async function nightly(options: NightlyOptions): Promise<NightlyResult> {
   }
   const changed = siteChanged(ingestStep, widgets);
   const failed = [ingestStep, widgets].some((step) => step.status === "failed");
+  // A commit, push or hook that failed last time is retried now, even if nothing changed since.
+  const pending = readPending(config.db);
+  const due = changed || pending;
 
   let commit: Step<CommitResult> = { status: "off" };
   if (options.commit) {
     if (failed) commit = { status: "skipped", reason: "an earlier step failed" };
-    else if (!changed) commit = { status: "skipped", reason: "nothing changed" };
+    else if (!due) commit = { status: "skipped", reason: "nothing changed" };
     else if (stopped()) commit = { status: "skipped", reason: "stopped" };
     else {
       const site = config.site as string;
@@ -97,17 +100,40 @@ export async function nightly(options: NightlyOptions): Promise<NightlyResult> {
   let hook: Step<{ code: number }> = { status: "off" };
   if (options.then !== undefined) {
     if (failed || commit.status === "failed") hook = { status: "skipped", reason: "an earlier step failed" };
-    else if (!changed) hook = { status: "skipped", reason: "nothing changed" };
+    else if (!due) hook = { status: "skipped", reason: "nothing changed" };
     else if (stopped()) hook = { status: "skipped", reason: "stopped" };
     else hook = await runHook(options.then, { ...options, runId });
+  }
+
+  if (due && (options.commit || options.then !== undefined)) {
+    const done = (step: Step<unknown>) => step.status === "ok" || step.status === "off";
+    const hookOk = hook.status === "off" || (hook.status === "ok" && hook.value.code === 0);
+    writePending(config.db, !(done(commit) && hookOk));
   }
 
   const result = { runId, ingest: ingestStep, widgets, commit, hook, stopped: stopped() };
   const ok = !failed && commit.status !== "failed" && hook.status !== "failed" && (hook.status !== "ok" || hook.value.code === 0);
   // Error messages may quote what the portal sent back, and a portal may echo the token.
-  const summary = config.appToken ? summarize(result).split(config.appToken).join("[redacted]") : summarize(result);
+  const summary = redact(summarize(result), [config.appToken]);
   log[ok ? "info" : "error"]("run", summary, { run: runId ?? undefined, ok, changed, ms: elapsed(started) });
   return { ...result, ok, summary };
+}
+
+/** Beside the database: present while a site update (commit, push, hook) is still owed. */
+function pendingPath(db: string): string | null {
+  return db === ":memory:" ? null : `${db}.site-pending`;
+}
+
+function readPending(db: string): boolean {
+  const path = pendingPath(db);
+  return path !== null && existsSync(path);
+}
+
+function writePending(db: string, owed: boolean): void {
+  const path = pendingPath(db);
+  if (path === null) return;
+  if (owed) writeFileSync(path, "a site update (commit, push or --then hook) failed; the next run retries it\n");
+  else rmSync(path, { force: true });
 }
 
 /** Whether the run changed what the site shows: the data, or any widget file beyond freshness. */

@@ -119,6 +119,23 @@ test("a failed run exits 1 with one line, never showing the app token", async (t
   assert.ok(portal.requests.every((r) => String(r.headers["user-agent"]).startsWith("vigil/")));
 });
 
+test("a page that echoes the request's headers never puts the token in the published runs table", async (t) => {
+  const dir = tempDir(t);
+  const db = join(dir, "v.db");
+  const portal = await startPortal({ datasets: { [DATASET]: rows.slice(0, 10) } });
+  t.after(() => portal.close());
+  const token = "echoed-t0ken-value";
+  portal.faults.always({ kind: "html", body: `<html><body><h1>Bad gateway</h1><pre>X-App-Token: ${token}</pre></body></html>` });
+  const result = await runCli(["ingest", "--db", db, "--portal", portal.url], { env: { SOCRATA_APP_TOKEN: token } });
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /sent text\/html; charset=utf-8 instead of JSON: .*X-App-Token: \[redacted\]/);
+  const conn = new Database(db, { readonly: true });
+  t.after(() => conn.close());
+  const error = conn.prepare("SELECT error FROM runs ORDER BY id DESC LIMIT 1").pluck().get() as string;
+  assert.match(error, /X-App-Token: \[redacted\]/);
+  assert.ok(!error.includes(token));
+});
+
 test("usage errors exit 2 and every command has --help", async () => {
   const bad = await runCli(["ingest", "--no-such-flag"]);
   assert.equal(bad.code, 2);

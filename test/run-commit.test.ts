@@ -7,7 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, renameSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startPortal } from "../fixtures/portal.ts";
 import { generateCovidView } from "../fixtures/generate.ts";
@@ -115,4 +115,26 @@ test("--commit outside a git repository fails the run and says why", async (t) =
   });
   assert.equal(result.code, 1);
   assert.match(result.stderr, /^vigil run: run 1: ingest ok \(20 inserted\), widgets changed \(\d+ files\), commit failed: --commit: .*site is not inside a git repository$/m);
+});
+
+test("a push that failed is made by the next run, even when nothing changed since", async (t) => {
+  const dir = tempDir(t);
+  const { remote, site } = siteRepositories(dir);
+  const portal = await startPortal({ datasets: { [DATASET]: rows.slice(0, 20) } });
+  t.after(() => portal.close());
+  const run = () => runCli(["run", "--db", join(dir, "vigil.db"), "--portal", portal.url, "--site", site, "--commit", "--push"]);
+  const away = `${remote}.away`;
+  renameSync(remote, away); // the remote is unreachable tonight
+  const first = await run();
+  assert.equal(first.code, 1);
+  assert.match(first.stderr, /commit failed: git push failed after committing/);
+  const local = git(site, "rev-parse", "HEAD").trim();
+  renameSync(away, remote);
+  const second = await run();
+  assert.equal(second.code, 0, second.stderr);
+  assert.match(second.stdout, /ingest ok \(no change\)/);
+  assert.equal(git(remote, "rev-parse", "main").trim(), git(site, "rev-parse", "HEAD").trim(), "the earlier commit reached the remote");
+  git(remote, "merge-base", "--is-ancestor", local, "main"); // throws unless the first night's commit is there
+  const third = await run();
+  assert.match(third.stdout, /commit skipped \(nothing changed\)/);
 });

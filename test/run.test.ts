@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, readFileSync, statSync } from "node:fs";
+import { cpSync, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startPortal } from "../fixtures/portal.ts";
 import { generateCovidView } from "../fixtures/generate.ts";
@@ -77,6 +77,28 @@ test("a failing hook fails the run with its exit code, and its output is passed 
   assert.match(result.stdout, /^deploying\n$/);
   assert.match(result.stderr, /^no space left$/m);
   assert.match(result.stderr, /^vigil run: run 1: ingest ok \(30 inserted\), widgets skipped \(no --site\), hook failed \(exit 3\)$/m);
+});
+
+test("a hook that failed is run again by the next run, even when nothing changed since", async (t) => {
+  const dir = tempDir(t);
+  const db = join(dir, "v.db");
+  const portal = await startPortal({ datasets: { [DATASET]: rows.slice(0, 30) } });
+  t.after(() => portal.close());
+  const flag = join(dir, "publish-works");
+  const log = join(dir, "hook.log");
+  // The publish step fails until the flag file exists (a full disk, an unreachable host...).
+  const hook = `echo "$VIGIL_RUN_ID" >> "${log}"; test -e "${flag}"`;
+  const run = () => runCli(["run", "--db", db, "--portal", portal.url, "--then", hook]);
+  assert.equal((await run()).code, 1);
+  assert.equal(existsSync(`${db}.site-pending`), true, "the owed update is remembered");
+  writeFileSync(flag, "");
+  const retry = await run();
+  assert.equal(retry.code, 0, retry.stderr);
+  assert.match(retry.stdout, /^run 2: ingest ok \(no change\), widgets skipped \(no --site\), hook ok\n$/);
+  assert.equal(existsSync(`${db}.site-pending`), false);
+  const quiet = await run();
+  assert.match(quiet.stdout, /hook skipped \(nothing changed\)/);
+  assert.deepEqual(hookLog(log), ["1", "2"]);
 });
 
 test("without --site a run only ingests, and the hook follows the data", async (t) => {
