@@ -15,12 +15,8 @@ import { commitSite, type CommitResult } from "./git.ts";
 import { command as ingestCommand, ingest, parseLimits, type IngestOptions, type Limits, type RunResult } from "./ingest.ts";
 import { elapsed, type Logger } from "./log.ts";
 
-/** What `writeWidgets` reports; imported lazily, since the chart libraries take a second to load. */
-export interface WidgetsResult {
-  changed: boolean;
-  written: string[];
-  unchanged: number;
-}
+// A type-only import: the module itself is loaded lazily, since the chart libraries take a second.
+import type { WidgetsResult } from "../site-widgets/emit.ts";
 
 export interface NightlyOptions {
   config: Config;
@@ -165,10 +161,6 @@ function findRunId(db: string, since: string): number | null {
   } catch {
     return null;
   }
-}
-
-export function sourceUrl(config: Pick<Config, "portal" | "dataset">): string {
-  return `${config.portal}/d/${config.dataset}`;
 }
 
 function runHook(command: string, options: NightlyOptions & { runId: number | null }): Promise<Step<{ code: number }>> {

@@ -20,10 +20,6 @@ export class SocrataSource {
     private readonly pageSize = PAGE_SIZE,
   ) {}
 
-  get datasetUrl(): string {
-    return `${this.portal}/d/${this.dataset}`;
-  }
-
   async metadata(): Promise<ViewMetadata> {
     const url = `${this.portal}/api/views/${this.dataset}.json`;
     const { body } = await this.http.getJson(url);
@@ -57,6 +53,11 @@ export class SocrataSource {
       if (body.length < this.pageSize) return;
     }
   }
+}
+
+/** The dataset's page on the portal, for people (Socrata serves it at /d/ID). */
+export function datasetPageUrl(portal: string, dataset: string): string {
+  return `${portal.replace(/\/+$/, "")}/d/${dataset}`;
 }
 
 /** Columns the portal describes that vigil does not know, and known columns it no longer has. */

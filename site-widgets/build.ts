@@ -61,6 +61,9 @@ export const PATHS = {
  */
 export const FRESHNESS_FILES: ReadonlySet<string> = new Set([`${PATHS.data}/summary.json`, `${PATHS.data}/charts.json`]);
 
+/** Folders that hold only what vigil writes: anything there that a run does not produce is removed. */
+export const OWNED_FOLDERS: readonly string[] = [PATHS.static, PATHS.assets, PATHS.data];
+
 export const chartFiles = (id: ChartId) => ({ svg: `${id}.svg`, spec: `${id}.vl.json`, csv: `${id}.csv` });
 
 export interface BuiltChart {

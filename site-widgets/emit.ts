@@ -7,8 +7,9 @@ import { DEFAULTS } from "../schemas/config.ts";
 import { openDatabase } from "../pipeline/db.ts";
 import { VigilError } from "../pipeline/errors.ts";
 import { elapsed, type Logger } from "../pipeline/log.ts";
-import { FRESHNESS_FILES, planSite } from "./build.ts";
+import { FRESHNESS_FILES, OWNED_FOLDERS, planSite } from "./build.ts";
 import { writeFilesAtomically } from "./files.ts";
+import { datasetPageUrl } from "../pipeline/socrata.ts";
 import { readWidgetData, type Freshness } from "./read.ts";
 
 export interface WriteWidgetsOptions {
@@ -27,6 +28,8 @@ export interface WidgetsResult {
   changed: boolean;
   /** Paths (relative to the site) that were created or replaced. */
   written: string[];
+  /** Paths removed from vigil's own folders because nothing produces them any more. */
+  removed: string[];
   /** How many files already had the right bytes and were left alone. */
   unchanged: number;
 }
@@ -55,15 +58,20 @@ export async function writeWidgets(options: WriteWidgetsOptions): Promise<Widget
   log.info("render", `${charts.length} charts, ${files.length} files`, { charts: charts.length, files: files.length, ms: elapsed(stage) });
 
   stage = performance.now();
-  const { written, unchanged } = await writeFilesAtomically(options.site, files);
-  log.info("emit", `${written.length} written, ${unchanged} unchanged`, { site: options.site, written: written.length, unchanged, ms: elapsed(stage) });
-  return { changed: written.some((file) => !FRESHNESS_FILES.has(file)), written, unchanged };
+  const { written, removed, unchanged } = await writeFilesAtomically(options.site, files, OWNED_FOLDERS);
+  log.info("emit", `${written.length} written, ${removed.length} removed, ${unchanged} unchanged`, {
+    site: options.site,
+    written: written.length,
+    removed: removed.length,
+    unchanged,
+    ms: elapsed(stage),
+  });
+  return { changed: removed.length > 0 || written.some((file) => !FRESHNESS_FILES.has(file)), written, removed, unchanged };
 }
 
-/** The dataset's page on the portal the data came from (Socrata serves it at /d/ID). */
+/** The dataset's page on the portal the data came from. */
 export function sourceUrlFor(freshness: Pick<Freshness, "portal" | "dataset">): string {
-  const portal = (freshness.portal ?? DEFAULTS.portal).replace(/\/+$/, "");
-  return `${portal}/d/${freshness.dataset ?? DEFAULTS.dataset}`;
+  return datasetPageUrl(freshness.portal ?? DEFAULTS.portal, freshness.dataset ?? DEFAULTS.dataset);
 }
 
 export function requireSite(site: string): void {

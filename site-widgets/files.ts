@@ -4,8 +4,8 @@
  * temporary name, and only when all of them are on disk are they renamed into place. A file whose
  * bytes would not change is not touched at all (same bytes, same mtime).
  */
-import { mkdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { mkdir, readdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { basename, dirname, join, relative, sep } from "node:path";
 
 export interface FileToWrite {
   /** Path relative to `root`, with forward slashes. */
@@ -16,10 +16,16 @@ export interface FileToWrite {
 export interface WriteResult {
   /** Relative paths whose content changed (created or replaced), in the order given. */
   written: string[];
+  /** Relative paths removed from the owned folders because the plan no longer has them. */
+  removed: string[];
   unchanged: number;
 }
 
-export async function writeFilesAtomically(root: string, files: readonly FileToWrite[]): Promise<WriteResult> {
+/**
+ * `owned` names folders (relative to `root`) that hold nothing but these files: whatever else is in
+ * them afterwards is removed, so a memorial year whose deaths were all withdrawn leaves the site.
+ */
+export async function writeFilesAtomically(root: string, files: readonly FileToWrite[], owned: readonly string[] = []): Promise<WriteResult> {
   const pending: Array<{ path: string; target: string; temp: string; bytes: Buffer }> = [];
   let unchanged = 0;
   for (const file of files) {
@@ -52,5 +58,17 @@ export async function writeFilesAtomically(root: string, files: readonly FileToW
     await Promise.all(staged.map((temp) => unlink(temp).catch(() => {})));
     throw error;
   }
-  return { written: pending.map((f) => f.path), unchanged };
+  const planned = new Set(files.map((f) => f.path));
+  const removed: string[] = [];
+  for (const folder of owned) {
+    const entries = await readdir(join(root, folder), { recursive: true, withFileTypes: true }).catch(() => []);
+    for (const entry of entries) {
+      if (!entry.isFile()) continue;
+      const path = relative(root, join(entry.parentPath ?? entry.path, entry.name)).split(sep).join("/");
+      if (planned.has(path) || entry.name.includes(".vigil-tmp-")) continue;
+      await unlink(join(root, path));
+      removed.push(path);
+    }
+  }
+  return { written: pending.map((f) => f.path), removed: removed.sort(), unchanged };
 }

@@ -5,7 +5,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { memoryLogger } from "../pipeline/log.ts";
 import { chartsManifestSchema, memorialYearSchema, summarySchema, vegaLiteSpecSchema } from "../schemas/widgets.ts";
@@ -135,6 +135,23 @@ test("re-running with unchanged data rewrites nothing: same bytes, same mtimes",
   assert.ok(third.written.includes("static/vigil/daily-deaths.csv"));
   assert.ok(third.written.includes("data/vigil/memorial/2021.json"));
   assert.ok(!third.written.some((f) => /\.min\.js$|shortcodes|upgrade\.js/.test(f)), `rewrote ${third.written.join(", ")}`);
+});
+
+test("a memorial year whose deaths were all withdrawn leaves the site", async (t) => {
+  const { db, site, write } = setup(t);
+  const late = covidRow("ME2021-00001", "2021-01-05", { age: "60", gender: "Male" });
+  syncRows(db, [...edgeRows(), late], "2026-11-26T12:00:00Z");
+  await write();
+  const year = join(site, "data", "vigil", "memorial", "2021.json");
+  assert.ok(existsSync(year));
+  const stray = join(site, "static", "vigil", "retired-chart.svg");
+  writeFileSync(stray, "<svg/>");
+  syncRows(db, edgeRows(), "2026-11-27T12:00:00Z");
+  const after = await write();
+  assert.equal(existsSync(year), false, "the withdrawn death is no longer listed");
+  assert.equal(existsSync(stray), false, "vigil's own folders hold only what it writes");
+  assert.deepEqual(after.removed, ["data/vigil/memorial/2021.json", "static/vigil/retired-chart.svg"]);
+  assert.equal(after.changed, true);
 });
 
 test("a run that fails leaves the previous widgets intact", async (t) => {
