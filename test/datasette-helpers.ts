@@ -34,24 +34,6 @@ export async function fetchJson(server: DatasetteServer, path: string): Promise<
   return { status: response.status, body, text };
 }
 
-/** How the memorial speaks of a person: "A 47-year-old man from Chicago". */
-export function phrase(age: number | null, gender: string | null, city: string | null): string {
-  const sex = gender?.toLowerCase();
-  const young = age !== null && age < 18;
-  const noun = sex === "male" ? (young ? "boy" : "man") : sex === "female" ? (young ? "girl" : "woman") : young ? "child" : "person";
-  let who: string;
-  if (age === null) who = `A ${noun}`;
-  else if (age === 0) who = noun === "child" ? "An infant" : `An infant ${noun}`;
-  else who = `${/^(8|11|18|8\d)$/.test(String(age)) ? "An" : "A"} ${age}-year-old ${noun}`;
-  const town = city
-    ?.trim()
-    .toLowerCase()
-    .split(" ")
-    .map((word) => word.charAt(0).toUpperCase() + word.slice(1))
-    .join(" ");
-  return town ? `${who} from ${town}` : who;
-}
-
 export interface Day {
   date: string;
   deaths: number;

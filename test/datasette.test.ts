@@ -17,7 +17,9 @@ import { buildMetadata, caseColumnDescriptions, loadMetadata } from "../datasett
 import { ingest } from "../pipeline/ingest.ts";
 import { DATASETTE_BIN, startDatasette, type DatasetteServer } from "../pipeline/serve.ts";
 import { FAST_HTTP, fixedClock, memoryLogger, ROOT, runCli, tempDir, VIGIL_BIN } from "./helpers.ts";
-import { CANNED_QUERIES, expectedDaily, fetchJson, nextNight, phrase, tableColumns, type Row } from "./datasette-helpers.ts";
+import { capitalize } from "../site-widgets/format.ts";
+import { describePerson } from "../site-widgets/memorial.ts";
+import { CANNED_QUERIES, expectedDaily, fetchJson, nextNight, tableColumns, type Row } from "./datasette-helpers.ts";
 
 const DATASET = "3trz-enys";
 const DAY = "2020-12-01";
@@ -70,15 +72,18 @@ test("memorial lists each person who died that day, in words, without addresses,
   assert.deepEqual(rows.map((r) => r.casenumber).sort(), expected.map((r) => r.casenumber));
   for (const row of rows) {
     const stored = expected.find((r) => r.casenumber === row.casenumber)!;
-    assert.equal(row.description, phrase(stored.age as number | null, stored.gender as string | null, stored.residence_city as string | null));
+    // As the site says it (test/memorial-contract.test.ts checks this for thousands of people).
+    assert.equal(row.description, capitalize(describePerson(stored as Parameters<typeof describePerson>[0])));
     assert.equal(row.death_date, DAY);
   }
   const said = Object.fromEntries(rows.map((r) => [r.casenumber, r.description]));
   assert.equal(said["ME2022-05807"], "An 8-year-old girl from Oak Park", "a backdated case appears on its day of death");
   assert.equal(said["ME2022-05808"], "A person", "nothing known but the death");
-  assert.equal(said["ME2022-05809"], "An infant boy from La Grange Park");
+  assert.equal(said["ME2022-05809"], "A baby under one year old from La Grange Park");
   assert.equal(said["ME2022-05810"], "An 83-year-old man from Chicago");
-  assert.equal(said[String(corrected.casenumber)], phrase(47, String(corrected.gender), String(corrected.residence_city ?? "") || null), "the corrected age");
+  const correctedNow = expected.find((r) => r.casenumber === corrected.casenumber)!;
+  assert.equal(correctedNow.age, 47, "the corrected age is stored");
+  assert.match(said[String(corrected.casenumber)], /^A 47-year-old /, "the corrected age");
   assert.ok(!(String(withdrawn.casenumber) in said), "a withdrawn case is left out");
   assert.ok(!("ME2020-99001" in said), "a non-COVID case is left out");
   const text = JSON.stringify(rows);
@@ -151,7 +156,8 @@ test("revisions shows the night's corrections newest first; rejects says what wa
   const rejects = (await fetchJson(served, "/vigil/rejects.json?_shape=array")).body as Row[];
   assert.equal(rejects.length, 1);
   assert.equal(rejects[0].casenumber, "ME2099-00001");
-  assert.equal(rejects[0].run_id, 2);
+  assert.equal(rejects[0].first_refused_by_run, 2);
+  assert.equal(rejects[0].first_refused_at, "2026-11-26T12:00:00.000Z");
   assert.match(String(rejects[0].reasons), /after today/);
 
   const [last] = (await fetchJson(served, "/vigil/last_run.json?_shape=array")).body as Row[];
@@ -163,6 +169,36 @@ test("revisions shows the night's corrections newest first; rejects says what wa
   assert.equal(last.data_last_changed, "2026-11-26T12:00:00.000Z");
   for (const field of ["fetched", "inserted", "updated", "unchanged", "removed", "rejected"]) assert.equal(last[field], run[field], field);
   assert.deepEqual([last.inserted, last.updated, last.removed, last.rejected], [5, 1, 1, 1]);
+});
+
+test("rejects keeps listing a row the county never fixes, under the run that first refused it, newest first", async (t) => {
+  const work = tempDir(t);
+  const live = join(work, "vigil.db");
+  const good = first.slice(0, 5);
+  const never = { ":id": "row-never-fixed", casenumber: "ME2099-00002", death_date: "2099-02-02T00:00:00.000", age: "60", primarycause: "COVID-19", covid_related: true };
+  const later = { ":id": "row-later", casenumber: "ME2099-00003", death_date: "2099-03-03T00:00:00.000", age: "61", primarycause: "COVID-19", covid_related: true };
+  const source = await startPortal({ datasets: { [DATASET]: [...good, never] } });
+  t.after(() => source.close());
+  const config = { db: live, portal: source.url, dataset: DATASET };
+  const night = (n: number) => ingest({ config, log: memoryLogger(), now: fixedClock(`2026-12-${String(n).padStart(2, "0")}T12:00:00Z`), http: FAST_HTTP });
+  const server = await startDatasette({ db: live, port: 0 });
+  t.after(() => server.stop());
+  const listed = async () =>
+    ((await fetchJson(server, "/vigil/rejects.json?_shape=array")).body as Row[]).map((r) => [r.casenumber, r.first_refused_by_run, r.first_refused_at]);
+
+  // More runs than any "recent runs" window, each refusing the same row again.
+  for (let n = 1; n <= 11; n++) await night(n);
+  assert.deepEqual(await listed(), [["ME2099-00002", 1, "2026-12-01T12:00:00.000Z"]], "still listed after 11 runs, once, under the first");
+  source.setRows(DATASET, [...good, never, later]);
+  await night(12);
+  const rows = await listed();
+  assert.ok(rows.some((r) => r[0] === "ME2099-00003" && r[1] === 12 && r[2] === "2026-12-12T12:00:00.000Z"), "the new refusal");
+  assert.deepEqual(rows.map((r) => r[1]), rows.map((r) => r[1]).sort((a, b) => b - a), "newest first");
+  assert.deepEqual(rows.at(-1), ["ME2099-00002", 1, "2026-12-01T12:00:00.000Z"], "the row never fixed is still there");
+
+  const check = new Database(live, { readonly: true });
+  t.after(() => check.close());
+  assert.deepEqual(check.prepare("SELECT rejected FROM runs ORDER BY id").pluck().all(), [...Array(11).fill(1), 2], "every run counts its refusals");
 });
 
 test("the cases table searches the causes of death and shows its default facets and sort", async () => {

@@ -1,0 +1,225 @@
+/**
+ * The memorial sentence is written twice: in TypeScript for the Hugo site (describePerson and
+ * placeName in site-widgets/memorial.ts, titleCase in site-widgets/format.ts) and in SQL for
+ * datasette (the `memorial` canned query in datasette/metadata.yml, column `description`). The
+ * TypeScript is the reference. This contract runs the real datasette on a database of thousands of
+ * generated people plus hand-made awkward ones, and checks, day by day, that every description
+ * datasette serves equals capitalize(describePerson(row)) for the same row read straight from
+ * SQLite. A change to either side alone fails it.
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { generateCovidView } from "../fixtures/generate.ts";
+import { startPortal, type FixturePortal } from "../fixtures/portal.ts";
+import { ingest } from "../pipeline/ingest.ts";
+import { DATASETTE_BIN, startDatasette, type DatasetteServer } from "../pipeline/serve.ts";
+import type { RawRow } from "../schemas/source-columns.ts";
+import { capitalize } from "../site-widgets/format.ts";
+import { describePerson } from "../site-widgets/memorial.ts";
+import { FAST_HTTP, fixedClock, memoryLogger, ROOT } from "./helpers.ts";
+import { fetchJson, type Row } from "./datasette-helpers.ts";
+
+const DATASET = "3trz-enys";
+
+/** Awkward cities, as the county might send them; ingest normalizes them (upper case, white space). */
+const PORTAL_CITIES = [
+  "MCCOOK", "LA GRANGE PARK", "O'HARE", "WINNETKA-GLENCOE", "UNKNOWN", "123 MAIN ST", "  chicago  heights ",
+  "VILLAGE OF OAK PARK", "THE VILLAGE", "OF THE LAKE", "LAND O' LAKES", "MCCOOK-MCHENRY", "MC", "D'ARCY", "ST. JOHN",
+  "unk.", "N/A", "NA", "none", "NULL", "Not  Provided", "--", "???", "-.", "UNKNOWN..", "PO BOX 9", "a-of", "x'the",
+  "BEDFORD PARK-", "-IN THE PARK", "HOMEWOOD AND FLOSSMOOR", "RIVER'S EDGE", "ON THE LAKE", "SOUTH  HOLLAND",
+];
+/** Genders as the county might send them. */
+const PORTAL_GENDERS = ["Male", "Female", "M", "F", "m", "f", "MALE", "female", "Unknown", "X", undefined];
+/** Every age whose wording differs: infants (also written in months), children, the "an" ages, none. */
+const PORTAL_AGES = ["0", "2 months", "1", "8", "11", "17", "18", "19", "80", "81", "88", "89", "90", "108", undefined];
+
+/**
+ * What the database may hold without ingest's normalization (an older version, a hand edit, a
+ * backfill): the SQL must read it as the site does, white space of every kind included.
+ */
+const STORED_CITIES = [
+  "  chicago  heights ", "\tMCCOOK\n", "la grange park", "o'hare", "Winnetka-Glencoe", "OAK\u00a0LAWN",
+  "PARK\u3000RIDGE\u2003", "\ufeffEVANSTON", " unknown ", "Unk.", "n/a\t", "NOT \u00a0 PROVIDED", "- - -", "",
+  "   ", "123 main st", "mcCOOK", "Mc Cook", "of", " the village of  oak park ", "x-''-y", "'", "-", ".",
+];
+const STORED_GENDERS = [" male ", "\tF\n", "FEMALE", "m", "\u00a0Male\u00a0", "", " ", "unknown", "MF", null];
+
+let dir: string;
+let dbPath: string;
+let portal: FixturePortal;
+let served: DatasetteServer;
+let db: Database.Database;
+
+/** A COVID-19 death on `day` as the portal sends it, with only the fields the sentence uses varied. */
+function portalRow(n: number, day: string, age: string | undefined, gender: string | undefined, city: string | undefined): RawRow {
+  const row: RawRow = {
+    ":id": `row-memorial-${n}`,
+    casenumber: `ME2021-9${String(n).padStart(4, "0")}`,
+    death_date: `${day}T${String(n % 24).padStart(2, "0")}:${String(n % 60).padStart(2, "0")}:00.000`,
+    race: "White",
+    latino: false,
+    primarycause: "COVID-19 PNEUMONIA",
+    covid_related: true,
+    manner: "NATURAL",
+  };
+  if (age !== undefined) row.age = age;
+  if (gender !== undefined) row.gender = gender;
+  if (city !== undefined) row.residence_city = city;
+  return row;
+}
+
+function handMadeRows(): RawRow[] {
+  const rows: RawRow[] = [];
+  const days = ["2020-12-01", "2021-01-15", "2021-06-30"];
+  let n = 0;
+  // Every city with several ages and genders, and every age with every gender.
+  for (const city of [...PORTAL_CITIES, undefined]) {
+    for (let k = 0; k < 3; k++, n++) rows.push(portalRow(n, days[n % 3], PORTAL_AGES[n % PORTAL_AGES.length], PORTAL_GENDERS[n % PORTAL_GENDERS.length], city));
+  }
+  for (const age of PORTAL_AGES) {
+    for (const gender of PORTAL_GENDERS) rows.push(portalRow(n++, days[n % 3], age, gender, "CHICAGO"));
+  }
+  return rows;
+}
+
+/** Rows written straight into SQLite, past ingest's normalization. */
+function storeUntidyRows(path: string): void {
+  const writer = new Database(path);
+  try {
+    const insert = writer.prepare(
+      `INSERT INTO cases (casenumber, death_date, death_datetime, age, age_group, gender, race_ethnicity, residence_city, is_covid, first_run_id, changed_run_id)
+       VALUES (?, ?, ?, ?, NULL, ?, 'Unknown', ?, 1, 1, 1)`,
+    );
+    const ages = [0, null, 8, 11, 18, 80, 89, 5, 47];
+    writer.transaction(() => {
+      let n = 0;
+      for (const city of [...STORED_CITIES, null]) {
+        for (const gender of STORED_GENDERS.slice(0, 3)) {
+          const day = n % 2 === 0 ? "2021-02-02" : "2021-02-03";
+          insert.run(`ME2021-8${String(n).padStart(4, "0")}`, day, `${day}T12:${String(n % 60).padStart(2, "0")}:00`, ages[n % ages.length], gender, city);
+          n++;
+        }
+      }
+      for (const gender of STORED_GENDERS) {
+        for (const age of ages) {
+          insert.run(`ME2021-8${String(n).padStart(4, "0")}`, "2021-02-04", `2021-02-04T${String(n % 24).padStart(2, "0")}:00:00`, age, gender, "Chicago");
+          n++;
+        }
+      }
+    })();
+  } finally {
+    writer.close();
+  }
+}
+
+before(async () => {
+  if (!existsSync(DATASETTE_BIN)) {
+    const install = spawnSync("bash", [join(ROOT, "datasette", "install.sh")], { encoding: "utf8" });
+    assert.equal(install.status, 0, `datasette/install.sh failed: ${install.stderr}`);
+  }
+  dir = mkdtempSync(join(tmpdir(), "vigil-memorial-"));
+  dbPath = join(dir, "vigil.db");
+  portal = await startPortal({ datasets: { [DATASET]: [...generateCovidView({ seed: 7, count: 3000 }), ...handMadeRows()] } });
+  const result = await ingest({
+    config: { db: dbPath, portal: portal.url, dataset: DATASET },
+    log: memoryLogger(),
+    now: fixedClock("2026-11-25T12:00:00Z"),
+    http: FAST_HTTP,
+  });
+  const handMade = handMadeRows().length;
+  const loaded = new Database(dbPath, { readonly: true });
+  const stored = loaded.prepare("SELECT count(*) FROM covid_deaths WHERE casenumber LIKE 'ME2021-9%'").pluck().get();
+  loaded.close();
+  assert.equal(stored, handMade, `every hand-made row loaded (${result.counts.rejected} rejected)`);
+  storeUntidyRows(dbPath);
+  served = await startDatasette({ db: dbPath, port: 0 });
+  db = new Database(dbPath, { readonly: true });
+});
+
+after(async () => {
+  db?.close();
+  await Promise.all([served?.stop(), portal?.close()]);
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+interface Person {
+  casenumber: string;
+  death_date: string;
+  age: number | null;
+  gender: string | null;
+  residence_city: string | null;
+}
+
+const everyone = () =>
+  db.prepare("SELECT casenumber, death_date, age, gender, residence_city FROM covid_deaths ORDER BY death_date, death_datetime, casenumber").all() as Person[];
+
+test("the people cover every way the sentence can go", () => {
+  const people = everyone();
+  const city = (p: Person) => p.residence_city ?? "";
+  // Judged from the stored values, not from either implementation's output.
+  const cases: Array<[string, (p: Person) => boolean]> = [
+    ["under one year old", (p) => p.age === 0],
+    ["no age", (p) => p.age === null],
+    ["an 8-, 11-, 18-year-old", (p) => p.age === 8 || p.age === 11 || p.age === 18],
+    ["an 80- to 89-year-old", (p) => p.age !== null && p.age >= 80 && p.age <= 89],
+    ["a 90-year-old and older", (p) => p.age !== null && p.age >= 90],
+    ["a boy", (p) => p.age !== null && p.age > 0 && p.age < 18 && /^\s*m(ale)?\s*$/i.test(p.gender ?? "")],
+    ["a girl", (p) => p.age !== null && p.age > 0 && p.age < 18 && /^\s*f(emale)?\s*$/i.test(p.gender ?? "")],
+    ["a child", (p) => p.age !== null && p.age > 0 && p.age < 18 && !/^\s*(m|f|male|female)\s*$/i.test(p.gender ?? "")],
+    ["M and F", (p) => /^\s*[mf]\s*$/i.test(p.gender ?? "")],
+    ["untidy gender", (p) => /^\s|\s$/.test(p.gender ?? "")],
+    ["unknown gender", (p) => p.gender !== null && !/^\s*(m|f|male|female)\s*$/i.test(p.gender)],
+    ["no gender", (p) => p.gender === null],
+    ["no city", (p) => p.residence_city === null],
+    ["a city not recorded", (p) => /^\s*(unknown|n\/a|unk\.)\s*$/i.test(city(p))],
+    ["a street address", (p) => /\d/.test(city(p))],
+    ["Mc", (p) => /^mc[a-z]/i.test(city(p))],
+    ["a small word inside", (p) => /\s(of|the|and|on|in)\s/i.test(city(p))],
+    ["a small word first", (p) => /^(of|the)\s/i.test(city(p))],
+    ["a hyphen", (p) => /\w-\w/.test(city(p))],
+    ["an apostrophe", (p) => /\w'\w/.test(city(p))],
+    ["white space to collapse and trim", (p) => /^\s|\s$|\s\s|[^\S ]/.test(city(p))],
+  ];
+  const missing = cases.filter(([, covered]) => !people.some(covered)).map(([name]) => name);
+  assert.deepEqual(missing, []);
+  assert.ok(people.length > 3000, `${people.length} people`);
+});
+
+test("datasette's memorial describes every person exactly as the site does, on every day", async () => {
+  const people = everyone();
+  const byDay = new Map<string, Person[]>();
+  for (const person of people) {
+    const day = byDay.get(person.death_date);
+    if (day) day.push(person);
+    else byDay.set(person.death_date, [person]);
+  }
+  const days = [...byDay.keys()];
+  const mismatches: string[] = [];
+  let compared = 0;
+  const check = async (date: string) => {
+    const { status, body, text } = await fetchJson(served, `/vigil/memorial.json?date=${date}&_shape=array`);
+    assert.equal(status, 200, `${date}: ${text.slice(0, 300)}`);
+    const rows = body as Row[];
+    const expected = byDay.get(date)!;
+    assert.deepEqual(rows.map((r) => r.casenumber), expected.map((p) => p.casenumber), `${date}: the same people in the same order`);
+    expected.forEach((person, i) => {
+      const site = capitalize(describePerson(person));
+      compared++;
+      if (rows[i].description !== site) {
+        mismatches.push(`${person.casenumber} ${JSON.stringify([person.age, person.gender, person.residence_city])}: datasette ${JSON.stringify(rows[i].description)}, site ${JSON.stringify(site)}`);
+      }
+    });
+  };
+  // A few requests at a time: hundreds of days, one canned query each.
+  let next = 0;
+  await Promise.all(Array.from({ length: 6 }, async () => {
+    while (next < days.length) await check(days[next++]);
+  }));
+  assert.deepEqual(mismatches.slice(0, 20), [], `${mismatches.length} of ${compared} descriptions differ`);
+  assert.equal(compared, people.length, "every person compared");
+});
