@@ -37,14 +37,18 @@ export function openDatabase(path: string, options: OpenOptions = {}): DB {
 
 export function migrate(db: DB): string[] {
   db.exec("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)");
-  const applied = new Set(db.prepare("SELECT name FROM migrations").pluck().all() as string[]);
-  const pending = MIGRATIONS.filter((m) => !applied.has(m.name));
   const record = db.prepare("INSERT INTO migrations (name, applied_at) VALUES (?, ?)");
-  for (const migration of pending) {
-    db.transaction(() => {
-      db.exec(migration.sql);
-      record.run(migration.name, new Date().toISOString());
-    }).immediate();
-  }
-  return pending.map((m) => m.name);
+  // Read what is applied inside the write transaction: two processes opening a new database at
+  // once must not both apply the same migration.
+  return db
+    .transaction(() => {
+      const applied = new Set(db.prepare("SELECT name FROM migrations").pluck().all() as string[]);
+      const pending = MIGRATIONS.filter((m) => !applied.has(m.name));
+      for (const migration of pending) {
+        db.exec(migration.sql);
+        record.run(migration.name, new Date().toISOString());
+      }
+      return pending.map((m) => m.name);
+    })
+    .immediate();
 }
