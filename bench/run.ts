@@ -1,0 +1,259 @@
+/**
+ * `npm run bench`: bulk-load speed and memory of `vigil backfill --file` beside its peers on the
+ * same seeded synthetic archives (100,000 and 1,000,000 rows, written as the portal's bulk export),
+ * and a nightly no-change `vigil ingest` beside the bare download-and-parse floor. Medians of
+ * several runs; wall time and peak RSS from /usr/bin/time -v. Writes bench/results.md.
+ *
+ * A benchmark, not a test: it reports, it never fails on timing. Options:
+ *   --sizes 100000,1000000   archive sizes     --runs 5   runs per measurement (3 for 1M rows)
+ *   --skip-nightly           only the bulk loads
+ * Needs the Debian packages sqlite3, sqlite-utils and time; a missing peer is reported and skipped.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpus, release, totalmem } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import Database from "better-sqlite3";
+import { startPortal } from "../fixtures/portal.ts";
+import { writeArchiveCsv } from "./archive-csv.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const OUT = join(ROOT, "bench", "out");
+const RESULTS = join(ROOT, "bench", "results.md");
+const VIGIL = join(ROOT, "bin", "vigil.js");
+const SEED = 20_200_316;
+
+interface Sample {
+  wall: number;
+  /** Peak resident set size, bytes (NaN when /usr/bin/time is missing). */
+  rss: number;
+  ok: boolean;
+}
+
+interface Measured {
+  label: string;
+  samples: Sample[];
+  note?: string;
+}
+
+const { values } = parseArgs({
+  options: { sizes: { type: "string", default: "100000,1000000" }, runs: { type: "string" }, "skip-nightly": { type: "boolean", default: false } },
+});
+const sizes = String(values.sizes).split(",").map(Number).filter((n) => n > 0);
+
+const tools = {
+  time: existsSync("/usr/bin/time"),
+  sqlite3: found("sqlite3", ["--version"]),
+  sqliteUtils: found("sqlite-utils", ["--version"]),
+};
+const missing = [!tools.time && "time", !tools.sqlite3 && "sqlite3", !tools.sqliteUtils && "sqlite-utils"].filter(Boolean);
+if (missing.length) {
+  process.stderr.write(`bench: missing ${missing.join(", ")}; install with: sudo apt-get install ${missing.join(" ")}\n`);
+  process.stderr.write("bench: measuring what can be measured; the missing peers are marked in the results\n");
+}
+mkdirSync(OUT, { recursive: true });
+/** vigil's peak RSS by archive size, to compare 1M rows with 100k. */
+const peaks = new Map<number, number>();
+
+const sections: string[] = [];
+for (const rows of sizes) sections.push(await bulkLoad(rows, Number(values.runs ?? (rows >= 1_000_000 ? 3 : 5))));
+if (!values["skip-nightly"]) sections.push(await nightly(Number(values.runs ?? 5)));
+const report = [header(), ...sections].join("\n");
+writeFileSync(`${RESULTS}.tmp`, report);
+renameSync(`${RESULTS}.tmp`, RESULTS);
+process.stdout.write(report);
+process.stderr.write(`bench: wrote ${RESULTS}\n`);
+
+async function bulkLoad(rows: number, runs: number): Promise<string> {
+  const file = await archive(rows);
+  const bytes = statSync(file).size;
+  const db = (name: string) => join(OUT, `${name}-${rows}.db`);
+  const fresh = (path: string) => () => {
+    for (const suffix of ["", "-wal", "-shm", ".lock"]) rmSync(path + suffix, { force: true });
+  };
+  const jobs: Array<{ label: string; available: boolean; command: string[]; before: () => void; check?: () => boolean }> = [
+    {
+      label: "`vigil backfill --file`",
+      available: true,
+      command: [process.execPath, VIGIL, "backfill", "--file", file, "--db", db("vigil"), "--dataset", "cjeq-bs86"],
+      before: fresh(db("vigil")),
+      check: () => count(db("vigil"), "cases") === rows,
+    },
+    {
+      label: "`sqlite-utils insert --csv`",
+      available: tools.sqliteUtils,
+      command: ["sqlite-utils", "insert", db("sqlite-utils"), "cases", file, "--csv"],
+      before: fresh(db("sqlite-utils")),
+      check: () => count(db("sqlite-utils"), "cases") === rows,
+    },
+    {
+      label: "`sqlite3 .import --csv`",
+      available: tools.sqlite3,
+      command: ["sqlite3", db("import"), ".import --csv " + file + " cases"],
+      before: fresh(db("import")),
+      check: () => count(db("import"), "cases") === rows,
+    },
+  ];
+  const results: Measured[] = jobs.map((j) => ({ label: j.label, samples: [], note: j.available ? undefined : "not installed" }));
+  // round-robin, so a burst of load on the machine falls on every tool alike
+  for (let run = 0; run < runs; run++) {
+    for (const [i, job] of jobs.entries()) {
+      if (!job.available) continue;
+      job.before();
+      const sample = await measure(job.command);
+      sample.ok &&= job.check?.() ?? true;
+      results[i].samples.push(sample);
+      process.stderr.write(`bench: ${rows} rows, ${job.label} run ${run + 1}/${runs}: ${sample.wall.toFixed(2)} s, ${mb(sample.rss)}${sample.ok ? "" : " (FAILED)"}\n`);
+    }
+  }
+  const [vigil, utils, imp] = results.map((r) => median(r.samples.filter((s) => s.ok).map((s) => s.wall)));
+  const lines = [
+    `## ${rows.toLocaleString("en-US")} rows (${(bytes / 1e6).toFixed(1)} MB CSV)`,
+    "",
+    `| tool | wall time (median of ${runs}) | rows/s | peak RSS (median) |`,
+    "|---|---:|---:|---:|",
+    ...results.map((r) => row(r, rows)),
+    "",
+    `- vigil vs sqlite-utils: ${ratio(utils, vigil, "faster")} (target: at least 3x faster)`,
+    `- vigil vs sqlite3 .import: ${ratio(vigil, imp, "the time")} (target: within 3x)`,
+  ];
+  const rss = median(results[0].samples.map((s) => s.rss));
+  lines.push(`- vigil peak RSS: ${mb(rss)}${rows >= 1_000_000 ? " (target: under 250 MB, and at most 1.5x the 100,000-row peak)" : ""}`);
+  peaks.set(rows, rss);
+  if (peaks.has(100_000) && rows > 100_000) lines.push(`- peak RSS at ${rows.toLocaleString("en-US")} rows / at 100,000 rows: ${(rss / (peaks.get(100_000) as number)).toFixed(2)}`);
+  return `${lines.join("\n")}\n`;
+}
+
+async function nightly(runs: number): Promise<string> {
+  const portal = await startPortal();
+  try {
+    const db = join(OUT, "nightly.db");
+    for (const suffix of ["", "-wal", "-shm", ".lock"]) rmSync(db + suffix, { force: true });
+    const ingest = [process.execPath, VIGIL, "ingest", "--db", db, "--portal", portal.url];
+    const first = await measure(ingest);
+    if (!first.ok) throw new Error("the first ingest from the fixture portal failed");
+    const floor = [process.execPath, "--import", "tsx", join(ROOT, "bench", "download-floor.ts"), portal.url, "3trz-enys"];
+    const results: Measured[] = [
+      { label: "`vigil ingest`, nothing new", samples: [] },
+      { label: "download + JSON.parse, no validation, no database", samples: [] },
+    ];
+    for (let run = 0; run < runs; run++) {
+      results[0].samples.push(await measure(ingest));
+      results[1].samples.push(await measure(floor));
+    }
+    const rows = count(db, "cases");
+    const [vigil, bare] = results.map((r) => median(r.samples.map((s) => s.wall)));
+    return [
+      `## Nightly re-run: the COVID view (${rows.toLocaleString("en-US")} cases) from the fixture portal, nothing changed`,
+      "",
+      `| job | wall time (median of ${runs}) | rows/s | peak RSS (median) |`,
+      "|---|---:|---:|---:|",
+      ...results.map((r) => row(r, rows)),
+      "",
+      `- vigil vs the floor: ${ratio(vigil, bare, "the time")}`,
+      "",
+    ].join("\n");
+  } finally {
+    await portal.close();
+  }
+}
+
+/** The archive CSV for `rows`, generated once per size and seed. */
+async function archive(rows: number): Promise<string> {
+  const file = join(OUT, `archive-${rows}.csv`);
+  const stamp = `${file}.json`;
+  const want = JSON.stringify({ rows, seed: SEED });
+  if (existsSync(file) && existsSync(stamp) && readFileSync(stamp, "utf8") === want) return file;
+  process.stderr.write(`bench: writing a ${rows}-row archive to ${file}\n`);
+  await writeArchiveCsv(file, rows, SEED);
+  writeFileSync(stamp, want);
+  return file;
+}
+
+/** Runs a command under /usr/bin/time -v (when present); output is discarded. */
+function measure(command: string[]): Promise<Sample> {
+  const [cmd, args] = tools.time ? ["/usr/bin/time", ["-v", ...command]] : [command[0], command.slice(1)];
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-20_000);
+    });
+    child.on("error", reject);
+    child.on("close", (code) => {
+      const wall = tools.time ? parseElapsed(stderr) : (performance.now() - started) / 1000;
+      const rss = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(stderr)?.[1] ?? NaN) * 1024;
+      resolve({ wall, rss, ok: code === 0 });
+    });
+  });
+}
+
+function parseElapsed(text: string): number {
+  const m = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):(\d+(?:\.\d+)?)/.exec(text);
+  return m ? Number(m[1] ?? 0) * 3600 + Number(m[2]) * 60 + Number(m[3]) : NaN;
+}
+
+function count(path: string, table: string): number {
+  try {
+    const db = new Database(path, { readonly: true, fileMustExist: true });
+    try {
+      return db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number;
+    } finally {
+      db.close();
+    }
+  } catch {
+    return -1;
+  }
+}
+
+function found(command: string, args: string[]): boolean {
+  return spawnSync(command, args, { stdio: "ignore" }).status === 0;
+}
+
+function version(command: string, args: string[]): string {
+  const result = spawnSync(command, args, { encoding: "utf8" });
+  return result.status === 0 ? result.stdout.trim().split("\n")[0].split(" ").slice(0, 3).join(" ") : "not installed";
+}
+
+function median(xs: number[]): number {
+  const sorted = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function row(result: Measured, rows: number): string {
+  if (result.note) return `| ${result.label} | ${result.note} | | |`;
+  const good = result.samples.filter((s) => s.ok);
+  if (good.length === 0) return `| ${result.label} | failed | | |`;
+  const wall = median(good.map((s) => s.wall));
+  const failed = result.samples.length - good.length;
+  return `| ${result.label} | ${wall.toFixed(2)} s${failed ? ` (${failed} failed)` : ""} | ${Math.round(rows / wall).toLocaleString("en-US")} | ${mb(median(good.map((s) => s.rss)))} |`;
+}
+
+function ratio(a: number, b: number, word: string): string {
+  return Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}x ${word}` : "n/a";
+}
+
+function mb(bytes: number): string {
+  return Number.isFinite(bytes) ? `${Math.round(bytes / 1e6)} MB` : "n/a";
+}
+
+function header(): string {
+  const cpu = cpus();
+  return [
+    "# Benchmark results",
+    "",
+    "Written by `npm run bench` (bench/run.ts); numbers from one machine, noisy by tens of percent.",
+    "",
+    `- machine: ${cpu[0]?.model ?? "unknown CPU"}, ${cpu.length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Linux ${release()}`,
+    `- run on: ${new Date().toISOString().slice(0, 10)}; Node.js ${process.version}; ${version("sqlite3", ["--version"]).replace(/^(\S+).*/, "sqlite3 $1")}; ${version("sqlite-utils", ["--version"])}`,
+    `- data: seeded synthetic Medical Examiner archive (seed ${SEED}), written as the portal's bulk CSV export (display-name headers, US dates)`,
+    "- every tool loads the same file into a new database: vigil validates, normalizes, diffs, writes revisions and full-text search;",
+    "  sqlite-utils detects nothing (all text) and inserts; sqlite3 .import copies text into a table without types or indexes",
+    "",
+  ].join("\n");
+}

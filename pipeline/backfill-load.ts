@@ -1,0 +1,152 @@
+/**
+ * The database side of a backfill: parsed chunks applied through CaseWriter in source order, in
+ * transactions of many rows that each end with a checkpoint.
+ *
+ * Per-row statements are what a bulk load pays for, so two kinds are made set-wise per
+ * transaction: the "added" revisions of new cases (CaseWriter's deferAdded), and full-text search.
+ * The insert trigger on `cases` indexes one row at a time, which costs more than the rest of an
+ * insert together: inside each transaction the trigger is dropped, the new rows are indexed with
+ * one INSERT ... SELECT, and the trigger is put back before the commit. Readers never see the
+ * difference, and a killed run rolls all of it back together.
+ */
+import { parse } from "csv-parse/sync";
+import { CASE_FIELDS, type Case } from "../schemas/case.ts";
+import type { Chunk } from "./csv-chunks.ts";
+import { recordToRaw, type CsvLayout } from "./csv-rows.ts";
+import type { ChunkResult, RejectedRecord } from "./csv-worker.ts";
+import { PACKED_WIDTH } from "./csv-worker.ts";
+import type { DB } from "./db.ts";
+import type { Normalized } from "./normalize.ts";
+import type { CaseWriter, StoredCase } from "./sync.ts";
+
+const FTS_TRIGGER = "cases_fts_insert";
+const TEMPLATE = Object.fromEntries(CASE_FIELDS.map((f) => [f, null])) as unknown as Case;
+
+export class BulkLoad {
+  private open = false;
+  /** The largest rowid of `cases` when the transaction began: rows above it are new. */
+  private rowidBefore = 0;
+  private readonly triggerSql: string | undefined;
+  private readonly indexNew: ReturnType<DB["prepare"]> | undefined;
+  /** Rows applied since the last commit. */
+  pending = 0;
+
+  constructor(
+    private readonly db: DB,
+    private readonly writer: CaseWriter,
+    private readonly layout: CsvLayout,
+    /** How rejects name where a row came from, e.g. "export.csv". */
+    private readonly sourceLabel: string,
+  ) {
+    this.triggerSql = (db.prepare("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?").pluck().get(FTS_TRIGGER) as string | undefined) ?? undefined;
+    if (this.triggerSql) {
+      const columns = (db.prepare("SELECT name FROM pragma_table_info('cases_fts')").pluck().all() as string[]).join(", ");
+      this.indexNew = db.prepare(`INSERT INTO cases_fts (rowid, ${columns}) SELECT rowid, ${columns} FROM cases WHERE rowid > ?`);
+    }
+  }
+
+  /** Applies one parsed chunk: accepted rows and rejects interleaved as they were in the source. */
+  apply(chunk: Chunk, result: ChunkResult): void {
+    this.begin();
+    const values = JSON.parse(result.rows) as unknown[];
+    const rejects = result.rejects;
+    let records: string[][] | undefined;
+    let r = 0;
+    for (let at = 0; at < values.length; at += PACKED_WIDTH) {
+      const index = values[at + PACKED_WIDTH - 2] as number;
+      while (r < rejects.length && rejects[r].index < index) this.reject(rejects[r++]);
+      const row = unpack(values, at);
+      const outcome = this.writer.applyFirst(row);
+      if (outcome.applied) continue;
+      const line = values[at + PACKED_WIDTH - 1] as number;
+      const { stored } = outcome;
+      if (laterWins(row, stored)) {
+        // the overwrite's full-text trigger must find this transaction's new rows indexed
+        this.flush();
+        this.writer.overwrite(row, stored);
+        const earlier = Object.fromEntries(CASE_FIELDS.map((f) => [f, stored[f]]));
+        this.reject({
+          index,
+          line,
+          casenumber: row.case.casenumber,
+          sourceRowId: stored.source_row_id,
+          reasons: [`casenumber appears more than once in the source; the row at line ${line} replaced this earlier one`],
+          raw: JSON.stringify(earlier),
+        }, false);
+      } else {
+        records ??= parse(chunk.data, { relax_column_count: true }) as string[][];
+        this.reject({
+          index,
+          line,
+          casenumber: row.case.casenumber,
+          sourceRowId: row.sourceRowId,
+          reasons: ["casenumber appears more than once in the source; an earlier, newer row was kept"],
+          raw: JSON.stringify(recordToRaw(records[index], this.layout)),
+        });
+      }
+    }
+    while (r < rejects.length) this.reject(rejects[r++]);
+    this.pending += result.records;
+  }
+
+  private reject(record: RejectedRecord, located = true): void {
+    const reasons = located ? [...record.reasons, `line ${record.line} of ${this.sourceLabel}`] : [...record.reasons.map((r) => `${r} (${this.sourceLabel})`)];
+    this.writer.reject({ ok: false, casenumber: record.casenumber, sourceRowId: record.sourceRowId, reasons }, JSON.parse(record.raw));
+  }
+
+  begin(): void {
+    if (this.open) return;
+    this.db.exec("BEGIN IMMEDIATE");
+    this.open = true;
+    this.rowidBefore = this.db.prepare("SELECT coalesce(max(rowid), 0) FROM cases").pluck().get() as number;
+    if (this.triggerSql) this.db.exec(`DROP TRIGGER ${FTS_TRIGGER}`);
+  }
+
+  /** Writes the "added" revisions and index entries of the rows inserted so far in this transaction. */
+  private flush(): void {
+    this.writer.writeAddedSince(this.rowidBefore);
+    this.indexNew?.run(this.rowidBefore);
+    this.rowidBefore = this.db.prepare("SELECT coalesce(max(rowid), 0) FROM cases").pluck().get() as number;
+  }
+
+  /** Writes the new rows' revisions and index entries, restores the trigger, runs `last` (the checkpoint) and commits. */
+  commit(last: () => void): void {
+    this.begin();
+    this.flush();
+    if (this.triggerSql) this.db.exec(this.triggerSql);
+    last();
+    this.db.exec("COMMIT");
+    this.open = false;
+    this.pending = 0;
+  }
+
+  rollback(): void {
+    if (this.open && this.db.inTransaction) this.db.exec("ROLLBACK");
+    this.open = false;
+    this.pending = 0;
+  }
+}
+
+/**
+ * Ingest's rule for a case number that comes twice: the newer :updated_at wins, then the greater
+ * row id. A bulk export has neither, but lists rows in row-id order, so there the later row wins.
+ */
+function laterWins(row: Normalized, stored: StoredCase): boolean {
+  const byTime = (row.sourceUpdatedAt ?? "").localeCompare(stored.source_updated_at ?? "");
+  if (byTime !== 0) return byTime > 0;
+  const id = row.sourceRowId ?? "";
+  const earlierId = stored.source_row_id ?? "";
+  return id === "" && earlierId === "" ? true : id > earlierId;
+}
+
+/** A packed row (see csv-worker.ts) as the Normalized value CaseWriter takes. */
+function unpack(values: unknown[], at: number): Normalized {
+  const c = { ...TEMPLATE } as Record<string, unknown>;
+  for (let j = 0; j < CASE_FIELDS.length; j++) c[CASE_FIELDS[j]] = values[at + j];
+  return {
+    ok: true,
+    case: c as Case,
+    sourceRowId: values[at + CASE_FIELDS.length] as string | null,
+    sourceUpdatedAt: values[at + CASE_FIELDS.length + 1] as string | null,
+  };
+}

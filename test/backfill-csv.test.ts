@@ -1,0 +1,231 @@
+/**
+ * The pure parts of a bulk CSV load: header plans, record mapping, chunking, per-chunk parsing,
+ * and the fast validation path held to the zod one.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { parse } from "csv-parse/sync";
+import { generateArchive, generateCovidView } from "../fixtures/generate.ts";
+import { bulkCsvChunks, resourceCsv } from "../fixtures/portal-csv.ts";
+import { ARCHIVE_COLUMNS } from "../bench/archive-csv.ts";
+import { readCsv, SourceChangedError, type Chunk } from "../pipeline/csv-chunks.ts";
+import { floatingTimestamp, parseLocation, planColumns, recordToRaw, type CsvLayout } from "../pipeline/csv-rows.ts";
+import { PACKED_WIDTH, parseChunk } from "../pipeline/csv-worker.ts";
+import { SourceFormatError } from "../pipeline/errors.ts";
+import { normalizeRow, plainRow } from "../pipeline/normalize.ts";
+import { rawRowSchema } from "../schemas/source-row.ts";
+import { SOURCE_COLUMNS, type RawRow } from "../schemas/source-columns.ts";
+import { ROOT } from "./helpers.ts";
+
+const TODAY = "2026-11-26";
+
+function layoutOf(header: string[]): CsvLayout {
+  const layout = planColumns(header);
+  assert.ok(!("error" in layout), JSON.stringify(layout));
+  return layout;
+}
+
+function bulkCsv(rows: RawRow[]): string {
+  return [...bulkCsvChunks(ARCHIVE_COLUMNS, rows)].join("");
+}
+
+async function chunksOf(text: string | Buffer, options: { chunkBytes?: number; readBytes?: number } = {}) {
+  const bytes = typeof text === "string" ? Buffer.from(text) : text;
+  const size = options.readBytes ?? 7;
+  const pieces = Array.from({ length: Math.ceil(bytes.length / size) }, (_, i) => bytes.subarray(i * size, (i + 1) * size));
+  const csv = await readCsv(Readable.from(pieces), "test.csv", { chunkBytes: options.chunkBytes ?? 64 });
+  const chunks: Chunk[] = [];
+  for await (const chunk of csv.chunks()) chunks.push(chunk);
+  return { csv, chunks };
+}
+
+test("display-name and field-name headers both map onto field names", () => {
+  const display = layoutOf(SOURCE_COLUMNS.map((c) => c.name));
+  assert.equal(display.flavour, "display names");
+  assert.deepEqual(display.fields, SOURCE_COLUMNS.map((c) => c.fieldName));
+  assert.deepEqual(display.drift, { unknown: [], missing: [] });
+  const fields = layoutOf(SOURCE_COLUMNS.map((c) => c.fieldName));
+  assert.equal(fields.flavour, "field names");
+  assert.deepEqual(fields.fields, SOURCE_COLUMNS.map((c) => c.fieldName));
+});
+
+test("unknown and missing columns are drift, not errors; without a case number or death date it is not an export", () => {
+  const layout = layoutOf(["Case Number", "Date of Death", "Age", "Mystery Column"]);
+  assert.deepEqual(layout.drift.unknown, ["Mystery Column"]);
+  assert.ok(layout.drift.missing.includes("gender"), "gender is missing");
+  assert.equal(layout.fields[3], null);
+  const bad = planColumns(["name", "date", "value"]);
+  assert.ok("error" in bad, "a header without the key columns is refused");
+  assert.match(bad.error, /no "Case Number" \(or "casenumber"\) and "Date of Death" \(or "death_date"\) column/);
+});
+
+test("US 12-hour dates become floating timestamps, never shifted", () => {
+  assert.equal(floatingTimestamp("07/01/2020 07:53:00 PM"), "2020-07-01T19:53:00");
+  assert.equal(floatingTimestamp("03/16/2020 12:00:00 AM"), "2020-03-16T00:00:00", "12 AM is midnight");
+  assert.equal(floatingTimestamp("03/16/2020 12:15:00 PM"), "2020-03-16T12:15:00", "12 PM is noon");
+  assert.equal(floatingTimestamp("3/8/2021 11:59:59 pm"), "2021-03-08T23:59:59");
+  assert.equal(floatingTimestamp("03/08/2021"), "2021-03-08");
+  assert.equal(floatingTimestamp("2020-07-01T19:53:00.000"), "2020-07-01T19:53:00.000", "ISO text passes through");
+  assert.equal(floatingTimestamp("13/45/2020 01:00:00 PM"), "2020-13-45T13:00:00", "impossible dates are left for validation to reject");
+  assert.equal(floatingTimestamp("07/01/2020 13:00:00 PM"), "07/01/2020 13:00:00 PM", "an impossible hour stays as written");
+  assert.equal(floatingTimestamp("yesterday"), "yesterday");
+});
+
+test("points come from WKT or the legacy (lat, lon) form; an address alone has none", () => {
+  assert.deepEqual(parseLocation("POINT (-87.61213873 41.7802969)"), { latitude: "41.7802969", longitude: "-87.61213873" });
+  assert.deepEqual(parseLocation("5700 S ELLIS AVE\nCHICAGO, IL 60637\n(41.79, -87.60)"), { latitude: "41.79", longitude: "-87.60" });
+  assert.equal(parseLocation("5700 S ELLIS AVE"), undefined);
+});
+
+test("a record maps onto the JSON row's shape: empty omitted, checkboxes boolean, numbers as text", () => {
+  const layout = layoutOf(["Case Number", "Date of Death", "Age", "Latino", "Gun Related", "latitude", "location", "Primary Cause"]);
+  const raw = recordToRaw(["ME2020-08702", "07/01/2020 07:53:00 PM", "47", "false", "", "41.78", "POINT (-87.61 41.78)", "COVID-19, PNEUMONIA"], layout);
+  assert.deepEqual(raw, {
+    casenumber: "ME2020-08702",
+    death_date: "2020-07-01T19:53:00",
+    age: "47",
+    latino: false,
+    latitude: "41.78",
+    location: { latitude: "41.78", longitude: "-87.61" },
+    primarycause: "COVID-19, PNEUMONIA",
+  });
+});
+
+test("the bulk export and the JSON rows normalize to the same cases", () => {
+  const rows = generateCovidView({ seed: 3, count: 400 });
+  const records = parse(bulkCsv(rows)) as string[][];
+  const layout = layoutOf(records[0]);
+  records.slice(1).forEach((record, i) => {
+    const fromCsv = normalizeRow(recordToRaw(record, layout), { today: TODAY });
+    const fromJson = normalizeRow(rows[i], { today: TODAY });
+    assert.equal(fromCsv.ok, fromJson.ok);
+    if (fromCsv.ok && fromJson.ok) assert.deepEqual(fromCsv.case, fromJson.case);
+  });
+});
+
+test("the field-name CSV of /resource reads like the bulk export", () => {
+  const rows = generateCovidView({ seed: 4, count: 50 });
+  const columns = SOURCE_COLUMNS.map((c) => ({ source: c.fieldName, name: c.fieldName, type: c.dataTypeName }));
+  const records = parse(resourceCsv(columns, rows)) as string[][];
+  const layout = layoutOf(records[0]);
+  assert.equal(layout.flavour, "field names");
+  records.slice(1).forEach((record, i) => {
+    const fromCsv = normalizeRow(recordToRaw(record, layout), { today: TODAY });
+    const fromJson = normalizeRow(rows[i], { today: TODAY });
+    assert.ok(fromCsv.ok && fromJson.ok, `row ${i} is valid both ways`);
+    assert.deepEqual(fromCsv.case, fromJson.case);
+  });
+});
+
+test("plain rows skip zod and come out exactly as the schema parses them", () => {
+  const rows: RawRow[] = [...generateCovidView({ seed: 5, count: 1500 }), ...generateArchive({ count: 1500, seed: 5 })];
+  for (const file of readdirSync(join(ROOT, "fixtures", "rows")).filter((f) => f.endsWith(".json"))) {
+    rows.push(...(JSON.parse(readFileSync(join(ROOT, "fixtures", "rows", file), "utf8")) as RawRow[]));
+  }
+  // values the fast path must hand to zod: wrong types, junk, odd spacing
+  const odd: Array<[string, unknown]> = [
+    ["age", "9 months"], ["age", " 47 "], ["age", Infinity], ["latino", "Y"], ["latino", "true"], ["latitude", "41.8x"],
+    ["latitude", 41.8], ["incident_zip", 60639], ["incident_zip", NaN], ["death_date", "2021-02-30T00:00:00"], ["death_date", " 2021-02-03 "],
+    ["casenumber", "  "], ["casenumber", 7], ["gender", null], ["location", "POINT (1 2)"], ["location", { latitude: "x" }], ["chi_ward", "20.0"],
+  ];
+  odd.forEach(([field, value], i) => rows.push({ ...rows[i], [field]: value }));
+  let plain = 0;
+  for (const raw of rows) {
+    const fast = plainRow(raw);
+    const schema = rawRowSchema.safeParse(raw);
+    if (fast === undefined) continue;
+    plain++;
+    assert.ok(schema.success, `plainRow accepted what zod refuses: ${JSON.stringify(raw)}`);
+    for (const key of Object.keys(rawRowSchema.shape)) {
+      assert.deepEqual((fast as Record<string, unknown>)[key], (schema.data as Record<string, unknown>)[key], `${key} of ${JSON.stringify(raw)}`);
+    }
+  }
+  assert.ok(plain > 3000, `most rows are plain (${plain})`);
+});
+
+test("chunks end on record boundaries, whatever the quoting, line ends and read sizes", async () => {
+  const text = '\uFEFFCase Number,Date of Death,Primary Cause\r\nME1,01/02/2020 01:00:00 AM,"A, B"\r\nME2,01/02/2020 01:00:00 AM,"line one\r\nline ""two"""\r\nME3,01/02/2020 01:00:00 AM,C\r\nME4,01/02/2020 01:00:00 AM,D';
+  const { csv, chunks } = await chunksOf(text, { chunkBytes: 40 });
+  assert.deepEqual(csv.header, ["Case Number", "Date of Death", "Primary Cause"]);
+  const records = chunks.flatMap((c) => parse(c.data) as string[][]);
+  assert.deepEqual(records.map((r) => r[0]), ["ME1", "ME2", "ME3", "ME4"]);
+  assert.equal(records[1][2], 'line one\r\nline "two"');
+  const lineOf: Record<string, number> = { ME1: 2, ME2: 3, ME3: 5, ME4: 6 };
+  assert.ok(chunks.length > 1, "several chunks");
+  for (const chunk of chunks) assert.equal(chunk.line, lineOf[(parse(chunk.data) as string[][])[0][0]], "a chunk knows the line it starts on");
+  assert.equal(chunks[0].start, Buffer.byteLength(text.split("\r\n")[0]) + 2, "the first chunk starts after the header and its BOM");
+  assert.equal(chunks.at(-1)?.end, Buffer.byteLength(text));
+  // the same bytes delivered differently cut the same way
+  const again = await chunksOf(text, { chunkBytes: 40, readBytes: 1000 });
+  assert.deepEqual(again.chunks.map((c) => [c.start, c.end, c.line, c.digest]), chunks.map((c) => [c.start, c.end, c.line, c.digest]));
+});
+
+test("resuming skips exactly the loaded bytes, and notices when they changed", async () => {
+  const text = `Case Number,Date of Death\n${Array.from({ length: 40 }, (_, i) => `ME${i},01/02/2020`).join("\n")}\n`;
+  const { chunks } = await chunksOf(text, { chunkBytes: 50 });
+  const at = chunks[2];
+  const resumed = await readCsv(Readable.from([Buffer.from(text)]), "test.csv", { chunkBytes: 50 });
+  const rest: Chunk[] = [];
+  for await (const chunk of resumed.chunks({ bytes: at.end, line: at.endLine, digest: at.digest })) rest.push(chunk);
+  assert.deepEqual(rest.map((c) => c.start), chunks.slice(3).map((c) => c.start));
+  assert.deepEqual(rest.map((c) => c.line), chunks.slice(3).map((c) => c.line));
+
+  const changed = await readCsv(Readable.from([Buffer.from(text.replace("ME1,", "MX1,"))]), "test.csv", { chunkBytes: 50 });
+  await assert.rejects(async () => {
+    for await (const chunk of changed.chunks({ bytes: at.end, line: at.endLine, digest: at.digest })) void chunk;
+  }, SourceChangedError);
+});
+
+test("what is not CSV text fails before any row, saying what it looks like", async () => {
+  const cases: Array<[string | Buffer, RegExp]> = [
+    ['[{"casenumber": "ME1"}]', /is JSON, not a CSV export/],
+    ["<!DOCTYPE html><html><body>502 Bad Gateway</body></html>", /is HTML or XML/],
+    [Buffer.from([0x50, 0x4b, 0x03, 0x04, 0, 0, 1, 2]), /is a zip archive/],
+    [Buffer.from([0x1f, 0x8b, 8, 0, 0, 0]), /is gzip-compressed/],
+    ["", /is empty/],
+  ];
+  for (const [body, message] of cases) {
+    await assert.rejects(chunksOf(body), (error: Error) => error instanceof SourceFormatError && message.test(error.message) && error.message.startsWith("test.csv"));
+  }
+});
+
+test("a chunk parses into packed rows, rejects with their lines, and skips rows outside the dates", async () => {
+  const text = [
+    "Case Number,Date of Death,Age,Primary Cause",
+    "ME2020-00001,04/01/2020 10:00:00 AM,80,COVID-19",
+    'ME2020-00002,04/02/2020 10:00:00 AM,70,"MULTI',
+    'LINE"',
+    ",04/03/2020 10:00:00 AM,60,NO CASE NUMBER",
+    "ME2019-00004,12/31/2019 10:00:00 AM,50,BEFORE THE RANGE",
+    "",
+    "ME2020-00005,02/30/2020 10:00:00 AM,40,IMPOSSIBLE DATE",
+  ].join("\n");
+  const { csv, chunks } = await chunksOf(text, { chunkBytes: 1 << 20 });
+  const layout = layoutOf(csv.header);
+  const result = parseChunk({ seq: 0, data: chunks[0].data, line: chunks[0].line }, { layout, today: TODAY, since: "2020-01-01" });
+  assert.equal(result.error, undefined);
+  assert.equal(result.records, 5);
+  assert.equal(result.outside, 1);
+  const rows = JSON.parse(result.rows) as unknown[];
+  assert.equal(rows.length, 2 * PACKED_WIDTH);
+  assert.deepEqual([rows[PACKED_WIDTH - 1], rows[2 * PACKED_WIDTH - 1]], [2, 3], "accepted rows carry their line");
+  assert.deepEqual(result.rejects.map((r) => r.line), [5, 8]);
+  assert.match(result.rejects[0].reasons.join(), /casenumber/);
+  assert.match(result.rejects[1].reasons.join(), /not a real calendar date/);
+});
+
+test("a broken record stops the chunk with its line and what is wrong", async () => {
+  const text = "Case Number,Date of Death,Age\nME1,01/02/2020,1\nME2,01/02/2020\nME3,01/02/2020,3\n";
+  const { csv, chunks } = await chunksOf(text, { chunkBytes: 1 << 20 });
+  const result = parseChunk({ seq: 0, data: chunks[0].data, line: chunks[0].line }, { layout: layoutOf(csv.header), today: TODAY });
+  assert.deepEqual(result.error, { message: "2 fields where the header has 3", line: 3 });
+
+  const quoted = 'Case Number,Date of Death,Age\nME1,01/02/2020,1\nME2,01/02/2020,4"5\n';
+  const second = await chunksOf(quoted, { chunkBytes: 1 << 20 });
+  const bad = parseChunk({ seq: 0, data: second.chunks[0].data, line: second.chunks[0].line }, { layout: layoutOf(second.csv.header), today: TODAY });
+  assert.equal(bad.error?.line, 3);
+  assert.match(bad.error?.message ?? "", /quote/i);
+});
