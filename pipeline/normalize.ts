@@ -120,7 +120,8 @@ function finish(raw: RawRow, row: ParsedRow, notes: string[], ctx: NormalizeCont
 }
 
 function reject(raw: RawRow, reasons: string[]): Rejected {
-  const casenumber = typeof raw.casenumber === "string" && raw.casenumber.trim() ? raw.casenumber.trim() : null;
+  // Written as normalized cases are, so a reject can be matched with its stored case.
+  const casenumber = typeof raw.casenumber === "string" && raw.casenumber.trim() ? raw.casenumber.trim().toUpperCase() : null;
   const id = raw[":id"];
   return { ok: false, casenumber, sourceRowId: typeof id === "string" ? id : null, reasons };
 }

@@ -51,6 +51,7 @@ export class CaseWriter {
   private readonly rejectRow;
   private readonly markSeen;
   private readonly seenTable: string;
+  private readonly rejectedCases = new Set<string>();
   private readonly deferAdded: boolean;
   /** Bound values of the row being written, in COLUMNS order (plus the key for an update), reused. */
   private readonly params: unknown[] = new Array(COLUMNS.length + 1).fill(null);
@@ -174,12 +175,24 @@ export class CaseWriter {
   }
 
   reject(row: Rejected, raw: RawRow): void {
-    this.rejectRow.run(row.sourceRowId, row.casenumber, row.reasons.join("; "), JSON.stringify(raw));
+    this.rejectRow.run(row.sourceRowId, row.casenumber, row.reasons.join("; "), canonicalJson(raw));
+    if (row.casenumber) this.rejectedCases.add(row.casenumber);
     this.counts.rejected++;
+  }
+
+  /**
+   * A case whose row failed validation is still listed by the source: it must not be tombstoned.
+   * Marked seen only now, at the tombstone pass, so that a bad row never hides a good row of the
+   * same case from the duplicate checks of a stream.
+   */
+  private markRejectedSeen(): void {
+    for (const casenumber of this.rejectedCases) this.markSeen.run(casenumber);
+    this.rejectedCases.clear();
   }
 
   /** Cases in scope that this run did not see: how many a tombstone pass would mark. */
   countUnseen(scope: RemovalScope): { unseen: number; active: number } {
+    this.markRejectedSeen();
     const where = `removed_run_id IS NULL${scope === "covid" ? " AND is_covid = 1" : ""}`;
     const active = this.db.prepare(`SELECT count(*) FROM cases WHERE ${where}`).pluck().get() as number;
     const unseen = this.db
@@ -191,12 +204,21 @@ export class CaseWriter {
 
   /** Tombstones cases in scope that this run did not see. Only for a full read of the dataset. */
   markRemoved(scope: RemovalScope): number {
+    this.markRejectedSeen();
     const where = `removed_run_id IS NULL${scope === "covid" ? " AND is_covid = 1" : ""} AND first_run_id <> ${this.runId} AND casenumber NOT IN (SELECT casenumber FROM ${this.seenTable})`;
     this.db.prepare(`INSERT INTO case_revisions (run_id, casenumber, change) SELECT ${this.runId}, casenumber, 'removed' FROM cases WHERE ${where}`).run();
     const removed = this.db.prepare(`UPDATE cases SET removed_run_id = ${this.runId} WHERE ${where}`).run().changes;
     this.counts.removed += removed;
     return removed;
   }
+}
+
+/**
+ * JSON with keys in a fixed order: the portal varies key order between responses, and a row refused
+ * again must match the one stored before (rejects keep one row per distinct raw row).
+ */
+function canonicalJson(raw: RawRow): string {
+  return JSON.stringify(Object.fromEntries(Object.entries(raw).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
 }
 
 function text(value: unknown): string | null {

@@ -221,6 +221,29 @@ test("a source whose rows turned to garbage is refused: nothing loaded, no rejec
   assert.equal(JSON.parse(reject.raw).casenumber, reject.casenumber);
 });
 
+test("a stored case whose row turns bad is kept, not tombstoned; a row refused again is stored once", async (t) => {
+  const { db, options, portal } = await setup(t, sample);
+  await ingest(options());
+  const victim = sample[10];
+  const bad = { ...victim, death_date: "2021-02-30T00:00:00.000" };
+  portal.setRows(DATASET, sample.map((r) => (r === victim ? bad : r)));
+  const second = await ingest(options());
+  assert.equal(second.counts.rejected, 1);
+  assert.equal(second.counts.removed, 0, "the source still lists the case");
+  // The same bad row again, its keys in another order, as the portal sends them.
+  const reordered = Object.fromEntries(Object.entries(bad).reverse());
+  portal.setRows(DATASET, sample.map((r) => (r === victim ? reordered : r)));
+  const third = await ingest(options());
+  assert.equal(third.counts.rejected, 1);
+  assert.equal(third.counts.removed, 0);
+  const conn = new Database(db, { readonly: true });
+  t.after(() => conn.close());
+  const stored = conn.prepare("SELECT removed_run_id FROM cases WHERE casenumber = ?").get(String(victim.casenumber).toUpperCase()) as { removed_run_id: number | null };
+  assert.equal(stored.removed_run_id, null);
+  assert.equal(conn.prepare("SELECT count(*) FROM rejects").pluck().get(), 1, "one row per distinct refused row");
+  assert.equal(conn.prepare("SELECT count(*) FROM case_revisions WHERE change = 'removed'").pluck().get(), 0);
+});
+
 test("an empty or truncated source is refused where the database has many cases", async (t) => {
   const { db, options, portal } = await setup(t, sample);
   await ingest(options());
