@@ -276,7 +276,8 @@ into the Hugo site; with --commit, commits vigil's changed files in the site's g
 (and pushes with --push, rebasing onto the remote when the author pushed meanwhile), leaving
 every other change in the work tree alone; then runs the --then command with \`sh -c\`. Commit
 and hook happen only when something the site shows changed: the data, or a widget file beyond
-the "last checked" time that every run refreshes (without --site: when the data changed).
+the "last checked" time that every run refreshes (without --site: when the data changed). A
+commit, push or hook that failed is retried by the next run, even when nothing changed since.
 Exit 0 when every step that ran succeeded, "nothing changed" included; exit 1 when one failed,
 and the steps after it are skipped. One summary line says what each step did.
 The hook sees VIGIL_RUN_ID, VIGIL_DB and VIGIL_SITE, never SOCRATA_APP_TOKEN.
