@@ -65,15 +65,18 @@ export function deaths(n: number): string {
 
 /**
  * Cities are stored upper case: "OAK LAWN" → "Oak Lawn", "MCCOOK" → "McCook", "O'HARE" →
- * "O'Hare". Small words inside a name stay lower case ("Village of Oak Park").
+ * "O'Hare". Small words inside a name stay lower case ("Village of Oak Park"). After an
+ * apostrophe, the next part is capitalized only when a single letter comes before it ("O'Hare",
+ * "D'Arcy"); otherwise it stays lower case ("RIVER'S EDGE" → "River's Edge").
  */
 export function titleCase(name: string): string {
   const small = new Set(["of", "the", "and", "on", "in"]);
   return name
     .toLowerCase()
     .split(/(\s+|-|')/)
-    .map((part, i) => {
+    .map((part, i, parts) => {
       if (i > 0 && small.has(part)) return part;
+      if (i > 1 && parts[i - 1] === "'" && !/^[a-z]$/.test(parts[i - 2])) return part;
       const word = part.charAt(0).toUpperCase() + part.slice(1);
       return word.replace(/^Mc([a-z])/, (_, c: string) => `Mc${c.toUpperCase()}`);
     })

@@ -43,6 +43,8 @@ test("people are described in humane words", () => {
   assert.equal(person(101, "Female", "UNK"), "a 101-year-old woman");
   assert.equal(titleCase("MCCOOK"), "McCook");
   assert.equal(titleCase("O'HARE"), "O'Hare");
+  assert.equal(titleCase("D'ARCY"), "D'Arcy");
+  assert.equal(titleCase("RIVER'S EDGE"), "River's Edge");
   assert.equal(titleCase("VILLAGE OF OAK PARK"), "Village of Oak Park");
   assert.equal(placeName("1234 W MADISON ST"), null, "something with a house number is never shown as a city");
 });
