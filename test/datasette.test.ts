@@ -221,6 +221,12 @@ test("the cases table searches the causes of death and shows its default facets 
   const view = (await fetchJson(served, "/vigil/covid_deaths.json?_shape=objects")).body;
   assert.equal(view.filtered_table_rows_count, covid().length);
   for (const facet of ["manner", "race_ethnicity", "age_group", "gender", "residence_city"]) assert.ok(facet in view.facet_results, `covid_deaths facet ${facet}`);
+  // Search works on the view of published COVID deaths too, and finds only those.
+  const searched = (await fetchJson(served, "/vigil/covid_deaths.json?_search=pneumonia&_shape=objects&_size=max")).body;
+  const expected = db.prepare("SELECT count(*) FROM covid_deaths WHERE case_rowid IN (SELECT rowid FROM cases_fts WHERE cases_fts MATCH 'pneumonia')").pluck().get();
+  const all = db.prepare("SELECT count(*) FROM covid_deaths").pluck().get() as number;
+  assert.ok((expected as number) > 0 && (expected as number) < all, "the search narrows the list");
+  assert.equal(searched.filtered_table_rows_count, expected);
 });
 
 test("every table, view and column of the database has a description, and the case columns come from the schema", async () => {
@@ -233,7 +239,7 @@ test("every table, view and column of the database has a description, and the ca
   }
   assert.deepEqual(missing, [], "described in datasette/metadata.yml (or schemas/case.ts for cases)");
   assert.deepEqual(tables.cases.columns, caseColumnDescriptions());
-  assert.deepEqual(tables.covid_deaths.columns, caseColumnDescriptions());
+  assert.deepEqual(tables.covid_deaths.columns, { ...caseColumnDescriptions(), case_rowid: tables.covid_deaths.columns.case_rowid });
   for (const name of CANNED_QUERIES) {
     const query = metadata.databases.vigil.queries[name];
     assert.ok(query?.title && query?.description, `canned query ${name} has a title and a description`);
