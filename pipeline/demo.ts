@@ -13,7 +13,7 @@ import type { Command } from "./command.ts";
 import { UsageError, VigilError } from "./errors.ts";
 import { ingest } from "./ingest.ts";
 import { elapsed, type Logger } from "./log.ts";
-import { freePort, parsePort, startDatasette, type DatasetteServer } from "./serve.ts";
+import { freePort, lastError, parsePort, startDatasette, tail, type DatasetteServer } from "./serve.ts";
 
 const FIXTURE_SITE = fileURLToPath(new URL("../fixtures/hugo-site", import.meta.url));
 /** Marks a folder as the demo's own, so that starting afresh never deletes anything else. */
@@ -143,16 +143,7 @@ async function startHugo(site: string, port: number, log: Logger, signal: AbortS
     ["server", "--source", site, "--bind", "127.0.0.1", "--port", String(port), "--baseURL", url, "--appendPort=false", "--disableLiveReload", "--watch=false"],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
-  const output: string[] = [];
-  const keep = (chunk: Buffer) => {
-    for (const line of chunk.toString().split("\n")) {
-      if (!line.trim()) continue;
-      log.debug("hugo", line);
-      output.push(line);
-    }
-  };
-  child.stdout.on("data", keep);
-  child.stderr.on("data", keep);
+  const output = tail(child, log, "hugo");
   const exited = new Promise<void>((done) => child.on("close", () => done()));
   const stop = () => stopChild(child, exited);
   const deadline = performance.now() + 60_000;
@@ -169,8 +160,7 @@ async function startHugo(site: string, port: number, log: Logger, signal: AbortS
   }
   await stop();
   checkStopped(signal);
-  const error = output.filter((line) => /error/i.test(line)).at(-1) ?? output.at(-1) ?? "no output";
-  throw new VigilError(`hugo could not build or serve the demo site: ${error.trim()}`, { hint: "run with --debug to see Hugo's output" });
+  throw new VigilError(`hugo could not build or serve the demo site: ${lastError(output)}`, { hint: "run with --debug to see Hugo's output" });
 }
 
 async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {

@@ -206,13 +206,13 @@ async function waitForServer(
   throw new DatasetteError(`datasette did not answer at ${url} within ${Math.round(timeoutMs / 1000)} s: ${lastError(output)}`);
 }
 
-/** Keeps the last lines datasette printed (for error messages) and passes each to the debug log. */
-function tail(child: ChildProcess, log: Logger): string[] {
+/** Keeps the last lines a child process printed (for error messages) and passes each to the debug log. */
+export function tail(child: ChildProcess, log: Logger, stage = "serve"): string[] {
   const lines: string[] = [];
   const take = (chunk: Buffer) => {
     for (const line of chunk.toString().split("\n")) {
       if (!line.trim()) continue;
-      log.debug("serve", line);
+      log.debug(stage, line);
       lines.push(line);
       if (lines.length > 40) lines.shift();
     }
@@ -222,7 +222,7 @@ function tail(child: ChildProcess, log: Logger): string[] {
   return lines;
 }
 
-function lastError(lines: string[]): string {
+export function lastError(lines: string[]): string {
   const error = [...lines].reverse().find((line) => /error|exception|address already in use/i.test(line));
   return (error ?? lines.at(-1) ?? "no output").trim();
 }

@@ -10,21 +10,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { writeArchiveCsv } from "../bench/archive-csv.ts";
 import { runCli, ROOT, tempDir, VIGIL_BIN } from "./helpers.ts";
-
-function snapshot(path: string) {
-  const db = new Database(path, { readonly: true });
-  try {
-    return {
-      cases: db.prepare("SELECT * FROM cases ORDER BY rowid").all(),
-      revisions: db.prepare("SELECT * FROM case_revisions ORDER BY id").all(),
-      rejects: db.prepare("SELECT * FROM rejects ORDER BY id").all(),
-      runs: db.prepare("SELECT id, kind, status, fetched, inserted, updated, unchanged, removed, restored, rejected FROM runs ORDER BY id").all(),
-      leftovers: db.prepare("SELECT (SELECT count(*) FROM backfill_checkpoints) + (SELECT count(*) FROM backfill_seen)").pluck().get(),
-    };
-  } finally {
-    db.close();
-  }
-}
+import { backfillSnapshot as snapshot } from "./helpers.ts";
 
 /** Rows the interrupted run has committed (0 before its first checkpoint or before the database exists). */
 function committed(path: string): number {

@@ -15,6 +15,7 @@ import { RunRefusedError, SourceFormatError, UsageError, VigilError } from "../p
 import { progressLog, type Progress } from "../pipeline/progress.ts";
 import { SOURCE_COLUMNS, type RawRow } from "../schemas/source-columns.ts";
 import { fixedClock, memoryLogger, tempDir } from "./helpers.ts";
+import { backfillSnapshot as snapshot } from "./helpers.ts";
 
 type T = Parameters<typeof tempDir>[0];
 
@@ -48,22 +49,6 @@ function setup(t: T, dataset = "3trz-enys") {
     }
   };
   return { dir, db, log, options, write, query };
-}
-
-function snapshot(path: string) {
-  const db = new Database(path, { readonly: true });
-  try {
-    return {
-      cases: db.prepare("SELECT * FROM cases ORDER BY rowid").all(),
-      revisions: db.prepare("SELECT * FROM case_revisions ORDER BY id").all(),
-      rejects: db.prepare("SELECT * FROM rejects ORDER BY id").all(),
-      runs: db.prepare("SELECT id, kind, status, fetched, inserted, updated, unchanged, removed, restored, rejected, unknown_columns, missing_columns FROM runs ORDER BY id").all(),
-      fts: db.prepare("SELECT rowid FROM cases_fts WHERE cases_fts MATCH 'covid' ORDER BY rowid").pluck().all(),
-      leftovers: db.prepare("SELECT (SELECT count(*) FROM backfill_checkpoints) + (SELECT count(*) FROM backfill_seen)").pluck().get(),
-    };
-  } finally {
-    db.close();
-  }
 }
 
 const view = generateCovidView({ seed: 11, count: 1500 });

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
 import { memoryLogger } from "../pipeline/log.ts";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -57,3 +58,23 @@ export { memoryLogger };
 
 /** Fast retries for tests: no real waiting between attempts. */
 export const FAST_HTTP = { baseDelayMs: 1, maxDelayMs: 5, sleep: async () => {} } as const;
+
+/**
+ * Everything a bulk load leaves in a database, in load order: cases, revisions, rejects, run counts,
+ * the search index and backfill leftovers. Two loads that should converge compare equal.
+ */
+export function backfillSnapshot(path: string) {
+  const db = new Database(path, { readonly: true });
+  try {
+    return {
+      cases: db.prepare("SELECT * FROM cases ORDER BY rowid").all(),
+      revisions: db.prepare("SELECT * FROM case_revisions ORDER BY id").all(),
+      rejects: db.prepare("SELECT * FROM rejects ORDER BY id").all(),
+      runs: db.prepare("SELECT id, kind, status, fetched, inserted, updated, unchanged, removed, restored, rejected, unknown_columns, missing_columns FROM runs ORDER BY id").all(),
+      fts: db.prepare("SELECT rowid FROM cases_fts WHERE cases_fts MATCH 'covid' ORDER BY rowid").pluck().all(),
+      leftovers: db.prepare("SELECT (SELECT count(*) FROM backfill_checkpoints) + (SELECT count(*) FROM backfill_seen)").pluck().get(),
+    };
+  } finally {
+    db.close();
+  }
+}
