@@ -4,6 +4,7 @@
  */
 import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { Chunk } from "./csv-chunks.ts";
@@ -13,9 +14,10 @@ import { WORKER_ROLE, type ChunkResult, type WorkerSetup } from "./csv-worker.ts
 const WORKER_PATH = fileURLToPath(new URL("./csv-worker.ts", import.meta.url));
 
 /**
- * Workers start from this script: vigil runs its TypeScript through tsx, whose loader worker
- * threads do not inherit (not even from `node --import tsx`). Each registers tsx's CommonJS hook,
- * which works inside the thread; the ESM hooks would start yet another thread per worker.
+ * Run from the sources, workers start from this script: vigil then runs its TypeScript through
+ * tsx, whose loader worker threads do not inherit (not even from `node --import tsx`). Each
+ * registers tsx's CommonJS hook, which works inside the thread; the ESM hooks would start yet
+ * another thread per worker.
  */
 const BOOTSTRAP = `
 const { workerData } = require("node:worker_threads");
@@ -35,6 +37,18 @@ export function defaultWorkerCount(): number {
 /** A chunk needs a few MB; a small heap is collected often and keeps the process small. */
 const HEAP_LIMITS = { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 16 };
 
+/** Set by bin/vigil.js when it runs the bundle of the sources (bin/bundle.js), which has the worker in it. */
+const BUNDLE = Symbol.for("vigil.bundle");
+
+function startWorker(): Worker {
+  const bundle = (globalThis as Record<symbol, unknown>)[BUNDLE];
+  if (typeof bundle === "string") {
+    return new Worker(join(bundle, "csv-worker.js"), { workerData: { role: WORKER_ROLE }, resourceLimits: HEAP_LIMITS });
+  }
+  const workerData = { role: WORKER_ROLE, path: WORKER_PATH, tsx: createRequire(import.meta.url).resolve("tsx/cjs/api") };
+  return new Worker(BOOTSTRAP, { eval: true, workerData, resourceLimits: HEAP_LIMITS });
+}
+
 /** Chunks handed to a worker at once: one to parse, one ready for when it finishes. */
 const PER_WORKER = 2;
 
@@ -52,9 +66,8 @@ export class ParsePool {
   private failure: Error | undefined;
 
   constructor(size = defaultWorkerCount()) {
-    const workerData = { role: WORKER_ROLE, path: WORKER_PATH, tsx: createRequire(import.meta.url).resolve("tsx/cjs/api") };
     this.workers = Array.from({ length: size }, () => {
-      const worker = new Worker(BOOTSTRAP, { eval: true, workerData, resourceLimits: HEAP_LIMITS });
+      const worker = startWorker();
       worker.on("message", (result: ChunkResult) => {
         const entry = this.running.get(result.seq);
         if (!entry) return;
