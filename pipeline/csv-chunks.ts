@@ -164,25 +164,28 @@ class RecordScanner {
     this.scan();
   }
 
+  /** Finds quotes and line feeds with indexOf: most lines have no quote, so this visits line ends only. */
   private scan(): void {
-    const buf = this.buffer;
-    const offset = this.start;
+    const bytes = this.buffer.subarray(this.start, this.start + this.length);
+    const end = this.length;
     let inQuotes = this.inQuotes;
     let lineFeeds = this.lineFeeds;
-    for (let i = this.scanned; i < this.length; i++) {
-      const byte = buf[offset + i];
-      if (byte === QUOTE) {
-        inQuotes = !inQuotes;
-      } else if (byte === LF) {
+    let i = this.scanned;
+    while (i < end) {
+      let quote = bytes.indexOf(QUOTE, i);
+      if (quote === -1) quote = end;
+      // the line feeds before the next quote: inside quotes they only count as lines
+      for (let lf = bytes.indexOf(LF, i); lf !== -1 && lf < quote; lf = bytes.indexOf(LF, lf + 1)) {
         lineFeeds++;
-        if (!inQuotes) {
-          this.last = i + 1;
-          if (i + 1 >= this.nextTarget) {
-            this.cuts.push({ end: i + 1, lineFeeds });
-            this.nextTarget = i + 1 + this.target;
-          }
+        if (inQuotes) continue;
+        this.last = lf + 1;
+        if (lf + 1 >= this.nextTarget) {
+          this.cuts.push({ end: lf + 1, lineFeeds });
+          this.nextTarget = lf + 1 + this.target;
         }
       }
+      if (quote < end) inQuotes = !inQuotes;
+      i = quote + 1;
     }
     this.scanned = this.length;
     this.inQuotes = inQuotes;

@@ -1,16 +1,17 @@
 /**
- * A parsing worker of `vigil backfill`: csv-parse on chunks of whole records, each record mapped
- * onto the raw-row shape and normalized. Parsing is the costliest step of a bulk load, so it runs
- * here, beside the main thread, which only writes the database.
+ * A parsing worker of `vigil backfill`: chunks of whole records parsed (csv-records.ts), each
+ * record mapped onto the raw-row shape and normalized. Parsing is the costliest step of a bulk
+ * load, so it runs here, beside the main thread, which writes the database.
  *
  * Results go back packed: one JSON array of values per chunk is far cheaper to send between
  * threads than thousands of objects.
  */
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
-import { parse } from "csv-parse/sync";
 import { CASE_FIELDS } from "../schemas/case.ts";
+import { parseRecords } from "./csv-records.ts";
 import { recordToRaw, type CsvLayout } from "./csv-rows.ts";
 import { normalizeRow } from "./normalize.ts";
+import { ROW_COLUMNS } from "./sync.ts";
 
 export interface WorkerSetup {
   layout: CsvLayout;
@@ -45,30 +46,38 @@ export interface ChunkResult {
   records: number;
   /** Records whose death date is outside --since/--until. */
   outside: number;
-  /** Accepted rows, PACKED_WIDTH values each, as one JSON array: far cheaper to send between threads than values. */
+  /**
+   * Accepted rows as one JSON array of arrays, each the values of ROW_COLUMNS (sync.ts): far cheaper to send
+   * between threads than objects, and ready to bind as they are.
+   */
   rows: string;
+  /** Each accepted row's position in the chunk and its line: [index, line, index, line, ...]. */
+  positions: number[];
+  /** The accepted rows' case numbers, as a JSON array. */
+  keys: string;
+  /** No case number comes twice among the accepted rows. */
+  distinct: boolean;
   rejects: RejectedRecord[];
   /** A fatal problem with the chunk: what is wrong, and the physical line it is on. */
   error?: { message: string; line: number };
 }
 
-/** Values per accepted row: the case's fields, its source row id and :updated_at, its index and line. */
-export const PACKED_WIDTH = CASE_FIELDS.length + 4;
 
 export function parseChunk(task: ChunkTask, setup: WorkerSetup): ChunkResult {
   const { layout, today, since, until } = setup;
   const data = Buffer.from(task.data.buffer, task.data.byteOffset, task.data.byteLength);
-  const result: ChunkResult = { seq: task.seq, records: 0, outside: 0, rows: "[]", rejects: [] };
+  const result: ChunkResult = { seq: task.seq, records: 0, outside: 0, rows: "[]", positions: [], keys: "[]", distinct: true, rejects: [] };
   let records: string[][];
   try {
-    records = parse(data, { relax_column_count: true }) as string[][];
+    records = parseRecords(data);
   } catch (error) {
     const { bytes, message } = error as { bytes?: number; message: string };
     const line = task.line + (typeof bytes === "number" ? countLineFeeds(data, bytes) : 0);
     result.error = { message: message.replace(/ (at|on) line \d+/, ""), line };
     return result;
   }
-  const packed: unknown[] = [];
+  const rows: unknown[][] = [];
+  const keys = new Set<string>();
   const width = layout.header.length;
   let line = task.line;
   for (let index = 0; index < records.length; index++) {
@@ -92,14 +101,20 @@ export function parseChunk(task: ChunkTask, setup: WorkerSetup): ChunkResult {
     const normalized = normalizeRow(raw, { today });
     if (normalized.ok) {
       const c = normalized.case;
-      for (const field of CASE_FIELDS) packed.push(c[field]);
-      packed.push(normalized.sourceRowId, normalized.sourceUpdatedAt, index, recordLine);
+      const row: unknown[] = new Array(ROW_COLUMNS.length);
+      for (let f = 0; f < CASE_FIELDS.length; f++) row[f] = c[CASE_FIELDS[f]];
+      row[CASE_FIELDS.length] = normalized.sourceRowId;
+      row[CASE_FIELDS.length + 1] = normalized.sourceUpdatedAt;
+      rows.push(row);
+      result.positions.push(index, recordLine);
+      if (keys.size === keys.add(c.casenumber).size) result.distinct = false;
     } else {
       const { casenumber, sourceRowId, reasons } = normalized;
       result.rejects.push({ index, line: recordLine, casenumber, sourceRowId, reasons, raw: JSON.stringify(raw) });
     }
   }
-  result.rows = JSON.stringify(packed);
+  result.rows = JSON.stringify(rows);
+  result.keys = JSON.stringify([...keys]);
   return result;
 }
 

@@ -40,7 +40,9 @@ export interface CaseWriterOptions {
   deferAdded?: boolean;
 }
 
-const COLUMNS = [...CASE_FIELDS, "source_row_id", "source_updated_at"] as const;
+/** A case row's values as a bulk load hands them over: the case's fields, then its provenance. */
+export const ROW_COLUMNS = [...CASE_FIELDS, "source_row_id", "source_updated_at"] as const;
+const CASENUMBER = ROW_COLUMNS.indexOf("casenumber");
 
 export class CaseWriter {
   readonly counts: RunCounts = { fetched: 0, inserted: 0, updated: 0, unchanged: 0, removed: 0, restored: 0, rejected: 0 };
@@ -53,15 +55,15 @@ export class CaseWriter {
   private readonly seenTable: string;
   private readonly rejectedCases = new Set<string>();
   private readonly deferAdded: boolean;
-  /** Bound values of the row being written, in COLUMNS order (plus the key for an update), reused. */
-  private readonly params: unknown[] = new Array(COLUMNS.length + 1).fill(null);
+  /** Bound values of the row being written, in ROW_COLUMNS order (plus the key for an update), reused. */
+  private readonly params: unknown[] = new Array(ROW_COLUMNS.length + 1).fill(null);
 
   constructor(
     private readonly db: DB,
     private readonly runId: number,
     options: CaseWriterOptions = {},
   ) {
-    const columns = COLUMNS;
+    const columns = ROW_COLUMNS;
     this.select = db.prepare(
       `SELECT ${CASE_FIELDS.join(", ")}, removed_run_id, first_run_id, changed_run_id, source_row_id, source_updated_at FROM cases WHERE casenumber = ?`,
     );
@@ -136,14 +138,24 @@ export class CaseWriter {
       .run(rowid);
   }
 
-  /** Puts the row's values into `params`, in COLUMNS order. */
+  /**
+   * Inserts a case that the caller knows is neither stored nor seen yet in this run (a bulk load
+   * checks a chunk's case numbers at once): `values` in ROW_COLUMNS order, bound as they are.
+   */
+  insertNew(values: unknown[]): void {
+    this.insert.run(values);
+    if (!this.deferAdded) this.revision.run(values[CASENUMBER], "added", null, null, null);
+    this.counts.inserted++;
+  }
+
+  /** Puts the row's values into `params`, in ROW_COLUMNS order. */
   private bind(row: Normalized): unknown[] {
     const next = row.case;
     const values = this.params;
     for (let i = 0; i < CASE_FIELDS.length; i++) values[i] = next[CASE_FIELDS[i]];
     values[CASE_FIELDS.length] = row.sourceRowId;
     values[CASE_FIELDS.length + 1] = row.sourceUpdatedAt;
-    values.length = COLUMNS.length;
+    values.length = ROW_COLUMNS.length;
     return values;
   }
 

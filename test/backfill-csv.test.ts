@@ -12,8 +12,10 @@ import { generateArchive, generateCovidView } from "../fixtures/generate.ts";
 import { bulkCsvChunks, resourceCsv } from "../fixtures/portal-csv.ts";
 import { ARCHIVE_COLUMNS } from "../bench/archive-csv.ts";
 import { readCsv, SourceChangedError, type Chunk } from "../pipeline/csv-chunks.ts";
+import { parseRecords, parseWithCsvParse } from "../pipeline/csv-records.ts";
 import { floatingTimestamp, parseLocation, planColumns, recordToRaw, type CsvLayout } from "../pipeline/csv-rows.ts";
-import { PACKED_WIDTH, parseChunk } from "../pipeline/csv-worker.ts";
+import { parseChunk } from "../pipeline/csv-worker.ts";
+import { ROW_COLUMNS } from "../pipeline/sync.ts";
 import { SourceFormatError } from "../pipeline/errors.ts";
 import { normalizeRow, plainRow } from "../pipeline/normalize.ts";
 import { rawRowSchema } from "../schemas/source-row.ts";
@@ -192,6 +194,65 @@ test("what is not CSV text fails before any row, saying what it looks like", asy
   }
 });
 
+/** csv-parse's answer for `data`: its records, or its error message. */
+function csvParseOutcome(data: Buffer): string[][] | string {
+  try {
+    return parseWithCsvParse(data);
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+function parseRecordsOutcome(data: Buffer): string[][] | string {
+  try {
+    return parseRecords(data);
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+test("records come out exactly as csv-parse reads them, errors included", () => {
+  // seeded, so a failure can be replayed
+  let seed = 20200316;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const pick = <T,>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
+  const values = ["", "ME2020-01234", "CHICAGO", "a b", "x,y", 'he said "hi"', "two\nlines", "cr\r\nlf", "lone\rcr", "é 漢字 🕯", " padded ", "POINT (-87.6 41.9)", '""'];
+  const field = () => {
+    const value = pick(values);
+    const needsQuotes = /[",\r\n]/.test(value);
+    if (needsQuotes || random() < 0.1) return `"${value.replaceAll('"', '""')}"`;
+    return random() < 0.01 ? `${value}"stray` : value;
+  };
+  let checked = 0;
+  for (let file = 0; file < 400; file++) {
+    const eol = pick(["\n", "\n", "\r\n", "mixed"]);
+    const lines: string[] = [];
+    const records = 1 + Math.floor(random() * 12);
+    for (let r = 0; r < records; r++) {
+      const width = random() < 0.05 ? 2 : 4;
+      lines.push(random() < 0.05 ? "" : Array.from({ length: width }, field).join(","));
+      lines.push(eol === "mixed" ? pick(["\n", "\r\n"]) : eol);
+    }
+    if (random() < 0.2) lines.pop(); // no line end after the last record
+    const data = Buffer.from(lines.join(""));
+    assert.deepEqual(parseRecordsOutcome(data), csvParseOutcome(data), JSON.stringify(data.toString()));
+    checked++;
+  }
+  assert.equal(checked, 400);
+  // and the quirk files and generated exports, in both header flavours
+  const quirks = readdirSync(join(ROOT, "fixtures", "rows"))
+    .filter((f) => f.endsWith(".json"))
+    .flatMap((f) => JSON.parse(readFileSync(join(ROOT, "fixtures", "rows", f), "utf8")) as RawRow[]);
+  const columns = SOURCE_COLUMNS.map((c) => ({ source: c.fieldName, name: c.fieldName, type: c.dataTypeName }));
+  const exports = [bulkCsv([...quirks, ...generateArchive({ count: 2000, seed: 5 })]), resourceCsv(columns, [...quirks, ...generateCovidView({ count: 500, seed: 6 })])];
+  for (const text of exports) {
+    const data = Buffer.from(text);
+    const records = parseRecords(data);
+    assert.ok(records.length > 500);
+    assert.deepEqual(records, parseWithCsvParse(data));
+  }
+});
+
 test("a chunk parses into packed rows, rejects with their lines, and skips rows outside the dates", async () => {
   const text = [
     "Case Number,Date of Death,Age,Primary Cause",
@@ -209,9 +270,11 @@ test("a chunk parses into packed rows, rejects with their lines, and skips rows 
   assert.equal(result.error, undefined);
   assert.equal(result.records, 5);
   assert.equal(result.outside, 1);
-  const rows = JSON.parse(result.rows) as unknown[];
-  assert.equal(rows.length, 2 * PACKED_WIDTH);
-  assert.deepEqual([rows[PACKED_WIDTH - 1], rows[2 * PACKED_WIDTH - 1]], [2, 3], "accepted rows carry their line");
+  const rows = JSON.parse(result.rows) as unknown[][];
+  assert.deepEqual(rows.map((row) => [row.length, row[ROW_COLUMNS.indexOf("casenumber")]]), [[ROW_COLUMNS.length, "ME2020-00001"], [ROW_COLUMNS.length, "ME2020-00002"]]);
+  assert.deepEqual(result.positions, [0, 2, 1, 3], "accepted rows carry their place in the chunk and their line");
+  assert.deepEqual(JSON.parse(result.keys), ["ME2020-00001", "ME2020-00002"]);
+  assert.equal(result.distinct, true);
   assert.deepEqual(result.rejects.map((r) => r.line), [5, 8]);
   assert.match(result.rejects[0].reasons.join(), /casenumber/);
   assert.match(result.rejects[1].reasons.join(), /not a real calendar date/);

@@ -1,0 +1,83 @@
+/**
+ * The records of a chunk of whole CSV records: exactly what csv-parse returns for it, faster.
+ *
+ * csv-parse reads a byte at a time; on two cores it alone took longer than a whole bulk load is
+ * allowed to. Most records of an export have no quote at all, and for those CSV has nothing to
+ * interpret: the fields are the text between the commas. So a record without a quote is split on
+ * its commas here, and every record with a quote goes to csv-parse, all of a chunk's at once.
+ * Anything out of the ordinary (a carriage return that is not part of every line end, a record
+ * csv-parse refuses) sends the whole chunk to csv-parse, which then words any error itself.
+ */
+import { parse } from "csv-parse/sync";
+
+const OPTIONS = { relax_column_count: true } as const;
+
+/** csv-parse on the whole chunk: the reference, and the way for anything unusual. */
+export function parseWithCsvParse(data: Buffer | string): string[][] {
+  return parse(data, OPTIONS) as string[][];
+}
+
+export function parseRecords(data: Buffer): string[][] {
+  const text = data.toString("utf8");
+  const eol = lineEnd(text);
+  if (eol === undefined) return parseWithCsvParse(data);
+  const records: string[][] = [];
+  /** Positions in `records` of the records csv-parse reads, and their text, each with its line end. */
+  const quoted: number[] = [];
+  const quotedText: string[] = [];
+  let at = 0;
+  while (at < text.length) {
+    let end = text.indexOf(eol, at);
+    if (end === -1) end = text.length;
+    const line = text.slice(at, end);
+    if (!line.includes('"')) {
+      records.push(line.split(","));
+      at = end + eol.length;
+      continue;
+    }
+    // a quoted field may hold line ends: the record ends where its quotes balance
+    let quotes = countQuotes(line);
+    while (quotes % 2 === 1 && end < text.length) {
+      const from = end + eol.length;
+      let next = text.indexOf(eol, from);
+      if (next === -1) next = text.length;
+      quotes += countQuotes(text.slice(from, next));
+      end = next;
+    }
+    const stop = Math.min(end + eol.length, text.length);
+    quoted.push(records.length);
+    quotedText.push(text.slice(at, stop));
+    records.push([]);
+    at = stop;
+  }
+  if (quoted.length === 0) return records;
+  let parsed: string[][];
+  try {
+    parsed = parseWithCsvParse(quotedText.join(""));
+  } catch {
+    return parseWithCsvParse(data);
+  }
+  if (parsed.length !== quoted.length) return parseWithCsvParse(data);
+  for (let i = 0; i < quoted.length; i++) records[quoted[i]] = parsed[i];
+  return records;
+}
+
+/**
+ * The chunk's line end, when csv-parse would find the same one everywhere in it: "\n" if there
+ * is no carriage return at all, "\r\n" if every line feed follows one and there is no other.
+ */
+function lineEnd(text: string): "\n" | "\r\n" | undefined {
+  if (!text.includes("\r")) return "\n";
+  const crlf = count(text, "\r\n");
+  return crlf === count(text, "\r") && crlf === count(text, "\n") ? "\r\n" : undefined;
+}
+
+function count(text: string, part: string): number {
+  let n = 0;
+  for (let i = text.indexOf(part); i !== -1; i = text.indexOf(part, i + part.length)) n++;
+  return n;
+}
+
+function countQuotes(text: string): number {
+  return count(text, '"');
+}
