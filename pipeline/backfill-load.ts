@@ -54,7 +54,7 @@ export class BulkLoad {
    */
   apply(chunk: Chunk, result: ChunkResult): void {
     this.begin();
-    const rows = JSON.parse(result.rows) as unknown[][];
+    const rows = typeof result.rows === "string" ? (JSON.parse(result.rows) as unknown[][]) : result.rows;
     const { positions, rejects } = result;
     if (result.distinct && this.anyStored.get(result.keys) === undefined) {
       for (const row of rows) this.writer.insertNew(row);

@@ -198,17 +198,20 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
 
     const loadStarted = performance.now();
     progress.start(total, { rows: state.records, bytes: state.bytes });
-    const inflight: Array<{ chunk: Chunk; result: Promise<ChunkResult> }> = [];
+    const inflight: Array<{ chunk: Chunk; result: Promise<ChunkResult>; ready: boolean }> = [];
     const applyNext = async () => {
       const next = inflight.shift()!;
+      // rather than wait for the worker, parse waiting chunks here, letting results in between
+      while (!next.ready && pool.parseHere()) await new Promise((resolve) => setImmediate(resolve));
       apply(next.chunk, await next.result);
     };
     try {
       for await (const chunk of csv.chunks(resume)) {
         signal?.throwIfAborted();
-        const result = pool.parse(chunk);
-        result.catch(() => {}); // awaited in order below; meanwhile a failure must not surface as unhandled
-        inflight.push({ chunk, result });
+        const entry = { chunk, result: pool.parse(chunk), ready: false };
+        // awaited in order below; meanwhile a failure must not surface as unhandled
+        entry.result.then(() => (entry.ready = true), () => (entry.ready = true));
+        inflight.push(entry);
         if (inflight.length >= pool.size * CHUNKS_PER_WORKER) await applyNext();
       }
       while (inflight.length > 0) await applyNext();

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { Chunk } from "./csv-chunks.ts";
 import { VigilError } from "./errors.ts";
-import { WORKER_ROLE, type ChunkResult, type WorkerSetup } from "./csv-worker.ts";
+import { parseChunk, WORKER_ROLE, type ChunkResult, type WorkerSetup } from "./csv-worker.ts";
 
 const WORKER_PATH = fileURLToPath(new URL("./csv-worker.ts", import.meta.url));
 
@@ -49,8 +49,11 @@ function startWorker(): Worker {
   return new Worker(BOOTSTRAP, { eval: true, workerData, resourceLimits: HEAP_LIMITS });
 }
 
-/** Chunks handed to a worker at once: one to parse, one ready for when it finishes. */
-const PER_WORKER = 2;
+/**
+ * Chunks handed to a worker at once. New ones go out only when the main thread's event loop
+ * turns, which it does not while it writes the database: a worker with a few in hand keeps busy.
+ */
+const PER_WORKER = 8;
 
 interface Task {
   chunk: Chunk;
@@ -64,6 +67,7 @@ export class ParsePool {
   private readonly queue: Task[] = [];
   private readonly running = new Map<number, { task: Task; slot: { running: number } }>();
   private failure: Error | undefined;
+  private local: WorkerSetup | undefined;
 
   constructor(size = defaultWorkerCount()) {
     this.workers = Array.from({ length: size }, () => {
@@ -92,7 +96,25 @@ export class ParsePool {
   }
 
   setup(setup: WorkerSetup): void {
+    this.local = setup;
     for (const { worker } of this.workers) worker.postMessage({ setup });
+  }
+
+  /**
+   * Parses the first chunk still waiting for a worker here, on the calling thread: for a caller
+   * that would otherwise sit waiting for a worker's result (on two cores, the main thread between
+   * database writes). False when no chunk is waiting.
+   */
+  parseHere(): boolean {
+    const task = this.queue.shift();
+    if (!task || !this.local) return false;
+    const { seq, data, line } = task.chunk;
+    try {
+      task.resolve(parseChunk({ seq, data, line }, this.local, { encode: false }));
+    } catch (error) {
+      task.reject(error as Error);
+    }
+    return true;
   }
 
   /** Parses one chunk; the chunk's bytes are copied to the worker, the caller keeps its own. */

@@ -48,9 +48,10 @@ export interface ChunkResult {
   outside: number;
   /**
    * Accepted rows as one JSON array of arrays, each the values of ROW_COLUMNS (sync.ts): far cheaper to send
-   * between threads than objects, and ready to bind as they are.
+   * between threads than objects, and ready to bind as they are. Parsed on the thread that uses
+   * them, the arrays themselves.
    */
-  rows: string;
+  rows: string | unknown[][];
   /** Each accepted row's position in the chunk and its line: [index, line, index, line, ...]. */
   positions: number[];
   /** The accepted rows' case numbers, as a JSON array. */
@@ -63,7 +64,7 @@ export interface ChunkResult {
 }
 
 
-export function parseChunk(task: ChunkTask, setup: WorkerSetup): ChunkResult {
+export function parseChunk(task: ChunkTask, setup: WorkerSetup, { encode = true } = {}): ChunkResult {
   const { layout, today, since, until } = setup;
   const data = Buffer.from(task.data.buffer, task.data.byteOffset, task.data.byteLength);
   const result: ChunkResult = { seq: task.seq, records: 0, outside: 0, rows: "[]", positions: [], keys: "[]", distinct: true, rejects: [] };
@@ -113,7 +114,7 @@ export function parseChunk(task: ChunkTask, setup: WorkerSetup): ChunkResult {
       result.rejects.push({ index, line: recordLine, casenumber, sourceRowId, reasons, raw: JSON.stringify(raw) });
     }
   }
-  result.rows = JSON.stringify(rows);
+  result.rows = encode ? JSON.stringify(rows) : rows;
   result.keys = JSON.stringify([...keys]);
   return result;
 }

@@ -14,7 +14,8 @@ import { ARCHIVE_COLUMNS } from "../bench/archive-csv.ts";
 import { readCsv, SourceChangedError, type Chunk } from "../pipeline/csv-chunks.ts";
 import { parseRecords, parseWithCsvParse } from "../pipeline/csv-records.ts";
 import { floatingTimestamp, parseLocation, planColumns, recordToRaw, type CsvLayout } from "../pipeline/csv-rows.ts";
-import { parseChunk } from "../pipeline/csv-worker.ts";
+import { ParsePool } from "../pipeline/csv-pool.ts";
+import { parseChunk, type ChunkResult } from "../pipeline/csv-worker.ts";
 import { ROW_COLUMNS } from "../pipeline/sync.ts";
 import { SourceFormatError } from "../pipeline/errors.ts";
 import { normalizeRow, plainRow } from "../pipeline/normalize.ts";
@@ -270,7 +271,7 @@ test("a chunk parses into packed rows, rejects with their lines, and skips rows 
   assert.equal(result.error, undefined);
   assert.equal(result.records, 5);
   assert.equal(result.outside, 1);
-  const rows = JSON.parse(result.rows) as unknown[][];
+  const rows = JSON.parse(result.rows as string) as unknown[][];
   assert.deepEqual(rows.map((row) => [row.length, row[ROW_COLUMNS.indexOf("casenumber")]]), [[ROW_COLUMNS.length, "ME2020-00001"], [ROW_COLUMNS.length, "ME2020-00002"]]);
   assert.deepEqual(result.positions, [0, 2, 1, 3], "accepted rows carry their place in the chunk and their line");
   assert.deepEqual(JSON.parse(result.keys), ["ME2020-00001", "ME2020-00002"]);
@@ -278,6 +279,26 @@ test("a chunk parses into packed rows, rejects with their lines, and skips rows 
   assert.deepEqual(result.rejects.map((r) => r.line), [5, 8]);
   assert.match(result.rejects[0].reasons.join(), /casenumber/);
   assert.match(result.rejects[1].reasons.join(), /not a real calendar date/);
+});
+
+test("chunks parsed by the worker and on the calling thread give the same results", async (t) => {
+  const { csv, chunks } = await chunksOf(bulkCsv(generateArchive({ count: 1500, seed: 9 })), { chunkBytes: 16 << 10, readBytes: 1 << 16 });
+  assert.ok(chunks.length >= 12, `${chunks.length} chunks`);
+  const setup = { layout: layoutOf(csv.header), today: TODAY };
+  const pool = new ParsePool(1);
+  t.after(() => pool.close());
+  pool.setup(setup);
+  const pending = chunks.map((chunk) => pool.parse(chunk));
+  let here = 0;
+  while (pool.parseHere()) here++;
+  assert.ok(here > 0 && here < chunks.length, `${here} of ${chunks.length} parsed here`);
+  const decoded = (result: ChunkResult) => ({ ...result, rows: typeof result.rows === "string" ? JSON.parse(result.rows) : result.rows });
+  const results = await Promise.all(pending);
+  assert.equal(results.filter((r) => typeof r.rows === "string").length, chunks.length - here, "the worker's come as JSON");
+  results.forEach((result, i) => {
+    const direct = parseChunk({ seq: chunks[i].seq, data: chunks[i].data, line: chunks[i].line }, setup);
+    assert.deepEqual(decoded(result), decoded(direct));
+  });
 });
 
 test("a broken record stops the chunk with its line and what is wrong", async () => {
