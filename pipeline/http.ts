@@ -2,7 +2,7 @@
  * The one module that talks HTTP: undici, timeouts, retries with exponential backoff and jitter,
  * `Retry-After`. Errors carry the status, the URL and a body excerpt, never the app token.
  */
-import { Agent, request, type Dispatcher } from "undici";
+import type { Agent, Dispatcher } from "undici";
 import { HttpError, NetworkError, redact, SourceFormatError, TimeoutError, VigilError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { VERSION } from "./version.ts";
@@ -41,7 +41,8 @@ class Retryable extends Error {
 }
 
 export class HttpClient {
-  private readonly agent: Agent;
+  /** undici and its connection pool, loaded at the first request: a run that downloads nothing does not pay for them. */
+  private undici: Promise<{ agent: Agent; request: typeof import("undici").request }> | undefined;
   private readonly options: Required<Omit<HttpOptions, "appToken" | "log" | "signal">> & Pick<HttpOptions, "appToken" | "log" | "signal">;
 
   constructor(options: HttpOptions = {}) {
@@ -56,15 +57,22 @@ export class HttpClient {
       random: Math.random,
       ...options,
     };
-    this.agent = new Agent({
-      connect: { timeout: this.options.connectTimeoutMs },
-      headersTimeout: this.options.headersTimeoutMs,
-      bodyTimeout: this.options.bodyTimeoutMs,
-    });
   }
 
   async close(): Promise<void> {
-    await this.agent.close();
+    if (this.undici) await (await this.undici).agent.close();
+  }
+
+  private connection(): NonNullable<HttpClient["undici"]> {
+    this.undici ??= import("undici").then(({ Agent, request }) => ({
+      agent: new Agent({
+        connect: { timeout: this.options.connectTimeoutMs },
+        headersTimeout: this.options.headersTimeoutMs,
+        bodyTimeout: this.options.bodyTimeoutMs,
+      }),
+      request,
+    }));
+    return this.undici;
   }
 
   /** GET a JSON document, retrying what is worth retrying. */
@@ -117,8 +125,9 @@ export class HttpClient {
   private async send(url: string): Promise<Dispatcher.ResponseData> {
     const headers: Record<string, string> = { accept: "application/json, text/csv;q=0.9", "user-agent": USER_AGENT };
     if (this.options.appToken) headers["x-app-token"] = this.options.appToken;
+    const { agent, request } = await this.connection();
     try {
-      return await request(url, { method: "GET", headers, dispatcher: this.agent, signal: this.options.signal });
+      return await request(url, { method: "GET", headers, dispatcher: agent, signal: this.options.signal });
     } catch (error) {
       if (this.options.signal?.aborted) throw this.options.signal.reason ?? error;
       throw new Retryable(networkError(url, error, this.options));

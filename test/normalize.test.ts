@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { normalizeRow, chicagoDate, type Normalized, type Rejected } from "../pipeline/normalize.ts";
 import { validate } from "../pipeline/ingest.ts";
 import { caseSchema } from "../schemas/case.ts";
+import { isRealDate } from "../schemas/source-row.ts";
 import type { RawRow } from "../schemas/source-columns.ts";
 import { ROOT } from "./helpers.ts";
 
@@ -181,6 +182,31 @@ test("every quirk file has an expectation, and every expectation a file", () => 
 for (const [name, check] of Object.entries(expectations)) {
   test(`quirk: ${name.replace(/\.json$/, "")}`, check);
 }
+
+test("a real date is one the calendar has, leap years included", () => {
+  // the reference: what a JavaScript date makes of the same fields
+  const reference = (y: number, m: number, d: number) => {
+    const date = new Date(Date.UTC(y, m - 1, d));
+    return date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d;
+  };
+  let checked = 0;
+  for (const year of [1, 99, 100, 1899, 1900, 1996, 2000, 2019, 2020, 2021, 2100, 2400]) {
+    for (let month = 0; month <= 13; month++) {
+      for (let day = 0; day <= 32; day++) {
+        const text = `${String(year).padStart(4, "0")}-${String(month).padStart(2, "0")}-${String(day).padStart(2, "0")}`;
+        assert.equal(isRealDate(text), reference(year, month, day), text);
+        checked++;
+      }
+    }
+  }
+  assert.equal(checked, 12 * 14 * 33);
+  assert.equal(isRealDate("2020-02-29T23:59:59.999"), true);
+  assert.equal(isRealDate("2020-02-29T24:00"), false);
+  assert.equal(isRealDate("2020-02-29T23:60"), false);
+  assert.equal(isRealDate("2020-02-29T23:59:60"), false);
+  assert.equal(isRealDate("2021-02-29"), false);
+  assert.equal(isRealDate("02/29/2020"), false);
+});
 
 test("a death date after the run's own day is refused", () => {
   const result = normalizeRow({ casenumber: "ME2026-00001", death_date: "2026-11-27T01:00:00.000" }, { today: TODAY });
