@@ -72,11 +72,12 @@ export interface BackfillResult extends RunResult {
 const COMMIT_ROWS = 20_000;
 /**
  * Small chunks keep every array and string of a chunk under V8's large-object size, so they die
- * young instead of piling up until a full collection; enough of them are in flight to keep the
- * workers busy while the main thread commits.
+ * young instead of piling up until a full collection. Enough of them are in flight for the
+ * workers to keep busy while the main thread commits (see PER_WORKER in csv-pool.ts), and a few
+ * more for the main thread to parse itself rather than wait.
  */
 const CHUNK_BYTES = 64 << 10;
-const CHUNKS_PER_WORKER = 12;
+const CHUNKS_PER_WORKER = 24;
 /**
  * SQLite page cache for the load (KiB); fixed, so memory does not grow with the file. Keys arrive
  * mostly in order, so index pages are appended to rather than sought: a small cache does.

@@ -51,9 +51,11 @@ function startWorker(): Worker {
 
 /**
  * Chunks handed to a worker at once. New ones go out only when the main thread's event loop
- * turns, which it does not while it writes the database: a worker with a few in hand keeps busy.
+ * turns, which it does not while it writes the database (a commit takes ~100 ms, in which a worker
+ * parses some thirty chunks). Measured at 100,000 rows: 8 in hand left the worker idle a sixth of
+ * the load; 16 took 8% off the time, 32 barely more, for 15 MB more at a million rows.
  */
-const PER_WORKER = 8;
+const PER_WORKER = 16;
 
 interface Task {
   chunk: Chunk;
