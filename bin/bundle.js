@@ -1,6 +1,6 @@
 /**
  * vigil's sources bundled into plain JavaScript (esbuild, the compiler tsx itself uses), so that a
- * command starts without compiling or resolving TypeScript: `vigil status` in a third of the time,
+ * command starts without compiling or resolving TypeScript: `vigil status` in about half the time,
  * and a backfill's parsing worker without a TypeScript loader of its own.
  *
  * The bundle lives in dist/<key>/, where the key names the sources it was built from (their paths
@@ -20,7 +20,7 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const DIST = join(ROOT, "dist");
 const SOURCE_DIRS = ["pipeline", "schemas", "site-widgets", "datasette", "fixtures"];
 const ENTRIES = { cli: "pipeline/cli.ts", "csv-worker": "pipeline/csv-worker.ts" };
-/** Bundles kept besides the newest, for commands still running from one. */
+/** Bundles kept, the newest included: a command still running from an older one may load more of it. */
 const KEEP = 3;
 
 /** The sources' key: what the bundle is built from, and when each was last changed. */
@@ -38,7 +38,7 @@ export function sourceKey(root = ROOT) {
     }
   };
   for (const dir of SOURCE_DIRS) if (existsSync(join(root, dir))) walk(join(root, dir));
-  add(join(root, "package.json"));
+  for (const file of ["package.json", "package-lock.json"]) if (existsSync(join(root, file))) add(join(root, file));
   add(fileURLToPath(import.meta.url));
   return hash.digest("hex").slice(0, 16);
 }
@@ -85,7 +85,11 @@ export async function ensureBundle({ quiet = true } = {}) {
       rmSync(building, { recursive: true, force: true });
       if (!existsSync(join(dir, "cli.js"))) throw error;
     }
-    prune(dir);
+    try {
+      prune(dir);
+    } catch {
+      // old bundles left behind cost disk space, nothing else
+    }
     return dir;
   } catch (error) {
     if (!quiet) throw error;
@@ -93,7 +97,7 @@ export async function ensureBundle({ quiet = true } = {}) {
   }
 }
 
-/** Removes all but the newest few bundles, and builds abandoned half-way. */
+/** Removes all but the newest few bundles, and builds abandoned half-way (older than ten minutes). */
 function prune(current) {
   const others = readdirSync(DIST)
     .filter((name) => join(DIST, name) !== current)

@@ -3,7 +3,7 @@
  * record mapped onto the raw-row shape and normalized. Parsing is the costliest step of a bulk
  * load, so it runs here, beside the main thread, which writes the database.
  *
- * Results go back packed: one JSON array of values per chunk is far cheaper to send between
+ * Results go back packed: one JSON array of row arrays per chunk is far cheaper to send between
  * threads than thousands of objects.
  */
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
@@ -47,9 +47,8 @@ export interface ChunkResult {
   /** Records whose death date is outside --since/--until. */
   outside: number;
   /**
-   * Accepted rows as one JSON array of arrays, each the values of ROW_COLUMNS (sync.ts): far cheaper to send
-   * between threads than objects, and ready to bind as they are. Parsed on the thread that uses
-   * them, the arrays themselves.
+   * Accepted rows as one JSON array of arrays, each the values of ROW_COLUMNS (sync.ts), ready to
+   * bind as they are. Parsed on the thread that uses them, the arrays themselves.
    */
   rows: string | unknown[][];
   /** Each accepted row's position in the chunk and its line: [index, line, index, line, ...]. */
@@ -62,7 +61,6 @@ export interface ChunkResult {
   /** A fatal problem with the chunk: what is wrong, and the physical line it is on. */
   error?: { message: string; line: number };
 }
-
 
 export function parseChunk(task: ChunkTask, setup: WorkerSetup, { encode = true } = {}): ChunkResult {
   const { layout, today, since, until } = setup;
