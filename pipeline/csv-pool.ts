@@ -108,8 +108,9 @@ export class ParsePool {
    * database writes). False when no chunk is waiting.
    */
   parseHere(): boolean {
+    if (!this.local) return false;
     const task = this.queue.shift();
-    if (!task || !this.local) return false;
+    if (!task) return false;
     const { seq, data, line } = task.chunk;
     try {
       task.resolve(parseChunk({ seq, data, line }, this.local, { encode: false }));
