@@ -238,9 +238,10 @@ class RecordScanner {
   }
 }
 
-function countLineFeeds(data: Buffer): number {
+/** Line feeds in the first `end` bytes of `data`. */
+export function countLineFeeds(data: Buffer, end = data.length): number {
   let n = 0;
-  for (let i = data.indexOf(LF); i !== -1; i = data.indexOf(LF, i + 1)) n++;
+  for (let i = data.indexOf(LF); i !== -1 && i < end; i = data.indexOf(LF, i + 1)) n++;
   return n;
 }
 

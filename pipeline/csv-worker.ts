@@ -8,6 +8,7 @@
  */
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { CASE_FIELDS } from "../schemas/case.ts";
+import { countLineFeeds } from "./csv-chunks.ts";
 import { parseRecords } from "./csv-records.ts";
 import { recordToRaw, type CsvLayout } from "./csv-rows.ts";
 import { normalizeRow } from "./normalize.ts";
@@ -122,12 +123,6 @@ function lineFeedsIn(record: string[]): number {
   for (const field of record) {
     if (field.length > 0 && field.includes("\n")) n += field.split("\n").length - 1;
   }
-  return n;
-}
-
-function countLineFeeds(data: Buffer, end: number): number {
-  let n = 0;
-  for (let i = data.indexOf(0x0a); i !== -1 && i < end; i = data.indexOf(0x0a, i + 1)) n++;
   return n;
 }
 

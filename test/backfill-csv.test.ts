@@ -1,6 +1,6 @@
 /**
- * The pure parts of a bulk CSV load: header plans, record mapping, chunking, per-chunk parsing,
- * and the fast validation path held to the zod one.
+ * The pure parts of a bulk CSV load: header plans, record mapping, chunking, per-chunk parsing
+ * (the record splitter held to csv-parse, the worker and the main thread to each other).
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -18,8 +18,7 @@ import { ParsePool } from "../pipeline/csv-pool.ts";
 import { parseChunk, type ChunkResult } from "../pipeline/csv-worker.ts";
 import { ROW_COLUMNS } from "../pipeline/sync.ts";
 import { SourceFormatError } from "../pipeline/errors.ts";
-import { normalizeRow, plainRow } from "../pipeline/normalize.ts";
-import { rawRowSchema } from "../schemas/source-row.ts";
+import { normalizeRow } from "../pipeline/normalize.ts";
 import { SOURCE_COLUMNS, type RawRow } from "../schemas/source-columns.ts";
 import { ROOT } from "./helpers.ts";
 
@@ -121,32 +120,6 @@ test("the field-name CSV of /resource reads like the bulk export", () => {
     assert.ok(fromCsv.ok && fromJson.ok, `row ${i} is valid both ways`);
     assert.deepEqual(fromCsv.case, fromJson.case);
   });
-});
-
-test("plain rows skip zod and come out exactly as the schema parses them", () => {
-  const rows: RawRow[] = [...generateCovidView({ seed: 5, count: 1500 }), ...generateArchive({ count: 1500, seed: 5 })];
-  for (const file of readdirSync(join(ROOT, "fixtures", "rows")).filter((f) => f.endsWith(".json"))) {
-    rows.push(...(JSON.parse(readFileSync(join(ROOT, "fixtures", "rows", file), "utf8")) as RawRow[]));
-  }
-  // values the fast path must hand to zod: wrong types, junk, odd spacing
-  const odd: Array<[string, unknown]> = [
-    ["age", "9 months"], ["age", " 47 "], ["age", Infinity], ["latino", "Y"], ["latino", "true"], ["latitude", "41.8x"],
-    ["latitude", 41.8], ["incident_zip", 60639], ["incident_zip", NaN], ["death_date", "2021-02-30T00:00:00"], ["death_date", " 2021-02-03 "],
-    ["casenumber", "  "], ["casenumber", 7], ["gender", null], ["location", "POINT (1 2)"], ["location", { latitude: "x" }], ["chi_ward", "20.0"],
-  ];
-  odd.forEach(([field, value], i) => rows.push({ ...rows[i], [field]: value }));
-  let plain = 0;
-  for (const raw of rows) {
-    const fast = plainRow(raw);
-    const schema = rawRowSchema.safeParse(raw);
-    if (fast === undefined) continue;
-    plain++;
-    assert.ok(schema.success, `plainRow accepted what zod refuses: ${JSON.stringify(raw)}`);
-    for (const key of Object.keys(rawRowSchema.shape)) {
-      assert.deepEqual((fast as Record<string, unknown>)[key], (schema.data as Record<string, unknown>)[key], `${key} of ${JSON.stringify(raw)}`);
-    }
-  }
-  assert.ok(plain > 3000, `most rows are plain (${plain})`);
 });
 
 test("chunks end on record boundaries, whatever the quoting, line ends and read sizes", async () => {

@@ -235,16 +235,24 @@ test("COVID relatedness: the flag when provided, otherwise 'covid' in any cause 
 });
 
 test("the plain-row fast path gives exactly what the zod schema gives", async () => {
-  const { generateArchive } = await import("../fixtures/generate.ts");
-  const { generateCovidView } = await import("../fixtures/generate.ts");
+  const { generateArchive, generateCovidView } = await import("../fixtures/generate.ts");
   const { plainRow } = await import("../pipeline/normalize.ts");
   const { rawRowSchema } = await import("../schemas/source-row.ts");
   const fromFiles = readdirSync(DIR).filter((f) => f.endsWith(".json")).flatMap((f) => load(f));
   const rows: RawRow[] = [...fromFiles, ...generateCovidView({ seed: 11, count: 3000 }), ...generateArchive({ seed: 11, count: 3000 })];
-  // Values that are not plain must leave the fast path, whatever the field.
-  rows.push({ casenumber: "ME2020-1", death_date: "2020-05-01T00:00:00", latino: "true" });
-  rows.push({ casenumber: "ME2020-2", death_date: "2020-05-01T00:00:00", chi_ward: "20.0.1" });
-  rows.push({ casenumber: "ME2020-3", death_date: "2020-05-01T00:00:00", location: { latitude: "north" } });
+  // values the fast path must hand to zod, or read exactly as zod does: wrong types, junk, odd spacing
+  const odd: Array<[string, unknown]> = [
+    ["age", "9 months"], ["age", " 47 "], ["age", Infinity], ["latino", "Y"], ["latino", "true"], ["latitude", "41.8x"],
+    ["latitude", 41.8], ["incident_zip", 60639], ["incident_zip", NaN], ["death_date", "2021-02-30T00:00:00"], ["death_date", " 2021-02-03 "],
+    ["casenumber", "  "], ["casenumber", 7], ["gender", null], ["location", "POINT (1 2)"], ["location", { latitude: "x" }], ["chi_ward", "20.0"],
+  ];
+  odd.forEach(([field, value], i) => rows.push({ ...rows[i], [field]: value }));
+  const notPlain: RawRow[] = [
+    { casenumber: "ME2020-1", death_date: "2020-05-01T00:00:00", latino: "true" },
+    { casenumber: "ME2020-2", death_date: "2020-05-01T00:00:00", chi_ward: "20.0.1" },
+    { casenumber: "ME2020-3", death_date: "2020-05-01T00:00:00", location: { latitude: "north" } },
+  ];
+  rows.push(...notPlain);
   let plain = 0;
   for (const raw of rows) {
     const fast = plainRow(raw);
@@ -252,10 +260,10 @@ test("the plain-row fast path gives exactly what the zod schema gives", async ()
     if (fast === undefined) continue;
     plain++;
     assert.ok(parsed.success, `the fast path accepted a row zod refuses: ${JSON.stringify(raw)}`);
-    const known = Object.fromEntries(Object.entries(parsed.data).filter(([key]) => key in fast && parsed.data[key as keyof typeof parsed.data] !== undefined));
-    const defined = Object.fromEntries(Object.entries(fast).filter(([, value]) => value !== undefined));
-    assert.deepEqual(defined, known, JSON.stringify(raw));
+    for (const key of Object.keys(rawRowSchema.shape)) {
+      assert.deepEqual((fast as Record<string, unknown>)[key], (parsed.data as Record<string, unknown>)[key], `${key} of ${JSON.stringify(raw)}`);
+    }
   }
   assert.ok(plain > 6000, `most rows take the fast path (${plain} of ${rows.length})`);
-  for (const odd of rows.slice(-3)) assert.equal(plainRow(odd), undefined);
+  for (const raw of notPlain) assert.equal(plainRow(raw), undefined);
 });
