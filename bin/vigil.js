@@ -1,20 +1,18 @@
 #!/usr/bin/env node
-// Runs the bundle of vigil's TypeScript sources (bin/bundle.js), built again first if a source has
-// changed; when no bundle can be built, or with VIGIL_BUNDLE=off (stack traces then name the .ts
-// lines), the sources themselves through tsx. No build step either way.
+// Runs the build of vigil's TypeScript sources in dist/ (`npm run build`, which `npm ci` runs) while
+// it matches the sources; otherwise, or with VIGIL_BUILD=off (stack traces then name the .ts lines),
+// the sources themselves through tsx.
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { ensureBundle } from "./bundle.js";
+import { currentBuild } from "./build.js";
 
-const bundle = process.env.VIGIL_BUNDLE === "off" ? undefined : await ensureBundle();
+const dist = process.env.VIGIL_BUILD === "off" ? undefined : currentBuild();
 let main;
-if (bundle) {
-  // the backfill's parsing workers start from the bundle too (pipeline/csv-pool.ts)
-  globalThis[Symbol.for("vigil.bundle")] = bundle;
-  ({ main } = await import(pathToFileURL(join(bundle, "cli.js")).href));
+if (dist) {
+  ({ main } = await import(pathToFileURL(join(dist, "cli.js")).href));
 } else {
   const { register } = await import("tsx/esm/api");
   register();
-  ({ main } = await import("../pipeline/cli.ts"));
+  ({ main } = await import("../pipeline/cli/main.ts"));
 }
 process.exitCode = await main(process.argv.slice(2));

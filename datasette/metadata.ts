@@ -5,13 +5,13 @@
  */
 import { readFileSync } from "node:fs";
 import { basename, extname } from "node:path";
-import { fileURLToPath } from "node:url";
+import { projectPath } from "../pipeline/paths.ts";
 import { parse } from "yaml";
 import { z } from "zod";
 import { caseSchema, CASE_FIELDS, PROVENANCE_COLUMNS } from "../schemas/case.ts";
 import { VigilError } from "../pipeline/errors.ts";
 
-export const METADATA_PATH = fileURLToPath(new URL("./metadata.yml", import.meta.url));
+export const METADATA_PATH = projectPath("datasette", "metadata.yml");
 
 /** The database key used in metadata.yml; renamed to the served file's name. */
 export const BASE_DATABASE = "vigil";

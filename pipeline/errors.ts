@@ -50,11 +50,26 @@ export class TimeoutError extends VigilError {
 /** The request succeeded but what came back is not what the source should send. */
 export class SourceFormatError extends VigilError {}
 
+/** The bytes a backfill skips to resume differ from what the interrupted run loaded. */
+export class SourceChangedError extends SourceFormatError {}
+
 /** Another process holds the write lock on the database. */
 export class RunInProgressError extends VigilError {}
 
 /** A run refused to commit because its result is implausible (format change, empty source). */
 export class RunRefusedError extends VigilError {}
+
+/** datasette could not be installed, started, or kept running. */
+export class DatasetteError extends VigilError {}
+
+/** A git command in the site's repository failed (`vigil run --commit`). */
+export class GitError extends VigilError {}
+
+/**
+ * One of vigil's own files or contracts failed its schema: a bug or a damaged install, never the
+ * user's input, so it is not a usage error. The message names the file.
+ */
+export class InternalError extends VigilError {}
 
 export function describeCause(cause: unknown): string {
   if (cause instanceof Error) {

@@ -55,6 +55,9 @@ export type Case = z.infer<typeof caseSchema>;
 export type CaseField = keyof Case;
 export const CASE_FIELDS = Object.keys(caseSchema.shape) as CaseField[];
 
+/** A stored case row's values in order: the case fields, then the source row's id and :updated_at. */
+export const ROW_COLUMNS = [...CASE_FIELDS, "source_row_id", "source_updated_at"] as const;
+
 /** Provenance columns stored beside each case; not part of the case's content, so never diffed. */
 export const PROVENANCE_COLUMNS = {
   source_row_id: "The portal's row id (:id) of this case",

@@ -65,5 +65,13 @@ export const FIELD_BY_DISPLAY_NAME: ReadonlyMap<string, string> = new Map(
   [...SOURCE_COLUMNS, ...OPTIONAL_SOURCE_COLUMNS].map((c) => [c.name, c.fieldName]),
 );
 
+/** How the source's columns differ from the ones vigil knows. */
+export interface Drift {
+  /** Columns the source has that vigil does not know (kept in the raw row, not loaded). */
+  unknown: string[];
+  /** Known required columns the source no longer has. */
+  missing: string[];
+}
+
 /** Raw source row as the JSON endpoint sends it: null fields omitted, numbers as strings. */
 export type RawRow = Record<string, unknown>;

@@ -28,6 +28,8 @@ import { dateInWords, deaths, formatAverage, formatCount, instantDayInWords, ins
 import { memorialYears } from "./memorial.ts";
 import type { Freshness, WidgetData } from "./read.ts";
 import { renderSvg } from "./render-svg.ts";
+import { PATHS } from "./site-paths.ts";
+import { projectPath } from "../pipeline/paths.ts";
 
 export const CHARTS: Record<ChartId, ChartBuilder> = {
   "daily-deaths": dailyDeaths,
@@ -44,25 +46,6 @@ export interface SiteFile {
   path: string;
   content: string | Uint8Array;
 }
-
-/** Where things go inside the Hugo site (the design's contract). */
-export const PATHS = {
-  static: "static/vigil",
-  /** Copies of the SVGs that shortcodes inline with `resources.Get` (static/ files are not resources). */
-  assets: "assets/vigil",
-  data: "data/vigil",
-  shortcodes: "layouts/shortcodes",
-  partials: "layouts/partials",
-} as const;
-
-/**
- * Files rewritten by every successful run because they carry "last checked". On their own they are
- * not a change worth a rebuild or a commit; they ride along with the next real one.
- */
-export const FRESHNESS_FILES: ReadonlySet<string> = new Set([`${PATHS.data}/summary.json`, `${PATHS.data}/charts.json`]);
-
-/** Folders that hold only what vigil writes: anything there that a run does not produce is removed. */
-export const OWNED_FOLDERS: readonly string[] = [PATHS.static, PATHS.assets, PATHS.data];
 
 export const chartFiles = (id: ChartId) => ({ svg: `${id}.svg`, spec: `${id}.vl.json`, csv: `${id}.csv` });
 
@@ -186,7 +169,7 @@ function memorialJson(year: MemorialYear): string {
   return `{\n${lines.join(",\n")}\n}\n`;
 }
 
-const here = (name: string) => new URL(name, import.meta.url);
+const here = (name: string) => projectPath("site-widgets", name);
 
 /** Shortcodes, the head partial, the upgrade script, the stylesheet and the vega bundles. */
 export async function siteTemplates(): Promise<SiteFile[]> {

@@ -3,13 +3,13 @@
  * the Hugo site. `vigil widgets` and `vigil run` both call it.
  */
 import { existsSync, statSync } from "node:fs";
-import { DEFAULTS } from "../schemas/config.ts";
-import { openDatabase } from "../pipeline/db.ts";
+import { datasetPageUrl, DEFAULTS } from "../schemas/config.ts";
+import { openDatabase } from "../pipeline/store/db.ts";
 import { VigilError } from "../pipeline/errors.ts";
 import { elapsed, type Logger } from "../pipeline/log.ts";
-import { FRESHNESS_FILES, OWNED_FOLDERS, planSite } from "./build.ts";
+import { planSite } from "./build.ts";
+import { FRESHNESS_FILES, OWNED_FOLDERS } from "./site-paths.ts";
 import { writeFilesAtomically } from "./files.ts";
-import { datasetPageUrl } from "../pipeline/socrata.ts";
 import { readWidgetData, type Freshness } from "./read.ts";
 
 export interface WriteWidgetsOptions {
@@ -44,7 +44,7 @@ export async function writeWidgets(options: WriteWidgetsOptions): Promise<Widget
   const db = openDatabase(options.db, { readonly: true });
   let data;
   try {
-    data = readWidgetData(db, options.db, options.now());
+    data = readWidgetData(db);
   } finally {
     db.close();
   }

@@ -9,7 +9,8 @@ import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { chartsManifestSchema, summarySchema } from "../schemas/widgets.ts";
 import { UsageError, VigilError } from "../pipeline/errors.ts";
 import type { Logger } from "../pipeline/log.ts";
-import { json, PATHS } from "./build.ts";
+import { json } from "./build.ts";
+import { PATHS } from "./site-paths.ts";
 
 export interface FreezeOptions {
   site: string;

@@ -3,8 +3,8 @@
  * `covid_deaths` views (removed cases are never in them). Only the columns the site may show
  * are selected: no street address, ZIP or coordinates ever leave this module.
  */
-import type { DB } from "../pipeline/db.ts";
-import { readStatus } from "../pipeline/status.ts";
+import type { DB } from "../pipeline/store/db.ts";
+import { dataLastChanged, lastSuccess } from "../pipeline/store/run-records.ts";
 
 // A type alias rather than an interface, so rows can be handed to the CSV writer as records.
 export type DailyRow = {
@@ -41,7 +41,7 @@ export interface WidgetData {
   freshness: Freshness;
 }
 
-export function readWidgetData(db: DB, path: string, now: Date): WidgetData {
+export function readWidgetData(db: DB): WidgetData {
   const daily = db.prepare("SELECT date, deaths, deaths_7day_avg, cumulative_deaths FROM daily_deaths ORDER BY date").all() as DailyRow[];
   const people = db
     .prepare(
@@ -49,16 +49,13 @@ export function readWidgetData(db: DB, path: string, now: Date): WidgetData {
        FROM covid_deaths ORDER BY death_date, death_datetime, casenumber`,
     )
     .all() as PersonRow[];
-  const status = readStatus(db, path, now, 1);
-  const last = db.prepare("SELECT id, portal, dataset FROM runs WHERE status = 'success' ORDER BY id DESC LIMIT 1").get() as
-    | { id: number; portal: string | null; dataset: string | null }
-    | undefined;
+  const last = lastSuccess(db);
   return {
     daily,
     people,
     freshness: {
-      data_last_changed: status.data_last_changed,
-      last_checked: status.last_checked,
+      data_last_changed: dataLastChanged(db),
+      last_checked: last?.finished_at ?? null,
       run_id: last?.id ?? null,
       portal: last?.portal ?? null,
       dataset: last?.dataset ?? null,

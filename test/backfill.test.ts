@@ -10,7 +10,7 @@ import Database from "better-sqlite3";
 import { generateArchive, generateCovidView } from "../fixtures/generate.ts";
 import { bulkCsvChunks, resourceCsv } from "../fixtures/portal-csv.ts";
 import { ARCHIVE_COLUMNS } from "../bench/archive-csv.ts";
-import { backfill, type BackfillOptions } from "../pipeline/backfill.ts";
+import { backfill, type BackfillOptions } from "../pipeline/backfill/backfill.ts";
 import { RunRefusedError, SourceFormatError, UsageError, VigilError } from "../pipeline/errors.ts";
 import { progressLog, type Progress } from "../pipeline/progress.ts";
 import { SOURCE_COLUMNS, type RawRow } from "../schemas/source-columns.ts";

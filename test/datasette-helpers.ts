@@ -3,7 +3,7 @@
  * of the canned queries worked out in TypeScript, apart from the SQL under test.
  */
 import type Database from "better-sqlite3";
-import type { DatasetteServer } from "../pipeline/serve.ts";
+import type { DatasetteServer } from "../pipeline/ops/datasette.ts";
 import type { RawRow } from "../schemas/source-columns.ts";
 
 /** A row as datasette's JSON gives it; answers are checked by value, so it stays loosely typed. */

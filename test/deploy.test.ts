@@ -12,9 +12,9 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import cron from "node-cron";
 import { parseAllDocuments } from "yaml";
-import { COMMAND_SUMMARIES } from "../pipeline/cli.ts";
-import { COMMON_OPTIONS, type Command, type OptionSpec } from "../pipeline/command.ts";
-import { DEFAULT_CRON, DEFAULT_TIMEZONE } from "../pipeline/schedule.ts";
+import { COMMAND_SUMMARIES, loadCommand } from "../pipeline/cli/main.ts";
+import { COMMON_OPTIONS, type OptionSpec } from "../pipeline/cli/command.ts";
+import { DEFAULT_CRON, DEFAULT_TIMEZONE } from "../pipeline/ops/schedule.ts";
 import { startPortal } from "../fixtures/portal.ts";
 import { generateCovidView } from "../fixtures/generate.ts";
 import { ROOT, tempDir } from "./helpers.ts";
@@ -24,14 +24,6 @@ const INSTALL_DIR = "/opt/vigil";
 const ENV_FILE = "/etc/vigil/vigil.env";
 const has = (tool: string) => !spawnSync(tool, ["--version"], { stdio: "ignore" }).error;
 
-const MODULES: Record<string, () => Promise<{ command: Command }>> = {
-  run: () => import("../pipeline/run.ts"),
-  schedule: () => import("../pipeline/schedule.ts"),
-  serve: () => import("../pipeline/serve.ts"),
-  status: () => import("../pipeline/status.ts"),
-  ingest: () => import("../pipeline/ingest.ts"),
-};
-
 /** Checks `node /opt/vigil/bin/vigil.js COMMAND --flags...` against the CLI; returns the command and its values. */
 async function checkInvocation(argv: string[], where: string) {
   const script = argv.findIndex((arg) => arg.endsWith("/bin/vigil.js"));
@@ -39,8 +31,8 @@ async function checkInvocation(argv: string[], where: string) {
   assert.equal(argv[script], `${INSTALL_DIR}/bin/vigil.js`, `${where}: the install path`);
   assert.ok(existsSync(join(ROOT, "bin", "vigil.js")));
   const name = argv[script + 1];
-  assert.ok(name in COMMAND_SUMMARIES && name in MODULES, `${where}: "${name}" is a vigil command`);
-  const { command } = await MODULES[name]();
+  const command = await loadCommand(name);
+  assert.ok(name in COMMAND_SUMMARIES && command, `${where}: "${name}" is a vigil command`);
   const specs: Record<string, OptionSpec> = { ...COMMON_OPTIONS, ...command.options };
   const values: Record<string, string | true> = {};
   const rest = argv.slice(script + 2);
@@ -58,9 +50,9 @@ async function checkInvocation(argv: string[], where: string) {
 /** Every environment variable vigil reads. */
 async function knownEnv(): Promise<Set<string>> {
   const names = new Set(["SOCRATA_APP_TOKEN"]);
-  for (const load of Object.values(MODULES)) {
-    const { command } = await load();
-    for (const spec of Object.values({ ...COMMON_OPTIONS, ...command.options })) if (spec.env) names.add(spec.env);
+  for (const name of Object.keys(COMMAND_SUMMARIES)) {
+    const command = await loadCommand(name);
+    for (const spec of Object.values({ ...COMMON_OPTIONS, ...command?.options })) if (spec.env) names.add(spec.env);
   }
   return names;
 }

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { startPortal, type FixturePortal } from "../fixtures/portal.ts";
 import { generateCovidView } from "../fixtures/generate.ts";
-import { ingest, type IngestOptions } from "../pipeline/ingest.ts";
+import { ingest, type IngestOptions } from "../pipeline/ingest/ingest.ts";
 import { RunRefusedError, HttpError } from "../pipeline/errors.ts";
 import type { RawRow } from "../schemas/source-columns.ts";
 import { FAST_HTTP, fixedClock, memoryLogger, tempDir } from "./helpers.ts";

@@ -5,8 +5,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { normalizeRow, chicagoDate, type Normalized, type Rejected } from "../pipeline/normalize.ts";
-import { validate } from "../pipeline/ingest.ts";
+import { normalizeRow, chicagoDate, type Normalized, type Rejected } from "../pipeline/normalize/row.ts";
+import { validate } from "../pipeline/ingest/ingest.ts";
 import { caseSchema } from "../schemas/case.ts";
 import { isRealDate } from "../schemas/source-row.ts";
 import type { RawRow } from "../schemas/source-columns.ts";
@@ -236,7 +236,7 @@ test("COVID relatedness: the flag when provided, otherwise 'covid' in any cause 
 
 test("the plain-row fast path gives exactly what the zod schema gives", async () => {
   const { generateArchive, generateCovidView } = await import("../fixtures/generate.ts");
-  const { plainRow } = await import("../pipeline/normalize.ts");
+  const { plainRow } = await import("../pipeline/normalize/row.ts");
   const { rawRowSchema } = await import("../schemas/source-row.ts");
   const fromFiles = readdirSync(DIR).filter((f) => f.endsWith(".json")).flatMap((f) => load(f));
   const rows: RawRow[] = [...fromFiles, ...generateCovidView({ seed: 11, count: 3000 }), ...generateArchive({ seed: 11, count: 3000 })];

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import Database from "better-sqlite3";
 import { startPortal } from "../fixtures/portal.ts";
 import { generateCovidView } from "../fixtures/generate.ts";
-import { ingest } from "../pipeline/ingest.ts";
+import { ingest } from "../pipeline/ingest/ingest.ts";
 import { FAST_HTTP, memoryLogger, ROOT, runCli, tempDir, VIGIL_BIN } from "./helpers.ts";
 
 const DATASET = "3trz-enys";

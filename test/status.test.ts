@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startPortal } from "../fixtures/portal.ts";
 import { generateCovidView } from "../fixtures/generate.ts";
-import { ingest } from "../pipeline/ingest.ts";
+import { ingest } from "../pipeline/ingest/ingest.ts";
 import { FAST_HTTP, memoryLogger, runCli, tempDir } from "./helpers.ts";
 
 const DATASET = "3trz-enys";

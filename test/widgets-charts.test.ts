@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { parseHTML } from "linkedom";
-import { openDatabase } from "../pipeline/db.ts";
+import { openDatabase } from "../pipeline/store/db.ts";
 import { CHART_IDS, chartsManifestSchema, summarySchema, vegaLiteSpecSchema } from "../schemas/widgets.ts";
 import { buildChart, buildManifest, buildSummary, draftCharts, type BuiltChart } from "../site-widgets/build.ts";
 import { memorialYears } from "../site-widgets/memorial.ts";
@@ -23,7 +23,7 @@ async function fixture(t: Parameters<typeof tempDir>[0]): Promise<{ data: Widget
   syncRows(db, goldenRows(), NOW);
   const conn = openDatabase(db, { readonly: true });
   try {
-    const data = readWidgetData(conn, db, new Date(NOW));
+    const data = readWidgetData(conn);
     return { data, charts: await Promise.all(draftCharts(data).map(buildChart)) };
   } finally {
     conn.close();

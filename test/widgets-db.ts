@@ -2,10 +2,10 @@
  * Databases for the widget tests, loaded through the pipeline's own stages (normalize, then the
  * case writer in one transaction per run), so the views and the runs table are the real ones.
  */
-import { openDatabase } from "../pipeline/db.ts";
-import { chicagoDate, normalizeRow } from "../pipeline/normalize.ts";
-import { finishRun, startRun } from "../pipeline/runs.ts";
-import { CaseWriter } from "../pipeline/sync.ts";
+import { openDatabase } from "../pipeline/store/db.ts";
+import { chicagoDate, normalizeRow } from "../pipeline/normalize/row.ts";
+import { finishRun, startRun } from "../pipeline/store/run-records.ts";
+import { CaseWriter } from "../pipeline/store/case-writer.ts";
 import type { RawRow } from "../schemas/source-columns.ts";
 
 /**

@@ -1,0 +1,143 @@
+/**
+ * A parsing worker of `vigil backfill`: chunks of whole records parsed (records.ts), each
+ * record mapped onto the raw-row shape and normalized. Parsing is the costliest step of a bulk
+ * load, so it runs here, beside the main thread, which writes the database.
+ *
+ * Results go back packed: one JSON array of row arrays per chunk is far cheaper to send between
+ * threads than thousands of objects.
+ */
+import { isMainThread, parentPort, workerData } from "node:worker_threads";
+import { CASE_FIELDS, ROW_COLUMNS } from "../../../schemas/case.ts";
+import { countLineFeeds } from "./chunks.ts";
+import { parseRecords } from "./records.ts";
+import { recordToRaw, type CsvLayout } from "./rows.ts";
+import { normalizeRow } from "../../normalize/row.ts";
+
+export interface WorkerSetup {
+  layout: CsvLayout;
+  /** The run's date in Chicago, for refusing deaths in the future. */
+  today: string;
+  /** Death dates kept, inclusive, YYYY-MM-DD; rows outside are counted and skipped. */
+  since?: string;
+  until?: string;
+}
+
+export interface ChunkTask {
+  seq: number;
+  data: Uint8Array;
+  /** Physical line the chunk starts on. */
+  line: number;
+}
+
+export interface RejectedRecord {
+  /** Position of the record in its chunk, so rejects stay in source order with accepted rows. */
+  index: number;
+  line: number;
+  casenumber: string | null;
+  sourceRowId: string | null;
+  reasons: string[];
+  /** The record as a raw row, JSON. */
+  raw: string;
+}
+
+export interface ChunkResult {
+  seq: number;
+  /** Data records read (blank lines are not records). */
+  records: number;
+  /** Records whose death date is outside --since/--until. */
+  outside: number;
+  /**
+   * Accepted rows as one JSON array of arrays, each the values of ROW_COLUMNS (schemas/case.ts), ready to
+   * bind as they are. Parsed on the thread that uses them, the arrays themselves.
+   */
+  rows: string | unknown[][];
+  /** Each accepted row's position in the chunk and its line: [index, line, index, line, ...]. */
+  positions: number[];
+  /** The accepted rows' case numbers, as a JSON array. */
+  keys: string;
+  /** No case number comes twice among the accepted rows. */
+  distinct: boolean;
+  rejects: RejectedRecord[];
+  /** A fatal problem with the chunk: what is wrong, and the physical line it is on. */
+  error?: { message: string; line: number };
+}
+
+export function parseChunk(task: ChunkTask, setup: WorkerSetup, { encode = true } = {}): ChunkResult {
+  const { layout, today, since, until } = setup;
+  const data = Buffer.from(task.data.buffer, task.data.byteOffset, task.data.byteLength);
+  const result: ChunkResult = { seq: task.seq, records: 0, outside: 0, rows: "[]", positions: [], keys: "[]", distinct: true, rejects: [] };
+  let records: string[][];
+  try {
+    records = parseRecords(data);
+  } catch (error) {
+    const { bytes, message } = error as { bytes?: number; message: string };
+    const line = task.line + (typeof bytes === "number" ? countLineFeeds(data, bytes) : 0);
+    result.error = { message: message.replace(/ (at|on) line \d+/, ""), line };
+    return result;
+  }
+  const rows: unknown[][] = [];
+  const keys = new Set<string>();
+  const width = layout.header.length;
+  let line = task.line;
+  for (let index = 0; index < records.length; index++) {
+    const record = records[index];
+    const recordLine = line;
+    line += 1 + lineFeedsIn(record);
+    if (record.length === 1 && record[0] === "") continue; // a blank line
+    if (record.length !== width) {
+      result.error = { message: `${record.length} fields where the header has ${width}`, line: recordLine };
+      return result;
+    }
+    result.records++;
+    const raw = recordToRaw(record, layout);
+    if (since !== undefined || until !== undefined) {
+      const day = typeof raw.death_date === "string" && /^\d{4}-\d\d-\d\d/.test(raw.death_date) ? raw.death_date.slice(0, 10) : undefined;
+      if (day !== undefined && ((since !== undefined && day < since) || (until !== undefined && day > until))) {
+        result.outside++;
+        continue;
+      }
+    }
+    const normalized = normalizeRow(raw, { today });
+    if (normalized.ok) {
+      const c = normalized.case;
+      const row: unknown[] = new Array(ROW_COLUMNS.length);
+      for (let f = 0; f < CASE_FIELDS.length; f++) row[f] = c[CASE_FIELDS[f]];
+      row[CASE_FIELDS.length] = normalized.sourceRowId;
+      row[CASE_FIELDS.length + 1] = normalized.sourceUpdatedAt;
+      rows.push(row);
+      result.positions.push(index, recordLine);
+      if (keys.size === keys.add(c.casenumber).size) result.distinct = false;
+    } else {
+      const { casenumber, sourceRowId, reasons } = normalized;
+      result.rejects.push({ index, line: recordLine, casenumber, sourceRowId, reasons, raw: JSON.stringify(raw) });
+    }
+  }
+  result.rows = encode ? JSON.stringify(rows) : rows;
+  result.keys = JSON.stringify([...keys]);
+  return result;
+}
+
+function lineFeedsIn(record: string[]): number {
+  let n = 0;
+  for (const field of record) {
+    if (field.length > 0 && field.includes("\n")) n += field.split("\n").length - 1;
+  }
+  return n;
+}
+
+/** The worker data that marks a thread started by ParsePool. */
+export const WORKER_ROLE = "vigil-csv-parser";
+
+// Running as a parsing worker: answer each chunk in turn.
+if (!isMainThread && parentPort && (workerData as { role?: string } | null)?.role === WORKER_ROLE) {
+  const port = parentPort;
+  let setup: WorkerSetup | undefined;
+  port.on("message", (message: { setup: WorkerSetup } | { task: ChunkTask }) => {
+    if ("setup" in message) {
+      setup = message.setup;
+      return;
+    }
+    if (!setup) throw new Error("csv worker: a chunk arrived before the setup");
+    port.postMessage(parseChunk(message.task, setup));
+  });
+}

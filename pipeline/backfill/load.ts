@@ -1,0 +1,153 @@
+/**
+ * The database side of a backfill: parsed chunks applied through CaseWriter in source order, in
+ * transactions of many rows that each end with a checkpoint.
+ *
+ * Per-row statements are what a bulk load pays for, so two kinds are made set-wise per
+ * transaction: the "added" revisions of new cases (CaseWriter's deferAdded), and full-text search.
+ * The insert trigger on `cases` indexes one row at a time, which costs more than the rest of an
+ * insert together: inside each transaction the trigger is dropped, the new rows are indexed with
+ * one INSERT ... SELECT, and the trigger is put back before the commit. Readers never see the
+ * difference, and a killed run rolls all of it back together.
+ */
+import { CASE_FIELDS, type Case } from "../../schemas/case.ts";
+import type { Chunk } from "./csv/chunks.ts";
+import { parseRecords } from "./csv/records.ts";
+import { recordToRaw, type CsvLayout } from "./csv/rows.ts";
+import type { ChunkResult, RejectedRecord } from "./csv/worker.ts";
+import type { DB } from "../store/db.ts";
+import { laterWins } from "../normalize/duplicates.ts";
+import type { Normalized } from "../normalize/row.ts";
+import type { CaseWriter } from "../store/case-writer.ts";
+
+const FTS_TRIGGER = "cases_fts_insert";
+const TEMPLATE = Object.fromEntries(CASE_FIELDS.map((f) => [f, null])) as unknown as Case;
+
+export class BulkLoad {
+  private open = false;
+  /** The largest rowid of `cases` when the transaction began: rows above it are new. */
+  private rowidBefore = 0;
+  private readonly triggerSql: string | undefined;
+  private readonly indexNew: ReturnType<DB["prepare"]> | undefined;
+  /** Finds a row when any of a JSON array of case numbers is stored. */
+  private readonly anyStored: ReturnType<DB["prepare"]>;
+  /** Rows applied since the last commit. */
+  pending = 0;
+
+  constructor(
+    private readonly db: DB,
+    private readonly writer: CaseWriter,
+    private readonly layout: CsvLayout,
+    /** How rejects name where a row came from, e.g. "export.csv". */
+    private readonly sourceLabel: string,
+  ) {
+    this.anyStored = db.prepare("SELECT 1 FROM json_each(?) AS k JOIN cases ON cases.casenumber = k.value LIMIT 1");
+    this.triggerSql = (db.prepare("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?").pluck().get(FTS_TRIGGER) as string | undefined) ?? undefined;
+    if (this.triggerSql) {
+      const columns = (db.prepare("SELECT name FROM pragma_table_info('cases_fts')").pluck().all() as string[]).join(", ");
+      this.indexNew = db.prepare(`INSERT INTO cases_fts (rowid, ${columns}) SELECT rowid, ${columns} FROM cases WHERE rowid > ?`);
+    }
+  }
+
+  /**
+   * Applies one parsed chunk: accepted rows and rejects interleaved as they were in the source.
+   * A chunk of new cases (none stored, none twice: the common case of a bulk load) is inserted as
+   * it came, with one look-up for all its case numbers instead of one per row.
+   */
+  apply(chunk: Chunk, result: ChunkResult): void {
+    this.begin();
+    const rows = typeof result.rows === "string" ? (JSON.parse(result.rows) as unknown[][]) : result.rows;
+    const { positions, rejects } = result;
+    if (result.distinct && this.anyStored.get(result.keys) === undefined) {
+      for (const row of rows) this.writer.insertNew(row);
+      for (const record of rejects) this.reject(record);
+      this.pending += result.records;
+      return;
+    }
+    let records: string[][] | undefined;
+    let r = 0;
+    for (let i = 0; i < rows.length; i++) {
+      const index = positions[2 * i];
+      const line = positions[2 * i + 1];
+      while (r < rejects.length && rejects[r].index < index) this.reject(rejects[r++]);
+      const row = unpack(rows[i]);
+      const outcome = this.writer.applyFirst(row);
+      if (outcome.applied) continue;
+      const { stored } = outcome;
+      if (laterWins(row, { sourceUpdatedAt: stored.source_updated_at, sourceRowId: stored.source_row_id })) {
+        // the overwrite's full-text trigger must find this transaction's new rows indexed
+        this.flush();
+        this.writer.overwrite(row, stored);
+        const earlier = Object.fromEntries(CASE_FIELDS.map((f) => [f, stored[f]]));
+        this.reject({
+          index,
+          line,
+          casenumber: row.case.casenumber,
+          sourceRowId: stored.source_row_id,
+          reasons: [`casenumber appears more than once in the source; the row at line ${line} replaced this earlier one`],
+          raw: JSON.stringify(earlier),
+        }, false);
+      } else {
+        records ??= parseRecords(chunk.data);
+        this.reject({
+          index,
+          line,
+          casenumber: row.case.casenumber,
+          sourceRowId: row.sourceRowId,
+          reasons: ["casenumber appears more than once in the source; an earlier, newer row was kept"],
+          raw: JSON.stringify(recordToRaw(records[index], this.layout)),
+        });
+      }
+    }
+    while (r < rejects.length) this.reject(rejects[r++]);
+    this.pending += result.records;
+  }
+
+  private reject(record: RejectedRecord, located = true): void {
+    const reasons = located ? [...record.reasons, `line ${record.line} of ${this.sourceLabel}`] : [...record.reasons.map((r) => `${r} (${this.sourceLabel})`)];
+    this.writer.reject({ ok: false, casenumber: record.casenumber, sourceRowId: record.sourceRowId, reasons }, JSON.parse(record.raw));
+  }
+
+  begin(): void {
+    if (this.open) return;
+    this.db.exec("BEGIN IMMEDIATE");
+    this.open = true;
+    this.rowidBefore = this.db.prepare("SELECT coalesce(max(rowid), 0) FROM cases").pluck().get() as number;
+    if (this.triggerSql) this.db.exec(`DROP TRIGGER ${FTS_TRIGGER}`);
+  }
+
+  /** Writes the "added" revisions and index entries of the rows inserted so far in this transaction. */
+  private flush(): void {
+    this.writer.writeAddedSince(this.rowidBefore);
+    this.indexNew?.run(this.rowidBefore);
+    this.rowidBefore = this.db.prepare("SELECT coalesce(max(rowid), 0) FROM cases").pluck().get() as number;
+  }
+
+  /** Writes the new rows' revisions and index entries, restores the trigger, runs `last` (the checkpoint) and commits. */
+  commit(last: () => void): void {
+    this.begin();
+    this.flush();
+    if (this.triggerSql) this.db.exec(this.triggerSql);
+    last();
+    this.db.exec("COMMIT");
+    this.open = false;
+    this.pending = 0;
+  }
+
+  rollback(): void {
+    if (this.open && this.db.inTransaction) this.db.exec("ROLLBACK");
+    this.open = false;
+    this.pending = 0;
+  }
+}
+
+/** An accepted row (ROW_COLUMNS values, see csv/worker.ts) as the Normalized value CaseWriter takes. */
+function unpack(values: unknown[]): Normalized {
+  const c = { ...TEMPLATE } as Record<string, unknown>;
+  for (let j = 0; j < CASE_FIELDS.length; j++) c[CASE_FIELDS[j]] = values[j];
+  return {
+    ok: true,
+    case: c as Case,
+    sourceRowId: values[CASE_FIELDS.length] as string | null,
+    sourceUpdatedAt: values[CASE_FIELDS.length + 1] as string | null,
+  };
+}

@@ -1,0 +1,96 @@
+import { UsageError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import { DEFAULT_LIMITS, type Limits } from "../store/limits.ts";
+import { DATASETS, DEFAULTS, type Config } from "../../schemas/config.ts";
+
+/** One option of a command, described for parsing and for `--help`. */
+export interface OptionSpec {
+  type: "string" | "boolean";
+  description: string;
+  short?: string;
+  /** Shown in `--help` as the argument's name, e.g. PATH. */
+  arg?: string;
+  multiple?: boolean;
+  /** Environment variable read when the flag is absent. */
+  env?: string;
+}
+
+export type OptionValues = Record<string, string | boolean | string[] | undefined>;
+
+export interface CommandContext {
+  values: OptionValues;
+  positionals: string[];
+  env: NodeJS.ProcessEnv;
+  /** Shared settings, validated (db, portal, dataset, token, site, logging). */
+  config: Config;
+  log: Logger;
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  /** The run's clock; stamp time once per run from it. */
+  now: () => Date;
+  /** Aborted on SIGINT/SIGTERM: long-running commands stop cleanly when it fires. */
+  signal: AbortSignal;
+}
+
+export interface Command {
+  /** Lines shown by `vigil COMMAND --help` above the options. */
+  help: string;
+  options: Record<string, OptionSpec>;
+  /** Whether the command takes positional arguments (otherwise they are a usage error). */
+  positionals?: boolean;
+  run(ctx: CommandContext): Promise<number | void>;
+}
+
+/** Options every command accepts. */
+export const COMMON_OPTIONS: Record<string, OptionSpec> = {
+  db: { type: "string", arg: "PATH", env: "VIGIL_DB", description: "SQLite database (default data/vigil.db)" },
+  "log-format": { type: "string", arg: "FORMAT", description: "json or pretty (default: pretty on a terminal, json otherwise)" },
+  debug: { type: "boolean", description: "show stack traces and debug lines" },
+  help: { type: "boolean", short: "h", description: "show this help" },
+};
+
+/** Options of commands that read the portal. */
+export const SOURCE_OPTIONS: Record<string, OptionSpec> = {
+  portal: { type: "string", arg: "URL", env: "VIGIL_PORTAL", description: `Socrata portal (default ${DEFAULTS.portal})` },
+  dataset: { type: "string", arg: "ID", env: "VIGIL_DATASET", description: `dataset id (default ${DEFAULTS.dataset}, the COVID-19 view; ${DATASETS.archive} is the whole archive)` },
+};
+
+export const SITE_OPTIONS: Record<string, OptionSpec> = {
+  site: { type: "string", arg: "DIR", env: "VIGIL_SITE", description: "root of the Hugo site to write widgets into" },
+};
+
+/** The refusal thresholds of a run (`vigil ingest`, `backfill`, `run`, `schedule`). */
+export const LIMIT_OPTIONS: Record<string, OptionSpec> = {
+  "max-reject-share": {
+    type: "string",
+    arg: "SHARE",
+    description: `fail when more than this share of rows is rejected (default ${DEFAULT_LIMITS.maxRejectShare})`,
+  },
+  "max-removed-share": {
+    type: "string",
+    arg: "SHARE",
+    description: `fail when more than this share of cases would be removed (default ${DEFAULT_LIMITS.maxRemovedShare})`,
+  },
+};
+
+export function parseLimits(values: Record<string, unknown>): Partial<Limits> {
+  const limits: Partial<Limits> = {};
+  for (const [flag, key] of [["max-reject-share", "maxRejectShare"], ["max-removed-share", "maxRemovedShare"]] as const) {
+    const value = values[flag];
+    if (value === undefined) continue;
+    const n = Number(value);
+    if (typeof value !== "string" || !(n >= 0 && n <= 1)) throw new UsageError(`--${flag} must be a number from 0 to 1, got "${String(value)}"`);
+    limits[key] = n;
+  }
+  return limits;
+}
+
+/** A `--port` value: a whole number from 0 (a free port) to 65535; 8001 when absent. */
+export function parsePort(value: unknown, fallback = 8001): number {
+  if (value === undefined) return fallback;
+  const port = Number(value);
+  if (typeof value !== "string" || !/^\d+$/.test(value) || port > 65535) {
+    throw new UsageError(`--port must be a whole number from 0 to 65535, got "${String(value)}"`);
+  }
+  return port;
+}

@@ -1,0 +1,33 @@
+/** `vigil demo`: the whole flow offline against the bundled fixture portal, then serves it. */
+import { parsePort, type Command } from "./command.ts";
+import { runDemo } from "../ops/demo.ts";
+
+export const command: Command = {
+  help: `
+Runs the whole flow offline, against the fixture portal bundled with vigil (about 15,000 generated
+cases shaped like the Medical Examiner's COVID-19 view): ingest into DIR/vigil.db, widgets into
+DIR/site (a fresh copy of fixtures/hugo-site, so the repository stays clean), the site served
+by \`hugo server\` when Hugo is installed, and the database by datasette. Prints the URLs to open;
+Ctrl-C stops everything. Each start begins afresh in DIR; --db and VIGIL_DB are not used.
+
+Examples:
+  vigil demo
+  vigil demo --port 8002 --site-port 1314`,
+  options: {
+    dir: { type: "string", arg: "DIR", description: "folder for the demo's database and site (default data/demo)" },
+    port: { type: "string", arg: "N", description: "datasette's port; 0 picks a free one (default 8001)" },
+    "site-port": { type: "string", arg: "N", description: "the Hugo site's port; 0 picks a free one (default 1313)" },
+  },
+  async run(ctx) {
+    await runDemo({
+      dir: typeof ctx.values.dir === "string" ? ctx.values.dir : "data/demo",
+      port: parsePort(ctx.values.port),
+      sitePort: parsePort(ctx.values["site-port"], 1313),
+      log: ctx.log,
+      now: ctx.now,
+      signal: ctx.signal,
+      stdout: ctx.stdout,
+    });
+    return 0;
+  },
+};

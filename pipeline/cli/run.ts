@@ -1,0 +1,60 @@
+/** `vigil run`: the nightly job: ingest, then widgets, then an optional commit and --then hook. */
+import type { Config } from "../../schemas/config.ts";
+import { LIMIT_OPTIONS, parseLimits, SITE_OPTIONS, SOURCE_OPTIONS, type Command, type OptionValues } from "./command.ts";
+import { UsageError } from "../errors.ts";
+import { nightly, type NightlyOptions } from "../ops/nightly.ts";
+
+/** Reads the run's own flags; shared with `vigil schedule`, which takes the same ones. */
+export function runFlags(values: OptionValues, config: Config): Pick<NightlyOptions, "then" | "commit" | "push" | "limits"> {
+  const then = typeof values.then === "string" ? values.then : undefined;
+  if (then !== undefined && then.trim() === "") throw new UsageError("--then needs a command, e.g. --then \"hugo --minify -s /srv/site\"");
+  const commit = isOn(values.commit, "VIGIL_COMMIT");
+  const push = isOn(values.push, "VIGIL_PUSH");
+  if (push && !commit) throw new UsageError("--push needs --commit");
+  if (commit && !config.site) throw new UsageError("--commit needs --site (or VIGIL_SITE): the Hugo site inside a git repository");
+  return { then, commit, push, limits: parseLimits(values) };
+}
+
+/** A boolean flag, or its environment variable's text (1/true/yes, 0/false/no or empty). */
+function isOn(value: OptionValues[string], env: string): boolean {
+  if (typeof value !== "string") return value === true;
+  if (/^(1|true|yes)$/i.test(value.trim())) return true;
+  if (/^(0|false|no|)$/i.test(value.trim())) return false;
+  throw new UsageError(`${env} must be 1 or 0, got "${value}"`);
+}
+
+export const RUN_OPTIONS: Command["options"] = {
+  ...SOURCE_OPTIONS,
+  ...SITE_OPTIONS,
+  ...LIMIT_OPTIONS,
+  then: { type: "string", arg: "CMD", env: "VIGIL_THEN", description: "shell command to run after the widgets changed, e.g. a Hugo build" },
+  commit: { type: "boolean", env: "VIGIL_COMMIT", description: "commit the changed widget files in the site's git repository" },
+  push: { type: "boolean", env: "VIGIL_PUSH", description: "push that commit (with --commit)" },
+};
+
+export const command: Command = {
+  help: `
+The nightly job. Ingests the dataset; when that succeeds and --site is given, writes the widgets
+into the Hugo site; with --commit, commits vigil's changed files in the site's git repository
+(and pushes with --push, rebasing onto the remote when the author pushed meanwhile), leaving
+every other change in the work tree alone; then runs the --then command with \`sh -c\`. Commit
+and hook happen only when something the site shows changed: the data, or a widget file beyond
+the "last checked" time that every run refreshes (without --site: when the data changed). A
+commit, push or hook that failed is retried by the next run, even when nothing changed since.
+Exit 0 when every step that ran succeeded, "nothing changed" included; exit 1 when one failed,
+and the steps after it are skipped. One summary line says what each step did.
+The hook sees VIGIL_RUN_ID, VIGIL_DB and VIGIL_SITE, never SOCRATA_APP_TOKEN.
+
+Examples:
+  vigil run --site /srv/site --then "hugo --minify -s /srv/site"
+  vigil run --site /srv/blog --commit --push
+  vigil run                      (ingest only, for a datasette-only install)`,
+  options: RUN_OPTIONS,
+  async run(ctx) {
+    const flags = runFlags(ctx.values, ctx.config);
+    const result = await nightly({ ...flags, config: ctx.config, log: ctx.log, now: ctx.now, signal: ctx.signal, stdout: ctx.stdout, stderr: ctx.stderr, env: ctx.env });
+    if (result.ok) ctx.stdout.write(result.summary + "\n");
+    else ctx.stderr.write(`vigil run: ${result.summary}\n`);
+    return result.ok ? 0 : 1;
+  },
+};

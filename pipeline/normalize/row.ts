@@ -1,0 +1,375 @@
+/**
+ * Raw source row → normalized case, or a reject with its reasons. Pure: the only outside input is
+ * the run's own "today" (Chicago local), used to refuse death dates in the future.
+ */
+import type { RawRow } from "../../schemas/source-columns.ts";
+import { isRealDate, rawRowSchema, REQUIRED_FIELDS, type ParsedRow } from "../../schemas/source-row.ts";
+import { AGE_GROUPS, type Case } from "../../schemas/case.ts";
+
+export interface NormalizeContext {
+  /** The run's date in America/Chicago, YYYY-MM-DD. */
+  today: string;
+}
+
+export interface Normalized {
+  ok: true;
+  case: Case;
+  sourceRowId: string | null;
+  sourceUpdatedAt: string | null;
+}
+
+export interface Rejected {
+  ok: false;
+  casenumber: string | null;
+  sourceRowId: string | null;
+  reasons: string[];
+}
+
+const COOK_COUNTY = { latMin: 41.4, latMax: 42.2, lonMin: -88.3, lonMax: -87.5 };
+const EARLIEST_DEATH = "1900-01-01";
+
+export function normalizeRow(raw: RawRow, ctx: NormalizeContext): Normalized | Rejected {
+  const notes: string[] = [];
+  const plain = plainRow(raw);
+  if (plain) return finish(raw, plain, notes, ctx);
+  const parsed = parseWithSchema(raw, notes);
+  return parsed.ok ? finish(raw, parsed.row, notes, ctx) : parsed;
+}
+
+/** The zod path: every row that is not plain, and the wording of every error. */
+function parseWithSchema(raw: RawRow, notes: string[]): { ok: true; row: ParsedRow } | Rejected {
+  let parsed = rawRowSchema.safeParse(raw);
+  if (!parsed.success) {
+    const bad = new Map<string, string>();
+    for (const issue of parsed.error.issues) {
+      const field = String(issue.path[0] ?? "row");
+      if (!bad.has(field)) bad.set(field, issue.message);
+    }
+    const required = REQUIRED_FIELDS.filter((f) => bad.has(f));
+    if (required.length > 0 || bad.has("row")) {
+      return reject(raw, [...bad].map(([field, message]) => describeIssue(raw, field, message)));
+    }
+    // A bad optional field keeps the row: drop the field and say so.
+    const copy: RawRow = { ...raw };
+    for (const [field, message] of bad) {
+      notes.push(describeIssue(raw, field, message));
+      delete copy[field];
+    }
+    parsed = rawRowSchema.safeParse(copy);
+    if (!parsed.success) return reject(raw, parsed.error.issues.map((i) => `${i.path.join(".")} ${i.message}`));
+  }
+  return { ok: true, row: parsed.data };
+}
+
+function finish(raw: RawRow, row: ParsedRow, notes: string[], ctx: NormalizeContext): Normalized | Rejected {
+  const deathDate = row.death_date.slice(0, 10);
+  if (deathDate > ctx.today) return reject(raw, [`death_date ${row.death_date} is after today (${ctx.today})`]);
+  if (deathDate < EARLIEST_DEATH) return reject(raw, [`death_date ${row.death_date} is before ${EARLIEST_DEATH}`]);
+
+  const age = normalizeAge(row.age, notes);
+  const latino = flag(row.latino);
+  const coords = normalizeCoordinates(row, notes);
+  const covidRelated = flag(row.covid_related);
+  const causes = [row.primarycause, row.primarycause_linea, row.primarycause_lineb, row.primarycause_linec, row.secondarycause];
+
+  const normalized: Case = {
+    casenumber: row.casenumber.trim().toUpperCase(),
+    death_date: deathDate,
+    death_datetime: localTimestamp(row.death_date),
+    incident_date: row.incident_date ? row.incident_date.slice(0, 10) : null,
+    incident_datetime: row.incident_date ? localTimestamp(row.incident_date) : null,
+    age,
+    age_group: age === null ? null : ageGroup(age),
+    gender: cleanText(row.gender),
+    race: cleanText(row.race),
+    latino,
+    race_ethnicity: raceEthnicity(row.race, latino),
+    manner: cleanText(row.manner)?.toUpperCase() ?? null,
+    primary_cause: cleanText(row.primarycause),
+    primary_cause_line_a: cleanText(row.primarycause_linea),
+    primary_cause_line_b: cleanText(row.primarycause_lineb),
+    primary_cause_line_c: cleanText(row.primarycause_linec),
+    secondary_cause: cleanText(row.secondarycause),
+    covid_related: covidRelated,
+    is_covid: covidRelated ?? (causes.some((c) => c !== undefined && /covid/i.test(c)) ? 1 : 0),
+    gun_related: flag(row.gunrelated),
+    opioid_related: flag(row.opioids),
+    cold_related: flag(row.cold_related),
+    heat_related: flag(row.heat_related),
+    incident_address: normalizeStreet(row.incident_street),
+    incident_city: normalizeCity(row.incident_city),
+    incident_zip: normalizeZip(row.incident_zip, "incident_zip", notes),
+    residence_city: normalizeCity(row.residence_city),
+    residence_zip: normalizeZip(row.residence_zip, "residence_zip", notes),
+    latitude: coords.latitude,
+    longitude: coords.longitude,
+    commissioner_district: wholeNumber(row.commissioner_district, "commissioner_district", notes),
+    chicago_ward: wholeNumber(row.chi_ward, "chi_ward", notes),
+    chicago_community_area: cleanText(row.chi_commarea)?.toUpperCase() ?? null,
+    transportation_related_type: cleanText(row.transportation_related_type),
+    transportation_status: cleanText(row.transportation_status),
+    objectid: wholeNumber(row.objectid, "objectid", notes),
+    notes: notes.length ? notes.join("; ") : null,
+  };
+  return {
+    ok: true,
+    case: normalized,
+    sourceRowId: row[":id"] ?? null,
+    sourceUpdatedAt: row[":updated_at"] ?? null,
+  };
+}
+
+function reject(raw: RawRow, reasons: string[]): Rejected {
+  // Written as normalized cases are, so a reject can be matched with its stored case.
+  const casenumber = typeof raw.casenumber === "string" && raw.casenumber.trim() ? raw.casenumber.trim().toUpperCase() : null;
+  const id = raw[":id"];
+  return { ok: false, casenumber, sourceRowId: typeof id === "string" ? id : null, reasons };
+}
+
+function describeIssue(raw: RawRow, field: string, message: string): string {
+  if (!(field in raw)) return `${field} is missing`;
+  return `${field} ${JSON.stringify(raw[field])} ${message.replace(/^Invalid input: /, "")}`;
+}
+
+/** `2020-07-01T19:53:00.000` → `2020-07-01T19:53:00`: the wall-clock time as written, no zone. */
+const FULL_TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,3})?$/;
+
+export function localTimestamp(value: string): string {
+  // the usual shape, without splitting: the first 19 characters are the answer
+  if (FULL_TIMESTAMP.test(value)) return value.slice(0, 19);
+  const [date, time = "00:00:00"] = value.trim().split("T");
+  const [h = "00", m = "00", s = "00"] = time.split(".")[0].split(":");
+  return `${date}T${h}:${m}:${s}`;
+}
+
+/** Whitespace that cleaning would change: runs, tabs or line breaks, or any at either end. */
+const UNCLEAN_SPACE = /\s\s|[^\S ]|^\s|\s$/;
+
+function cleanText(value: string | undefined): string | null {
+  if (value === undefined) return null;
+  if (!UNCLEAN_SPACE.test(value)) return value === "" ? null : value;
+  const text = value.replace(/\s+/g, " ").trim();
+  return text === "" ? null : text;
+}
+
+function flag(value: boolean | undefined): 0 | 1 | null {
+  return value === undefined ? null : value ? 1 : 0;
+}
+
+function normalizeAge(value: number | string | undefined, notes: string[]): number | null {
+  if (value === undefined) return null;
+  if (typeof value === "number") {
+    if (value >= 0 && value <= 125) return Math.floor(value);
+    notes.push(`age ${value} is out of range, set to NULL`);
+    return null;
+  }
+  // Infants may be written in months, weeks or days.
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(month|week|day)s?\s*$/i.exec(value);
+  if (m) {
+    const perYear = { month: 12, week: 52, day: 365 }[m[2].toLowerCase() as "month" | "week" | "day"];
+    return Math.floor(Number(m[1]) / perYear);
+  }
+  notes.push(`age ${JSON.stringify(value)} is not a number, set to NULL`);
+  return null;
+}
+
+export function ageGroup(age: number): (typeof AGE_GROUPS)[number] {
+  if (age < 18) return "0-17";
+  if (age < 30) return "18-29";
+  if (age >= 80) return "80+";
+  return AGE_GROUPS[Math.floor(age / 10) - 1];
+}
+
+const RACES: Record<string, Case["race_ethnicity"]> = {
+  white: "White",
+  black: "Black",
+  "african american": "Black",
+  asian: "Asian",
+  "am. indian": "American Indian",
+  "am.indian": "American Indian",
+  "american indian": "American Indian",
+  other: "Other",
+  unknown: "Unknown",
+};
+
+/** Latino overrides race, as the county reports. */
+export function raceEthnicity(race: string | undefined, latino: 0 | 1 | null): Case["race_ethnicity"] {
+  if (latino === 1) return "Latino";
+  const key = race?.trim().toLowerCase();
+  if (!key) return "Unknown";
+  return RACES[key] ?? "Other";
+}
+
+const STREET_UNKNOWN = /^(unk|unknown|n\/?a|none)\.?$/i;
+
+function normalizeStreet(value: string | undefined): string | null {
+  const text = cleanText(value);
+  return text === null || STREET_UNKNOWN.test(text) ? null : text;
+}
+
+function normalizeCity(value: string | undefined): string | null {
+  return cleanText(value)?.toUpperCase() ?? null;
+}
+
+const ZIP_PLACEHOLDERS = new Set(["00000", "99999"]);
+
+function normalizeZip(value: string | number | undefined, field: string, notes: string[]): string | null {
+  if (value === undefined) return null;
+  const text = String(value).trim();
+  if (text === "") return null;
+  const m = /^(\d{5})(?:-?\d{4})?$/.exec(text);
+  if (!m) {
+    notes.push(`${field} ${JSON.stringify(text)} is not a ZIP code, set to NULL`);
+    return null;
+  }
+  return ZIP_PLACEHOLDERS.has(m[1]) ? null : m[1];
+}
+
+function wholeNumber(value: number | undefined, field: string, notes: string[]): number | null {
+  if (value === undefined) return null;
+  if (Number.isInteger(value)) return value;
+  notes.push(`${field} ${value} is not a whole number, set to NULL`);
+  return null;
+}
+
+function normalizeCoordinates(row: ParsedRow, notes: string[]): { latitude: number | null; longitude: number | null } {
+  const latitude = row.latitude ?? row.location?.latitude;
+  const longitude = row.longitude ?? row.location?.longitude;
+  if (latitude === undefined || longitude === undefined) return { latitude: null, longitude: null };
+  const inside =
+    latitude >= COOK_COUNTY.latMin && latitude <= COOK_COUNTY.latMax && longitude >= COOK_COUNTY.lonMin && longitude <= COOK_COUNTY.lonMax;
+  if (!inside) {
+    notes.push(`latitude/longitude ${latitude},${longitude} is outside Cook County, set to NULL`);
+    return { latitude: null, longitude: null };
+  }
+  return { latitude, longitude };
+}
+
+/** Today's date in America/Chicago, from the run's clock. */
+export function chicagoDate(now: Date): string {
+  return new Intl.DateTimeFormat("en-CA", { timeZone: "America/Chicago", year: "numeric", month: "2-digit", day: "2-digit" }).format(now);
+}
+
+/** The pattern of numberText in schemas/source-row.ts, applied to trimmed text. */
+const NUMBER_TEXT = /^[-+]?(\d+\.?\d*|\.\d+)$/;
+
+/** Thrown (and caught in plainRow) as soon as a value is not plain: the row goes the zod way. */
+const NOT_PLAIN = new Error("not a plain row");
+
+/**
+ * rawRowSchema's result (its known fields) for a row whose values all have their plain type
+ * (text as strings, checkboxes as booleans, numbers as numeric text), built without zod:
+ * validation is the costliest step of a bulk load, and nearly every row is plain. Anything else
+ * returns undefined and takes the zod path, which also words the errors; a test holds the two
+ * paths to the same output. One object literal, so every row shares one shape.
+ */
+export function plainRow(raw: RawRow): ParsedRow | undefined {
+  try {
+    return {
+      ":id": text(raw[":id"]),
+      ":created_at": text(raw[":created_at"]),
+      ":updated_at": text(raw[":updated_at"]),
+      casenumber: caseNumber(raw.casenumber),
+      death_date: timestamp(raw.death_date),
+      incident_date: raw.incident_date === undefined ? undefined : timestamp(raw.incident_date),
+      age: age(raw.age),
+      gender: text(raw.gender),
+      race: text(raw.race),
+      latino: checkbox(raw.latino),
+      manner: text(raw.manner),
+      primarycause: text(raw.primarycause),
+      primarycause_linea: text(raw.primarycause_linea),
+      primarycause_lineb: text(raw.primarycause_lineb),
+      primarycause_linec: text(raw.primarycause_linec),
+      secondarycause: text(raw.secondarycause),
+      gunrelated: checkbox(raw.gunrelated),
+      opioids: checkbox(raw.opioids),
+      cold_related: checkbox(raw.cold_related),
+      heat_related: checkbox(raw.heat_related),
+      covid_related: checkbox(raw.covid_related),
+      commissioner_district: number(raw.commissioner_district),
+      incident_street: text(raw.incident_street),
+      incident_city: text(raw.incident_city),
+      incident_zip: zip(raw.incident_zip),
+      residence_city: text(raw.residence_city),
+      residence_zip: zip(raw.residence_zip),
+      latitude: number(raw.latitude),
+      longitude: number(raw.longitude),
+      location: location(raw.location),
+      objectid: number(raw.objectid),
+      chi_ward: number(raw.chi_ward),
+      chi_commarea: text(raw.chi_commarea),
+      transportation_related_type: text(raw.transportation_related_type),
+      transportation_status: text(raw.transportation_status),
+    };
+  } catch (error) {
+    if (error === NOT_PLAIN) return undefined;
+    throw error;
+  }
+}
+
+function text(value: unknown): string | undefined {
+  if (value === undefined || typeof value === "string") return value;
+  throw NOT_PLAIN;
+}
+
+function caseNumber(value: unknown): string {
+  const trimmed = typeof value === "string" ? value.trim() : "";
+  if (trimmed === "") throw NOT_PLAIN;
+  return trimmed;
+}
+
+function timestamp(value: unknown): string {
+  const trimmed = typeof value === "string" ? value.trim() : "";
+  if (!isRealDate(trimmed)) throw NOT_PLAIN;
+  return trimmed;
+}
+
+function age(value: unknown): number | string | undefined {
+  if (typeof value !== "string") return number(value);
+  const trimmed = value.trim();
+  // like the schema's union: numeric text becomes a number, any other text stays as written
+  return NUMBER_TEXT.test(trimmed) ? Number(trimmed) : value;
+}
+
+function checkbox(value: unknown): boolean | undefined {
+  if (value === undefined || typeof value === "boolean") return value;
+  throw NOT_PLAIN;
+}
+
+function number(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const n = plainNumber(value);
+  if (n === undefined) throw NOT_PLAIN;
+  return n;
+}
+
+function zip(value: unknown): string | number | undefined {
+  if (value === undefined || typeof value === "string" || (typeof value === "number" && Number.isFinite(value))) return value;
+  throw NOT_PLAIN;
+}
+
+function location(value: unknown): ParsedRow["location"] {
+  if (value === undefined) return undefined;
+  const parsed = plainLocation(value);
+  if (parsed === undefined) throw NOT_PLAIN;
+  return parsed as ParsedRow["location"];
+}
+
+function plainNumber(value: unknown): number | undefined {
+  if (typeof value === "number") return Number.isFinite(value) ? value : undefined;
+  if (typeof value !== "string") return undefined;
+  const text = value.trim();
+  return NUMBER_TEXT.test(text) ? Number(text) : undefined;
+}
+
+function plainLocation(value: unknown): Record<string, unknown> | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  const out: Record<string, unknown> = { ...value };
+  const { latitude, longitude, human_address, needs_recoding } = value as Record<string, unknown>;
+  if (latitude !== undefined && (out.latitude = plainNumber(latitude)) === undefined) return undefined;
+  if (longitude !== undefined && (out.longitude = plainNumber(longitude)) === undefined) return undefined;
+  if (human_address !== undefined && typeof human_address !== "string") return undefined;
+  if (needs_recoding !== undefined && typeof needs_recoding !== "boolean") return undefined;
+  return out;
+}

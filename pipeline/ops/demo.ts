@@ -1,0 +1,146 @@
+/**
+ * The demo (`vigil demo`): the whole flow offline. Starts the bundled fixture portal (generated, realistic
+ * data), ingests it into a database of its own, writes the widgets into a copy of the fixture Hugo
+ * site, serves that site with Hugo (when installed) and the database with datasette, and prints
+ * the URLs. Everything lives under one folder (data/demo), so the committed fixture and a real
+ * database are never touched. Ctrl-C stops everything it started.
+ */
+import { spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { DEFAULTS } from "../../schemas/config.ts";
+import { UsageError, VigilError } from "../errors.ts";
+import { ingest } from "../ingest/ingest.ts";
+import { elapsed, type Logger } from "../log.ts";
+import { projectPath } from "../paths.ts";
+import { aborted, childEnv, freePort, startServer } from "./children.ts";
+import { startDatasette, type DatasetteServer } from "./datasette.ts";
+
+const FIXTURE_SITE = projectPath("fixtures", "hugo-site");
+/** Marks a folder as the demo's own, so that starting afresh never deletes anything else. */
+const MARKER = ".vigil-demo";
+
+interface Stoppable {
+  name: string;
+  stop(): Promise<void>;
+}
+
+export interface DemoOptions {
+  /** Folder for the demo's database and site; emptied of the demo's own files on each start. */
+  dir: string;
+  /** datasette's port; 0 picks a free one. */
+  port: number;
+  /** The Hugo site's port; 0 picks a free one. */
+  sitePort: number;
+  log: Logger;
+  now: () => Date;
+  /** Stops everything the demo started. */
+  signal: AbortSignal;
+  /** Where the URLs to open are printed. */
+  stdout: NodeJS.WritableStream;
+}
+
+export async function runDemo(options: DemoOptions): Promise<void> {
+  const { log, signal, port, sitePort, stdout } = options;
+  const dir = resolve(options.dir);
+  const db = join(dir, "vigil.db");
+  const site = join(dir, "site");
+  prepare(dir);
+
+  const started: Stoppable[] = [];
+  const stopAll = async () => {
+    for (const part of started.reverse()) await part.stop().catch((error: Error) => log.warn("demo", `stopping ${part.name}: ${error.message}`));
+  };
+  try {
+    // The fixture portal lives in fixtures/, which only a checkout has: import it on demand.
+    const { startPortal } = await import("../../fixtures/portal.ts");
+    const portal = await startPortal();
+    started.push({ name: "the fixture portal", stop: () => portal.close() });
+    log.info("demo", `fixture portal at ${portal.url}`, { url: portal.url });
+
+    const result = await ingest({ config: { db, portal: portal.url, dataset: DEFAULTS.dataset }, log, now: options.now, signal });
+    checkStopped(signal);
+
+    let stage = performance.now();
+    cpSync(FIXTURE_SITE, site, { recursive: true });
+    const { writeWidgets } = await import("../../site-widgets/emit.ts");
+    const widgets = await writeWidgets({ db, site, now: options.now, log });
+    log.info("demo", `site copied to ${site} with ${widgets.written.length} widget files`, { site, ms: elapsed(stage) });
+    checkStopped(signal);
+
+    stage = performance.now();
+    let siteUrl: string | null = null;
+    if (hugoInstalled()) {
+      const hugo = await startHugo(site, sitePort === 0 ? await freePort() : sitePort, log, signal);
+      started.push({ name: "hugo", stop: hugo.stop });
+      siteUrl = hugo.url;
+      log.info("demo", `hugo serving ${site} at ${hugo.url}`, { ms: elapsed(stage) });
+    } else {
+      log.warn("demo", "Hugo is not installed: the site was written but not built", { site });
+    }
+
+    const datasette: DatasetteServer = await startDatasette({ db, port, host: "127.0.0.1", log, signal });
+    started.push({ name: "datasette", stop: datasette.stop });
+
+    stdout.write(
+      [
+        `vigil demo: ${result.counts.inserted.toLocaleString("en-US")} cases loaded from the fixture portal (run ${result.runId}).`,
+        `  datasette  ${datasette.databaseUrl}`,
+        siteUrl
+          ? `  site       ${siteUrl}`
+          : `  site       not built: install Hugo (Debian/Ubuntu: sudo apt-get install hugo; macOS: brew install hugo), then run vigil demo again; the files are in ${site}`,
+        `  portal     ${portal.url}  (the fixture; try: npx vigil run --portal ${portal.url} --db ${db} --site ${site})`,
+        "Press Ctrl-C to stop.",
+        "",
+      ].join("\n"),
+    );
+
+    const ended = await Promise.race([aborted(signal).then(() => null), datasette.exited]);
+    // Ctrl-C in a terminal reaches datasette too (same process group): its own clean exit is a stop.
+    if (ended && !signal.aborted && ended.code !== 0 && ended.signal !== "SIGINT" && ended.signal !== "SIGTERM") {
+      throw new VigilError(`datasette stopped unexpectedly (${ended.signal ?? `code ${ended.code}`})`, { hint: "run with --debug to see its output" });
+    }
+    log.info("demo", "stopping");
+  } finally {
+    await stopAll();
+  }
+}
+
+/** Creates the demo folder, or empties the demo's own files from a previous start. */
+function prepare(dir: string): void {
+  if (existsSync(dir) && readdirSync(dir).length > 0 && !existsSync(join(dir, MARKER))) {
+    throw new UsageError(`${dir} is not empty and was not made by vigil demo`, { hint: "pass --dir with a new or empty folder" });
+  }
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, MARKER), "made by `vigil demo`; it empties this folder's database and site on each start\n");
+  for (const name of ["vigil.db", "vigil.db-wal", "vigil.db-shm", "vigil.db.lock", "site"]) {
+    rmSync(join(dir, name), { recursive: true, force: true });
+  }
+}
+
+function checkStopped(signal: AbortSignal): void {
+  if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new VigilError("stopped");
+}
+
+function hugoInstalled(): boolean {
+  return !spawnSync("hugo", ["version"], { stdio: "ignore" }).error;
+}
+
+/** `hugo server` on loopback, resolved once it answers (it builds the site before serving). */
+async function startHugo(site: string, port: number, log: Logger, signal: AbortSignal): Promise<{ url: string; stop(): Promise<void> }> {
+  const url = `http://127.0.0.1:${port}/`;
+  const server = await startServer({
+    name: "hugo",
+    command: "hugo",
+    args: ["server", "--source", site, "--bind", "127.0.0.1", "--port", String(port), "--baseURL", url, "--appendPort=false", "--disableLiveReload", "--watch=false"],
+    env: childEnv(process.env),
+    readyUrl: url,
+    timeoutMs: 60_000,
+    pollMs: 150,
+    log,
+    stage: "hugo",
+    signal,
+    error: (message) => new VigilError(`could not build or serve the demo site: ${message}`, { hint: "run with --debug to see Hugo's output" }),
+  });
+  return { url, stop: server.stop };
+}

@@ -1,0 +1,238 @@
+/**
+ * The nightly job (`vigil run`, and each run of `vigil schedule`). Ingest; then the widgets, only after a successful ingest; then
+ * (with --commit) a commit of the changed widget files in the site's repository; then the --then
+ * hook. Commit and hook happen only when what the site shows changed. Every step reports into
+ * one summary line and the exit code.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
+import type { Config } from "../../schemas/config.ts";
+import { openDatabase } from "../store/db.ts";
+import type { Limits } from "../store/limits.ts";
+import { redact } from "../errors.ts";
+import { childEnv } from "./children.ts";
+import { commitSite, type CommitResult } from "./site-git.ts";
+import { ingest, type IngestOptions, type RunResult } from "../ingest/ingest.ts";
+import { elapsed, type Logger } from "../log.ts";
+
+// A type-only import: the module itself is loaded lazily, since the chart libraries take a second.
+import type { WidgetsResult } from "../../site-widgets/emit.ts";
+
+export interface NightlyOptions {
+  config: Config;
+  log: Logger;
+  now: () => Date;
+  signal?: AbortSignal;
+  limits?: Partial<Limits>;
+  http?: IngestOptions["http"];
+  /** Shell command run with `sh -c` after the widgets changed (without a site: after the data changed). */
+  then?: string;
+  commit?: boolean;
+  push?: boolean;
+  /** Where the hook's own output goes. */
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+}
+
+export type Step<T> =
+  | { status: "ok"; value: T }
+  | { status: "failed"; error: string }
+  | { status: "skipped"; reason: string }
+  | { status: "off" };
+
+export interface NightlyResult {
+  ok: boolean;
+  runId: number | null;
+  ingest: Step<RunResult>;
+  widgets: Step<WidgetsResult>;
+  commit: Step<CommitResult>;
+  hook: Step<{ code: number }>;
+  /** Set when SIGINT/SIGTERM arrived during the run. */
+  stopped: boolean;
+  summary: string;
+}
+
+export async function nightly(options: NightlyOptions): Promise<NightlyResult> {
+  const { config, log, signal } = options;
+  const started = performance.now();
+  const startedAt = options.now().toISOString();
+  const ingestStep = await attempt(() =>
+    ingest({ config, log, now: options.now, signal, limits: options.limits, http: options.http }),
+  );
+  const runId = ingestStep.status === "ok" ? ingestStep.value.runId : findRunId(config.db, startedAt);
+  const stopped = () => signal?.aborted === true;
+
+  let widgets: Step<WidgetsResult>;
+  if (ingestStep.status !== "ok") widgets = { status: "skipped", reason: "ingest failed" };
+  else if (!config.site) widgets = { status: "skipped", reason: "no --site" };
+  else if (stopped()) widgets = { status: "skipped", reason: "stopped" };
+  else {
+    const site = config.site;
+    widgets = await attempt(async () => {
+      const { writeWidgets } = await import("../../site-widgets/emit.ts");
+      return writeWidgets({ db: config.db, site, now: options.now, log });
+    });
+  }
+  const changed = siteChanged(ingestStep, widgets);
+  const failed = [ingestStep, widgets].some((step) => step.status === "failed");
+  // A commit, push or hook that failed last time is retried now, even if nothing changed since.
+  const pending = readPending(config.db);
+  const due = changed || pending;
+
+  let commit: Step<CommitResult> = { status: "off" };
+  if (options.commit) {
+    if (failed) commit = { status: "skipped", reason: "an earlier step failed" };
+    else if (!due) commit = { status: "skipped", reason: "nothing changed" };
+    else if (stopped()) commit = { status: "skipped", reason: "stopped" };
+    else {
+      const site = config.site as string;
+      const written = widgets.status === "ok" ? widgets.value.written : [];
+      const subject = commitSubject(runId, ingestStep.status === "ok" ? ingestStep.value : null, written.length);
+      commit = await attempt(() => commitSite({ site, written, subject, push: options.push === true, log, env: options.env }));
+    }
+  }
+
+  let hook: Step<{ code: number }> = { status: "off" };
+  if (options.then !== undefined) {
+    if (failed || commit.status === "failed") hook = { status: "skipped", reason: "an earlier step failed" };
+    else if (!due) hook = { status: "skipped", reason: "nothing changed" };
+    else if (stopped()) hook = { status: "skipped", reason: "stopped" };
+    else hook = await runHook(options.then, { ...options, runId });
+  }
+
+  if (due && (options.commit || options.then !== undefined)) {
+    const done = (step: Step<unknown>) => step.status === "ok" || step.status === "off";
+    const hookOk = hook.status === "off" || (hook.status === "ok" && hook.value.code === 0);
+    writePending(config.db, !(done(commit) && hookOk));
+  }
+
+  const result = { runId, ingest: ingestStep, widgets, commit, hook, stopped: stopped() };
+  const ok = !failed && commit.status !== "failed" && hook.status !== "failed" && (hook.status !== "ok" || hook.value.code === 0);
+  // Error messages may quote what the portal sent back, and a portal may echo the token.
+  const summary = redact(summarize(result), [config.appToken]);
+  log[ok ? "info" : "error"]("run", summary, { run: runId ?? undefined, ok, changed, ms: elapsed(started) });
+  return { ...result, ok, summary };
+}
+
+/** Beside the database: present while a site update (commit, push, hook) is still owed. */
+function pendingPath(db: string): string | null {
+  return db === ":memory:" ? null : `${db}.site-pending`;
+}
+
+function readPending(db: string): boolean {
+  const path = pendingPath(db);
+  return path !== null && existsSync(path);
+}
+
+function writePending(db: string, owed: boolean): void {
+  const path = pendingPath(db);
+  if (path === null) return;
+  if (owed) writeFileSync(path, "a site update (commit, push or --then hook) failed; the next run retries it\n");
+  else rmSync(path, { force: true });
+}
+
+/** Whether the run changed what the site shows: the data, or any widget file beyond freshness. */
+export function siteChanged(ingestStep: Step<RunResult>, widgets: Step<WidgetsResult>): boolean {
+  const dataChanged = ingestStep.status === "ok" && ingestStep.value.changed;
+  if (widgets.status !== "ok") return widgets.status === "skipped" && widgets.reason === "no --site" && dataChanged;
+  return dataChanged || widgets.value.changed;
+}
+
+async function attempt<T>(fn: () => Promise<T>): Promise<Step<T>> {
+  try {
+    return { status: "ok", value: await fn() };
+  } catch (error) {
+    return { status: "failed", error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+/** The run a failed ingest recorded, if it got that far, so the summary can name it. */
+function findRunId(db: string, since: string): number | null {
+  if (db === ":memory:" || !existsSync(db)) return null;
+  try {
+    const handle = openDatabase(db, { readonly: true });
+    try {
+      const id = handle.prepare("SELECT max(id) FROM runs WHERE pid = ? AND started_at >= ?").pluck().get(process.pid, since);
+      return typeof id === "number" ? id : null;
+    } finally {
+      handle.close();
+    }
+  } catch {
+    return null;
+  }
+}
+
+function runHook(command: string, options: NightlyOptions & { runId: number | null }): Promise<Step<{ code: number }>> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    // The hook gets what it needs to know about the run, and never the app token.
+    const env = childEnv(options.env, { VIGIL_RUN_ID: String(options.runId ?? ""), VIGIL_DB: options.config.db, VIGIL_SITE: options.config.site ?? "" });
+    const child = spawn("sh", ["-c", command], { stdio: ["ignore", "pipe", "pipe"], env });
+    child.stdout.pipe(options.stdout, { end: false });
+    child.stderr.pipe(options.stderr, { end: false });
+    // Stopping the run stops the hook too (supervisord signals only vigil, not its children).
+    const stop = () => child.kill("SIGTERM");
+    options.signal?.addEventListener("abort", stop, { once: true });
+    child.on("error", (error) => {
+      options.signal?.removeEventListener("abort", stop);
+      options.log.error("hook", `could not start the hook: ${error.message}`);
+      resolve({ status: "failed", error: error.message });
+    });
+    child.on("close", (code, signal) => {
+      options.signal?.removeEventListener("abort", stop);
+      const exit = code ?? 128 + (signal === "SIGTERM" ? 15 : signal === "SIGKILL" ? 9 : signal === "SIGINT" ? 2 : 0);
+      options.log[exit === 0 ? "info" : "error"]("hook", `\`${command}\` exited ${exit}${signal ? ` (${signal})` : ""}`, { code: exit, ms: elapsed(started) });
+      resolve({ status: "ok", value: { code: exit } });
+    });
+  });
+}
+
+function commitSubject(runId: number | null, ingested: RunResult | null, files: number): string {
+  const changes = ingested ? countsText(ingested) : "";
+  const what = changes === "no change" ? "data unchanged" : `cases ${changes}`;
+  return `vigil run ${runId ?? "?"}: ${what}; ${files} widget file(s) updated`;
+}
+
+function countsText(result: RunResult): string {
+  const c = result.counts;
+  const parts = (
+    [
+      [c.inserted, "inserted"],
+      [c.updated, "updated"],
+      [c.removed, "removed"],
+      [c.restored, "restored"],
+      [c.rejected, "rejected"],
+    ] as const
+  )
+    .filter(([n]) => n > 0)
+    .map(([n, word]) => `${n} ${word}`);
+  return parts.length ? parts.join(", ") : "no change";
+}
+
+export function summarize(result: Omit<NightlyResult, "ok" | "summary">): string {
+  const parts: string[] = [];
+  const { ingest: i, widgets: w, commit: c, hook: h } = result;
+  parts.push(i.status === "ok" ? `ingest ok (${countsText(i.value)})` : `ingest failed: ${oneLine(i.status === "failed" ? i.error : "")}`);
+  if (w.status === "ok") {
+    const { changed, written } = w.value;
+    parts.push(changed ? `widgets changed (${written.length} files)` : written.length ? "widgets unchanged (freshness updated)" : "widgets unchanged");
+  }
+  else if (w.status === "failed") parts.push(`widgets failed: ${oneLine(w.error)}`);
+  else if (w.status === "skipped") parts.push(`widgets skipped (${w.reason})`);
+  if (c.status === "ok") {
+    const left = c.value.leftAlone.length ? `, ${c.value.leftAlone.length} other changed file(s) left alone` : "";
+    const commit = c.value.commit ? `committed ${c.value.commit} (${c.value.files.length} files)${c.value.pushed ? " and pushed" : ""}` : "nothing to commit";
+    parts.push(commit + left);
+  } else if (c.status === "failed") parts.push(`commit failed: ${oneLine(c.error)}`);
+  else if (c.status === "skipped") parts.push(`commit skipped (${c.reason})`);
+  if (h.status === "ok") parts.push(h.value.code === 0 ? "hook ok" : `hook failed (exit ${h.value.code})`);
+  else if (h.status === "failed") parts.push(`hook failed: ${oneLine(h.error)}`);
+  else if (h.status === "skipped") parts.push(`hook skipped (${h.reason})`);
+  if (result.stopped) parts.push("stopped by signal");
+  return `run ${result.runId ?? "-"}: ${parts.join(", ")}`;
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, " ").trim();
+}

@@ -1,0 +1,54 @@
+/**
+ * Opening the database: WAL mode (datasette reads while a run writes), named migrations.
+ */
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import { MIGRATIONS } from "./migrations.ts";
+import { VigilError } from "../errors.ts";
+
+export type DB = Database.Database;
+
+export interface OpenOptions {
+  readonly?: boolean;
+  /** Milliseconds to wait for a lock held by a reader checkpointing, before failing. */
+  busyTimeoutMs?: number;
+}
+
+export function openDatabase(path: string, options: OpenOptions = {}): DB {
+  if (!options.readonly && path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  let db: DB;
+  try {
+    db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false, timeout: options.busyTimeoutMs ?? 10_000 });
+  } catch (error) {
+    throw new VigilError(`cannot open database ${path}: ${(error as Error).message}`, {
+      cause: error,
+      hint: options.readonly ? "run `vigil ingest` or `vigil backfill` first" : "check the --db path and its permissions",
+    });
+  }
+  if (!options.readonly) {
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = NORMAL");
+    db.pragma("foreign_keys = ON");
+    migrate(db);
+  }
+  return db;
+}
+
+export function migrate(db: DB): string[] {
+  db.exec("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)");
+  const record = db.prepare("INSERT INTO migrations (name, applied_at) VALUES (?, ?)");
+  // Read what is applied inside the write transaction: two processes opening a new database at
+  // once must not both apply the same migration.
+  return db
+    .transaction(() => {
+      const applied = new Set(db.prepare("SELECT name FROM migrations").pluck().all() as string[]);
+      const pending = MIGRATIONS.filter((m) => !applied.has(m.name));
+      for (const migration of pending) {
+        db.exec(migration.sql);
+        record.run(migration.name, new Date().toISOString());
+      }
+      return pending.map((m) => m.name);
+    })
+    .immediate();
+}

@@ -1,0 +1,134 @@
+/**
+ * Run records: one row per ingest or backfill, with its counts, drift and outcome, and the queries
+ * every reader of them shares (the last successful run, when the data last changed).
+ */
+import type { Drift } from "../../schemas/source-columns.ts";
+import type { DB } from "./db.ts";
+import { VERSION } from "../version.ts";
+
+export type RunKind = "ingest" | "backfill";
+
+export interface RunCounts {
+  fetched: number;
+  inserted: number;
+  updated: number;
+  unchanged: number;
+  removed: number;
+  restored: number;
+  rejected: number;
+}
+
+export interface RunRow extends Partial<RunCounts> {
+  id: number;
+  kind: RunKind;
+  status: "running" | "success" | "failed" | "abandoned";
+  started_at: string;
+  finished_at: string | null;
+  duration_ms: number | null;
+  portal: string | null;
+  dataset: string | null;
+  source_file: string | null;
+  source_rows_updated_at: string | null;
+  unknown_columns: string | null;
+  missing_columns: string | null;
+  error: string | null;
+  version: string;
+}
+
+/**
+ * Marks runs left "running" by a process that died; call only while holding the write lock. An
+ * ingest commits once, at its end, so nothing of it was committed; a backfill commits as it goes,
+ * and what it committed before dying stays (`vigil backfill` resumes it when it can).
+ */
+export function abandonStaleRuns(db: DB, now: Date): number {
+  return db
+    .prepare(
+      `UPDATE runs SET status = 'abandoned', finished_at = ?,
+         error = CASE kind
+           WHEN 'backfill' THEN 'the process stopped before the run finished; the rows it had committed are kept'
+           ELSE 'the process stopped before the run finished; nothing of it was committed' END
+       WHERE status = 'running'`,
+    )
+    .run(now.toISOString()).changes;
+}
+
+export function startRun(db: DB, run: { kind: RunKind; portal?: string; dataset?: string; sourceFile?: string; now: Date }): number {
+  const result = db
+    .prepare("INSERT INTO runs (kind, status, started_at, portal, dataset, source_file, version, pid) VALUES (?, 'running', ?, ?, ?, ?, ?, ?)")
+    .run(run.kind, run.now.toISOString(), run.portal ?? null, run.dataset ?? null, run.sourceFile ?? null, VERSION, process.pid);
+  return Number(result.lastInsertRowid);
+}
+
+export function finishRun(
+  db: DB,
+  id: number,
+  result: { counts: RunCounts; drift: Drift; sourceRowsUpdatedAt: string | null; now: Date; durationMs: number },
+): void {
+  const { counts, drift } = result;
+  db.prepare(
+    `UPDATE runs SET status = 'success', finished_at = ?, duration_ms = ?, source_rows_updated_at = ?,
+       fetched = ?, inserted = ?, updated = ?, unchanged = ?, removed = ?, restored = ?, rejected = ?,
+       unknown_columns = ?, missing_columns = ?
+     WHERE id = ?`,
+  ).run(
+    result.now.toISOString(),
+    result.durationMs,
+    result.sourceRowsUpdatedAt,
+    counts.fetched,
+    counts.inserted,
+    counts.updated,
+    counts.unchanged,
+    counts.removed,
+    counts.restored,
+    counts.rejected,
+    JSON.stringify(drift.unknown),
+    JSON.stringify(drift.missing),
+    id,
+  );
+}
+
+export function failRun(db: DB, id: number, error: string, now: Date, durationMs: number, partial?: Partial<RunCounts> & { drift?: Drift }): void {
+  db.prepare(
+    `UPDATE runs SET status = 'failed', finished_at = ?, duration_ms = ?, error = ?, fetched = ?, rejected = ?,
+       unknown_columns = ?, missing_columns = ?
+     WHERE id = ?`,
+  ).run(
+    now.toISOString(),
+    durationMs,
+    error,
+    partial?.fetched ?? null,
+    partial?.rejected ?? null,
+    partial?.drift ? JSON.stringify(partial.drift.unknown) : null,
+    partial?.drift ? JSON.stringify(partial.drift.missing) : null,
+    id,
+  );
+}
+
+export function recentRuns(db: DB, limit: number): RunRow[] {
+  return db.prepare("SELECT * FROM runs ORDER BY id DESC LIMIT ?").all(limit) as RunRow[];
+}
+
+/** The last successful run of any kind: the one time "last checked" is read from. */
+export interface LastSuccess {
+  id: number;
+  /** UTC ISO instant the run finished, i.e. when the source was last checked. */
+  finished_at: string;
+  portal: string | null;
+  dataset: string | null;
+  /** The source's own last update of its rows, as that run saw it. */
+  source_rows_updated_at: string | null;
+}
+
+export function lastSuccess(db: DB): LastSuccess | undefined {
+  return db
+    .prepare("SELECT id, finished_at, portal, dataset, source_rows_updated_at FROM runs WHERE status = 'success' ORDER BY id DESC LIMIT 1")
+    .get() as LastSuccess | undefined;
+}
+
+/** When a successful run last changed a case (UTC ISO), or null when none has. */
+export function dataLastChanged(db: DB): string | null {
+  return db
+    .prepare("SELECT max(finished_at) FROM runs WHERE status = 'success' AND (inserted + updated + removed + restored) > 0")
+    .pluck()
+    .get() as string | null;
+}
