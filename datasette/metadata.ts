@@ -9,7 +9,7 @@ import { projectPath } from "../pipeline/paths.ts";
 import { parse } from "yaml";
 import { z } from "zod";
 import { caseSchema, CASE_FIELDS, PROVENANCE_COLUMNS } from "../schemas/case.ts";
-import { VigilError } from "../pipeline/errors.ts";
+import { checkContract, InternalError } from "../pipeline/errors.ts";
 
 export const METADATA_PATH = projectPath("datasette", "metadata.yml");
 
@@ -70,7 +70,7 @@ export function caseColumnDescriptions(): Record<string, string> {
   const columns: Record<string, string> = {};
   for (const field of CASE_FIELDS) {
     const description = caseSchema.shape[field].description;
-    if (!description) throw new VigilError(`schemas/case.ts: field ${field} has no .describe()`, { hint: "every case field needs a description" });
+    if (!description) throw new InternalError(`schemas/case.ts: field ${field} has no .describe()`, { hint: "every case field needs a description" });
     columns[field] = description;
   }
   return { ...columns, ...PROVENANCE_COLUMNS };
@@ -78,22 +78,15 @@ export function caseColumnDescriptions(): Record<string, string> {
 
 /** Validates the hand-written base and merges in the schema's column descriptions. */
 export function buildMetadata(base: unknown, options: { database?: string } = {}): Metadata {
-  const parsed = metadataSchema.safeParse(base);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new VigilError(`datasette/metadata.yml: ${issue.path.join(".") || "top level"} ${issue.message}`, {
-      hint: "fix datasette/metadata.yml",
-    });
-  }
-  const { databases, ...top } = parsed.data;
+  const { databases, ...top } = checkContract(metadataSchema, base, "datasette/metadata.yml", "fix datasette/metadata.yml");
   const database = structuredClone(databases[BASE_DATABASE]);
   const described = caseColumnDescriptions();
   for (const table of SCHEMA_TABLES) {
     const entry = database.tables[table];
-    if (!entry) throw new VigilError(`datasette/metadata.yml has no entry for ${table}`, { hint: "describe it under databases.vigil.tables" });
+    if (!entry) throw new InternalError(`datasette/metadata.yml has no entry for ${table}`, { hint: "describe it under databases.vigil.tables" });
     const twice = Object.keys(entry.columns ?? {}).filter((column) => column in described);
     if (twice.length > 0) {
-      throw new VigilError(`datasette/metadata.yml describes ${table}.${twice[0]}, which schemas/case.ts already describes`, {
+      throw new InternalError(`datasette/metadata.yml describes ${table}.${twice[0]}, which schemas/case.ts already describes`, {
         hint: "change the description in schemas/case.ts and remove it from metadata.yml",
       });
     }
@@ -114,7 +107,7 @@ export function loadMetadata(options: { database?: string; path?: string } = {})
   try {
     base = parse(readFileSync(path, "utf8"));
   } catch (error) {
-    throw new VigilError(`cannot read ${path}: ${(error as Error).message}`, { cause: error });
+    throw new InternalError(`cannot read ${path}: ${(error as Error).message}`, { cause: error });
   }
   return buildMetadata(base, options);
 }

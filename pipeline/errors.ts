@@ -1,3 +1,5 @@
+import type { z } from "zod";
+
 /**
  * Errors are thrown anywhere and printed in one place (the CLI entry) as one line that says what
  * failed and what to do. Each kind of failure has its own class so callers and tests can tell them apart.
@@ -70,6 +72,17 @@ export class GitError extends VigilError {}
  * user's input, so it is not a usage error. The message names the file.
  */
 export class InternalError extends VigilError {}
+
+/**
+ * `value` checked against one of vigil's own contracts (an emitted JSON file, metadata, a file vigil
+ * wrote earlier): a failure is an InternalError that names `file` and the first field at fault.
+ */
+export function checkContract<S extends z.ZodType>(schema: S, value: unknown, file: string, hint?: string): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw new InternalError(`${file}: ${issue.path.join(".") || "top level"} ${issue.message}`, { hint });
+}
 
 export function describeCause(cause: unknown): string {
   if (cause instanceof Error) {

@@ -48,6 +48,12 @@ export const caseSchema = z.object({
   transportation_related_type: text.describe("Kind of transportation involved, when the source provides it"),
   transportation_status: text.describe("Role of the person in a transportation incident, when the source provides it"),
   objectid: int.describe("The publisher's OBJECTID; rises as cases are added, stability across republishes unknown"),
+  memorial_sentence: z
+    .string()
+    .min(1)
+    .describe(
+      "How the memorial speaks of this person, from age, gender and city of residence only, e.g. \"A 47-year-old man from Chicago.\" The site and the memorial query show exactly these words",
+    ),
   notes: text.describe("What normalization changed or dropped in this row, e.g. an unreadable age set to NULL; NULL when nothing"),
 });
 
@@ -66,12 +72,3 @@ export const PROVENANCE_COLUMNS = {
   changed_run_id: "The run that last changed this case (runs.id)",
   removed_run_id: "The run that saw this case disappear from the source (runs.id); NULL while it is published. Removed cases are kept, never deleted, and left out of views and charts",
 } as const;
-
-/** SQLite column types for the case fields. */
-export function sqlType(field: CaseField): "TEXT" | "INTEGER" | "REAL" {
-  const schema = caseSchema.shape[field];
-  const json = JSON.stringify(z.toJSONSchema(schema));
-  if (json.includes('"integer"') || json.includes('"const":0') || json.includes('"const":1')) return "INTEGER";
-  if (json.includes('"number"')) return "REAL";
-  return "TEXT";
-}

@@ -30,6 +30,7 @@ import type { Freshness, WidgetData } from "./read.ts";
 import { renderSvg } from "./render-svg.ts";
 import { PATHS } from "./site-paths.ts";
 import { projectPath } from "../pipeline/paths.ts";
+import { checkContract } from "../pipeline/errors.ts";
 
 export const CHARTS: Record<ChartId, ChartBuilder> = {
   "daily-deaths": dailyDeaths,
@@ -61,7 +62,7 @@ export function draftCharts(data: WidgetData): ChartDraft[] {
 }
 
 export async function buildChart(draft: ChartDraft): Promise<BuiltChart> {
-  return { draft, svg: await renderSvg(draft), spec: json(vegaLiteSpecSchema, draft.spec), csv: toCsv(draft.columns, draft.rows) };
+  return { draft, svg: await renderSvg(draft), spec: json(vegaLiteSpecSchema, draft.spec, `${PATHS.static}/${chartFiles(draft.id).spec}`), csv: toCsv(draft.columns, draft.rows) };
 }
 
 export function buildSummary(data: WidgetData, sourceUrl: string, memorial: Map<string, MemorialYear>): Summary {
@@ -146,25 +147,25 @@ export async function planSite(data: WidgetData, sourceUrl: string): Promise<{ f
   }
   const memorial = memorialYears(data.people);
   for (const [year, days] of memorial) {
-    files.push({ path: `${PATHS.data}/memorial/${year}.json`, content: memorialJson(days) });
+    files.push({ path: `${PATHS.data}/memorial/${year}.json`, content: memorialJson(days, `${PATHS.data}/memorial/${year}.json`) });
   }
   files.push(
-    { path: `${PATHS.data}/summary.json`, content: json(summarySchema, buildSummary(data, sourceUrl, memorial)) },
-    { path: `${PATHS.data}/charts.json`, content: json(chartsManifestSchema, buildManifest(drafts, data.freshness, sourceUrl)) },
+    { path: `${PATHS.data}/summary.json`, content: json(summarySchema, buildSummary(data, sourceUrl, memorial), `${PATHS.data}/summary.json`) },
+    { path: `${PATHS.data}/charts.json`, content: json(chartsManifestSchema, buildManifest(drafts, data.freshness, sourceUrl), `${PATHS.data}/charts.json`) },
   );
   files.push(...(await siteTemplates()));
   return { files, charts };
 }
 
 /** Pretty JSON, checked against its contract first; keys keep the order they were written in. */
-export function json<S extends z.ZodType>(schema: S, value: z.input<S>): string {
-  schema.parse(value);
+export function json<S extends z.ZodType>(schema: S, value: z.input<S>, file: string): string {
+  checkContract(schema, value, file);
   return JSON.stringify(value, null, 2) + "\n";
 }
 
 /** One day per line: a year of ~7,000 people stays small and diffs stay readable. */
-function memorialJson(year: MemorialYear): string {
-  memorialYearSchema.parse(year);
+function memorialJson(year: MemorialYear, file: string): string {
+  checkContract(memorialYearSchema, year, file);
   const lines = Object.entries(year).map(([date, day]) => `${JSON.stringify(date)}:${JSON.stringify(day)}`);
   return `{\n${lines.join(",\n")}\n}\n`;
 }

@@ -1,6 +1,6 @@
 /**
  * Numbers, dates and names as readers see them: thousands separators, dates in words, times in
- * America/Chicago, city names in title case. Pure; the same input gives the same text on any
+ * America/Chicago. Pure; the same input gives the same text on any
  * machine, whatever its time zone.
  */
 const CHICAGO = "America/Chicago";
@@ -61,30 +61,6 @@ export function people(n: number): string {
 /** "1 death", "41 deaths". */
 export function deaths(n: number): string {
   return n === 1 ? "1 death" : `${formatCount(n)} deaths`;
-}
-
-/**
- * Cities are stored upper case: "OAK LAWN" → "Oak Lawn", "MCCOOK" → "McCook", "O'HARE" →
- * "O'Hare". Small words inside a name stay lower case ("Village of Oak Park"). After an
- * apostrophe, the next part is capitalized only when a single letter comes before it ("O'Hare",
- * "D'Arcy"); otherwise it stays lower case ("RIVER'S EDGE" → "River's Edge").
- */
-export function titleCase(name: string): string {
-  const small = new Set(["of", "the", "and", "on", "in"]);
-  return name
-    .toLowerCase()
-    .split(/(\s+|-|')/)
-    .map((part, i, parts) => {
-      if (i > 0 && small.has(part)) return part;
-      if (i > 1 && parts[i - 1] === "'" && !/^[a-z]$/.test(parts[i - 2])) return part;
-      const word = part.charAt(0).toUpperCase() + part.slice(1);
-      return word.replace(/^Mc([a-z])/, (_, c: string) => `Mc${c.toUpperCase()}`);
-    })
-    .join("");
-}
-
-export function capitalize(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 /** "2020-12-03" as a Date at UTC midnight, for arithmetic and for charts on a UTC scale. */

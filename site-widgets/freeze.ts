@@ -7,7 +7,7 @@ import { existsSync, statSync } from "node:fs";
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { chartsManifestSchema, summarySchema } from "../schemas/widgets.ts";
-import { UsageError, VigilError } from "../pipeline/errors.ts";
+import { checkContract, InternalError, UsageError, VigilError } from "../pipeline/errors.ts";
 import type { Logger } from "../pipeline/log.ts";
 import { json } from "./build.ts";
 import { PATHS } from "./site-paths.ts";
@@ -47,8 +47,10 @@ export async function freezePost(options: FreezeOptions): Promise<{ dir: string;
   if (!existsSync(manifestPath)) {
     throw new VigilError(`no widgets in ${options.site} to freeze`, { hint: "run `vigil widgets --site` first" });
   }
-  const manifest = chartsManifestSchema.parse(JSON.parse(await readFile(manifestPath, "utf8")));
-  const summary = summarySchema.parse(JSON.parse(await readFile(join(site, PATHS.data, "summary.json"), "utf8")));
+  const rewrite = "run `vigil widgets --site` again to rewrite vigil's files";
+  const manifest = checkContract(chartsManifestSchema, await readJson(manifestPath), manifestPath, rewrite);
+  const summaryPath = join(site, PATHS.data, "summary.json");
+  const summary = checkContract(summarySchema, await readJson(summaryPath), summaryPath, rewrite);
   const copies: Array<[from: string, to: string]> = [];
   for (const chart of Object.values(manifest.charts)) {
     for (const name of [chart.svg, chart.spec, chart.csv]) copies.push([join(site, PATHS.static, name), name]);
@@ -65,7 +67,7 @@ export async function freezePost(options: FreezeOptions): Promise<{ dir: string;
       await writeFile(join(staging, to), await readFile(from));
     }
     const frozen = { ...manifest, frozen_at: options.now().toISOString() };
-    await writeFile(join(staging, "charts.json"), json(chartsManifestSchema, frozen));
+    await writeFile(join(staging, "charts.json"), json(chartsManifestSchema, frozen, join(options.post, FROZEN_DIR, "charts.json")));
     await rename(staging, target);
   } catch (error) {
     await rm(staging, { recursive: true, force: true });
@@ -74,4 +76,14 @@ export async function freezePost(options: FreezeOptions): Promise<{ dir: string;
   const files = [...copies.map(([, to]) => to), "charts.json"].map((name) => `${FROZEN_DIR}/${name}`);
   options.log.info("freeze", `froze ${files.length} files into ${options.post}`, { post: options.post, files: files.length });
   return { dir: target, files };
+}
+
+async function readJson(path: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(path, "utf8"));
+  } catch (error) {
+    throw new InternalError(`${path} is not readable JSON: ${error instanceof Error ? error.message : String(error)}`, {
+      hint: "run `vigil widgets --site` again to rewrite vigil's files",
+    });
+  }
 }

@@ -1,48 +1,11 @@
 /**
  * The memorial speaks of people, not points: for each day with deaths, a headline and one
- * sentence per person ("A 47-year-old man from Chicago."). Only age, gender and city of
- * residence are used: never a street, a ZIP or coordinates.
+ * sentence per person ("A 47-year-old man from Chicago."). The sentences are the ones stored with
+ * each case (pipeline/normalize/memorial.ts), the same words datasette's memorial query shows.
  */
 import type { MemorialDay, MemorialYear } from "../schemas/widgets.ts";
-import { capitalize, dateInWords, people, titleCase } from "./format.ts";
+import { dateInWords, people } from "./format.ts";
 import type { PersonRow } from "./read.ts";
-
-/** Residence values that mean "not recorded". */
-const UNKNOWN_PLACE = /^(unk|unknown|n\/?a|none|null|not provided|-+|\?+)\.?$/i;
-
-/** "a 47-year-old man from Chicago", "a baby under one year old", "a woman", "a person from Oak Lawn". */
-export function describePerson(person: Pick<PersonRow, "age" | "gender" | "residence_city">): string {
-  const noun = nounFor(person.gender, person.age);
-  let who: string;
-  if (person.age === 0) who = "a baby under one year old";
-  else if (person.age === null) who = `a ${noun}`;
-  else who = `${article(person.age)} ${person.age}-year-old ${noun}`;
-  const place = placeName(person.residence_city);
-  return place ? `${who} from ${place}` : who;
-}
-
-function nounFor(gender: string | null, age: number | null): string {
-  const g = gender?.trim().toLowerCase();
-  const child = age !== null && age < 18;
-  if (g === "male" || g === "m") return child ? "boy" : "man";
-  if (g === "female" || g === "f") return child ? "girl" : "woman";
-  return child ? "child" : "person";
-}
-
-/** "an 8-year-old", "an 18-year-old", "an 80-year-old": the article follows the spoken number. */
-function article(age: number): "a" | "an" {
-  return age === 8 || age === 11 || age === 18 || (age >= 80 && age <= 89) ? "an" : "a";
-}
-
-/**
- * The city of residence for readers, or null. A value with digits is refused outright: it would
- * be a street address in the wrong column, and the site never shows one.
- */
-export function placeName(city: string | null): string | null {
-  const text = city?.replace(/\s+/g, " ").trim();
-  if (!text || UNKNOWN_PLACE.test(text) || /\d/.test(text)) return null;
-  return titleCase(text);
-}
 
 export function memorialDay(date: string, persons: readonly PersonRow[]): MemorialDay {
   const dateText = dateInWords(date);
@@ -50,7 +13,7 @@ export function memorialDay(date: string, persons: readonly PersonRow[]): Memori
     date_text: dateText,
     deaths: persons.length,
     headline: `On ${dateText}, ${people(persons.length)} died of COVID-19 in Cook County.`,
-    people: persons.map((p) => `${capitalize(describePerson(p))}.`),
+    people: persons.map((p) => p.memorial_sentence),
   };
 }
 

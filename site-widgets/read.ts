@@ -17,6 +17,8 @@ export type DailyRow = {
 
 export interface PersonRow {
   death_date: string;
+  /** The memorial's words for the person, as stored with the case. */
+  memorial_sentence: string;
   age: number | null;
   age_group: string | null;
   gender: string | null;
@@ -45,7 +47,7 @@ export function readWidgetData(db: DB): WidgetData {
   const daily = db.prepare("SELECT date, deaths, deaths_7day_avg, cumulative_deaths FROM daily_deaths ORDER BY date").all() as DailyRow[];
   const people = db
     .prepare(
-      `SELECT death_date, age, age_group, gender, race_ethnicity, residence_city
+      `SELECT death_date, memorial_sentence, age, age_group, gender, race_ethnicity, residence_city
        FROM covid_deaths ORDER BY death_date, death_datetime, casenumber`,
     )
     .all() as PersonRow[];

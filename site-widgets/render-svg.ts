@@ -9,6 +9,7 @@
  */
 import type { ChartDraft } from "./chart.ts";
 import { svgStyle } from "./chart.ts";
+import { InternalError } from "../pipeline/errors.ts";
 
 let libraries: Promise<{ Plot: typeof import("@observablehq/plot"); document: Document }> | undefined;
 
@@ -24,7 +25,7 @@ function load() {
 export async function renderSvg(chart: ChartDraft): Promise<string> {
   const { Plot, document } = await load();
   const svg = Plot.plot({ ...chart.plot(Plot), document, className: `vigil-${chart.id}` }) as Element;
-  if (svg.tagName.toLowerCase() !== "svg") throw new Error(`chart ${chart.id} rendered a <${svg.tagName.toLowerCase()}>, not an <svg>: Plot adds a figure for titles and legends`);
+  if (svg.tagName.toLowerCase() !== "svg") throw new InternalError(`chart ${chart.id} rendered a <${svg.tagName.toLowerCase()}>, not an <svg>: Plot adds a figure for titles and legends`);
   roundAttributes(svg);
   svg.setAttribute("class", `vigil-svg vigil-${chart.id}`);
   svg.setAttribute("font-size", "11");

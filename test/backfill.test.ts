@@ -149,7 +149,12 @@ test("the same file again changes nothing; a corrected file becomes revisions", 
   const third = await backfill(options(write("corrected.csv", bulkCsv(corrected))));
   assert.equal(third.counts.updated, 1);
   const revisions = query<{ field: string; run_id: number; new_value: string }>("SELECT field, run_id, new_value FROM case_revisions WHERE change = 'changed'");
-  assert.deepEqual(revisions, [{ field: "age", run_id: third.runId, new_value: String(Number(rows[5].age ?? 40) + 1) }]);
+  assert.deepEqual(
+    revisions.map(({ field, run_id }) => ({ field, run_id })),
+    [{ field: "age", run_id: third.runId }, { field: "memorial_sentence", run_id: third.runId }],
+  );
+  assert.equal(revisions[0].new_value, String(Number(rows[5].age ?? 40) + 1));
+  assert.match(revisions[1].new_value, new RegExp(`\\b${revisions[0].new_value}-year-old\\b`), "the memorial's words follow the age");
 });
 
 test("what is not the expected CSV fails at once, naming the file, and loads nothing", async (t) => {

@@ -17,8 +17,7 @@ import { buildMetadata, caseColumnDescriptions, loadMetadata } from "../datasett
 import { ingest } from "../pipeline/ingest/ingest.ts";
 import { DATASETTE_BIN, startDatasette, type DatasetteServer } from "../pipeline/ops/datasette.ts";
 import { FAST_HTTP, fixedClock, memoryLogger, ROOT, runCli, tempDir, VIGIL_BIN } from "./helpers.ts";
-import { capitalize } from "../site-widgets/format.ts";
-import { describePerson } from "../site-widgets/memorial.ts";
+import { memorialSentence, type Person } from "../pipeline/normalize/memorial.ts";
 import { CANNED_QUERIES, expectedDaily, fetchJson, nextNight, tableColumns, type Row } from "./datasette-helpers.ts";
 
 const DATASET = "3trz-enys";
@@ -72,15 +71,16 @@ test("memorial lists each person who died that day, in words, without addresses,
   assert.deepEqual(rows.map((r) => r.casenumber).sort(), expected.map((r) => r.casenumber));
   for (const row of rows) {
     const stored = expected.find((r) => r.casenumber === row.casenumber)!;
-    // As the site says it (test/memorial-contract.test.ts checks this for thousands of people).
-    assert.equal(row.description, capitalize(describePerson(stored as Parameters<typeof describePerson>[0])));
+    // The words stored with the case, which the site shows too (test/memorial-contract.test.ts).
+    assert.equal(row.description, stored.memorial_sentence);
+    assert.equal(row.description, memorialSentence(stored as unknown as Person));
     assert.equal(row.death_date, DAY);
   }
   const said = Object.fromEntries(rows.map((r) => [r.casenumber, r.description]));
-  assert.equal(said["ME2022-05807"], "An 8-year-old girl from Oak Park", "a backdated case appears on its day of death");
-  assert.equal(said["ME2022-05808"], "A person", "nothing known but the death");
-  assert.equal(said["ME2022-05809"], "A baby under one year old from La Grange Park");
-  assert.equal(said["ME2022-05810"], "An 83-year-old man from Chicago");
+  assert.equal(said["ME2022-05807"], "An 8-year-old girl from Oak Park.", "a backdated case appears on its day of death");
+  assert.equal(said["ME2022-05808"], "A person.", "nothing known but the death");
+  assert.equal(said["ME2022-05809"], "A baby under one year old from La Grange Park.");
+  assert.equal(said["ME2022-05810"], "An 83-year-old man from Chicago.");
   const correctedNow = expected.find((r) => r.casenumber === corrected.casenumber)!;
   assert.equal(correctedNow.age, 47, "the corrected age is stored");
   assert.match(said[String(corrected.casenumber)], /^A 47-year-old /, "the corrected age");

@@ -134,6 +134,8 @@ test("amended, removed, restored and late backdated cases give revisions, tombst
   assert.deepEqual(revisions, [
     { casenumber: "ME2020-00001", change: "changed", field: "age", old_value: "70", new_value: "71" },
     { casenumber: "ME2020-00001", change: "changed", field: "residence_city", old_value: "CHICAGO", new_value: "OAK LAWN" },
+    // the memorial's words follow the corrected age and city, and the log says so
+    { casenumber: "ME2020-00001", change: "changed", field: "memorial_sentence", old_value: "A 70-year-old woman from Chicago.", new_value: "A 71-year-old woman from Oak Lawn." },
     { casenumber: "ME2022-05807", change: "added", field: null, old_value: null, new_value: null },
     { casenumber: "ME2020-00003", change: "removed", field: null, old_value: null, new_value: null },
   ]);

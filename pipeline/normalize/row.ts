@@ -5,6 +5,7 @@
 import type { RawRow } from "../../schemas/source-columns.ts";
 import { isRealDate, rawRowSchema, REQUIRED_FIELDS, type ParsedRow } from "../../schemas/source-row.ts";
 import { AGE_GROUPS, type Case } from "../../schemas/case.ts";
+import { memorialSentence } from "./memorial.ts";
 
 export interface NormalizeContext {
   /** The run's date in America/Chicago, YYYY-MM-DD. */
@@ -70,6 +71,8 @@ function finish(raw: RawRow, row: ParsedRow, notes: string[], ctx: NormalizeCont
   const latino = flag(row.latino);
   const coords = normalizeCoordinates(row, notes);
   const covidRelated = flag(row.covid_related);
+  const gender = cleanText(row.gender);
+  const residenceCity = normalizeCity(row.residence_city);
   const causes = [row.primarycause, row.primarycause_linea, row.primarycause_lineb, row.primarycause_linec, row.secondarycause];
 
   const normalized: Case = {
@@ -80,7 +83,7 @@ function finish(raw: RawRow, row: ParsedRow, notes: string[], ctx: NormalizeCont
     incident_datetime: row.incident_date ? localTimestamp(row.incident_date) : null,
     age,
     age_group: age === null ? null : ageGroup(age),
-    gender: cleanText(row.gender),
+    gender,
     race: cleanText(row.race),
     latino,
     race_ethnicity: raceEthnicity(row.race, latino),
@@ -99,7 +102,7 @@ function finish(raw: RawRow, row: ParsedRow, notes: string[], ctx: NormalizeCont
     incident_address: normalizeStreet(row.incident_street),
     incident_city: normalizeCity(row.incident_city),
     incident_zip: normalizeZip(row.incident_zip, "incident_zip", notes),
-    residence_city: normalizeCity(row.residence_city),
+    residence_city: residenceCity,
     residence_zip: normalizeZip(row.residence_zip, "residence_zip", notes),
     latitude: coords.latitude,
     longitude: coords.longitude,
@@ -109,6 +112,7 @@ function finish(raw: RawRow, row: ParsedRow, notes: string[], ctx: NormalizeCont
     transportation_related_type: cleanText(row.transportation_related_type),
     transportation_status: cleanText(row.transportation_status),
     objectid: wholeNumber(row.objectid, "objectid", notes),
+    memorial_sentence: memorialSentence({ age, gender, residence_city: residenceCity }),
     notes: notes.length ? notes.join("; ") : null,
   };
   return {

@@ -46,6 +46,7 @@ export function migrate(db: DB): string[] {
       const pending = MIGRATIONS.filter((m) => !applied.has(m.name));
       for (const migration of pending) {
         db.exec(migration.sql);
+        migration.fill?.(db);
         record.run(migration.name, new Date().toISOString());
       }
       return pending.map((m) => m.name);

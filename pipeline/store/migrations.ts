@@ -2,9 +2,14 @@
  * Named schema migrations, applied in order and recorded in the `migrations` table. A migration
  * that has shipped is never edited: add a new one.
  */
+import type Database from "better-sqlite3";
+import { memorialSentence, type Person } from "../normalize/memorial.ts";
+
 export interface Migration {
   name: string;
   sql: string;
+  /** Fills what SQL cannot compute (a value vigil derives in TypeScript), after `sql`, in the same transaction. */
+  fill?: (db: Database.Database) => void;
 }
 
 const causeColumns = "primary_cause, primary_cause_line_a, primary_cause_line_b, primary_cause_line_c, secondary_cause";
@@ -181,5 +186,19 @@ DROP VIEW covid_deaths;
 CREATE VIEW covid_deaths AS
 SELECT *, rowid AS case_rowid FROM cases WHERE is_covid = 1 AND removed_run_id IS NULL;
 `,
+  },
+  {
+    // The memorial's words are computed in TypeScript when a case is written; cases written
+    // before get theirs here.
+    name: "004-memorial-sentence",
+    sql: "ALTER TABLE cases ADD COLUMN memorial_sentence TEXT;",
+    fill(db) {
+      const update = db.prepare("UPDATE cases SET memorial_sentence = ? WHERE rowid = ?");
+      const batch = db.prepare("SELECT rowid, age, gender, residence_city FROM cases WHERE rowid > ? ORDER BY rowid LIMIT 10000");
+      // in batches: a statement cannot write while another one is still reading
+      for (let after = 0, rows; (rows = batch.all(after) as Array<Person & { rowid: number }>).length > 0; after = rows[rows.length - 1].rowid) {
+        for (const row of rows) update.run(memorialSentence(row), row.rowid);
+      }
+    },
   },
 ];

@@ -12,6 +12,7 @@ import { countLineFeeds } from "./chunks.ts";
 import { parseRecords } from "./records.ts";
 import { recordToRaw, type CsvLayout } from "./rows.ts";
 import { normalizeRow } from "../../normalize/row.ts";
+import { InternalError } from "../../errors.ts";
 
 export interface WorkerSetup {
   layout: CsvLayout;
@@ -137,7 +138,7 @@ if (!isMainThread && parentPort && (workerData as { role?: string } | null)?.rol
       setup = message.setup;
       return;
     }
-    if (!setup) throw new Error("csv worker: a chunk arrived before the setup");
+    if (!setup) throw new InternalError("csv worker: a chunk arrived before the setup");
     port.postMessage(parseChunk(message.task, setup));
   });
 }

@@ -1,0 +1,75 @@
+/**
+ * The memorial's words for one person: "A 47-year-old man from Chicago." Only age, gender and city
+ * of residence are used: never a street, a ZIP or coordinates. Computed once, when a case is
+ * normalized, and stored with it (`cases.memorial_sentence`), so the site and datasette say the
+ * same words and neither has to know how they are made.
+ */
+import type { Case } from "../../schemas/case.ts";
+
+/** Residence values that mean "not recorded". */
+const UNKNOWN_PLACE = /^(unk|unknown|n\/?a|none|null|not provided|-+|\?+)\.?$/i;
+
+export type Person = Pick<Case, "age" | "gender" | "residence_city">;
+
+/** The sentence the memorial shows for a person, capitalized and with its final period. */
+export function memorialSentence(person: Person): string {
+  return `${capitalize(describePerson(person))}.`;
+}
+
+/** "a 47-year-old man from Chicago", "a baby under one year old", "a woman", "a person from Oak Lawn". */
+export function describePerson(person: Person): string {
+  const noun = nounFor(person.gender, person.age);
+  let who: string;
+  if (person.age === 0) who = "a baby under one year old";
+  else if (person.age === null) who = `a ${noun}`;
+  else who = `${article(person.age)} ${person.age}-year-old ${noun}`;
+  const place = placeName(person.residence_city);
+  return place ? `${who} from ${place}` : who;
+}
+
+function nounFor(gender: string | null, age: number | null): string {
+  const g = gender?.trim().toLowerCase();
+  const child = age !== null && age < 18;
+  if (g === "male" || g === "m") return child ? "boy" : "man";
+  if (g === "female" || g === "f") return child ? "girl" : "woman";
+  return child ? "child" : "person";
+}
+
+/** "an 8-year-old", "an 18-year-old", "an 80-year-old": the article follows the spoken number. */
+function article(age: number): "a" | "an" {
+  return age === 8 || age === 11 || age === 18 || (age >= 80 && age <= 89) ? "an" : "a";
+}
+
+/**
+ * The city of residence for readers, or null. A value with digits is refused outright: it would
+ * be a street address in the wrong column, and the memorial never shows one.
+ */
+export function placeName(city: string | null): string | null {
+  const text = city?.replace(/\s+/g, " ").trim();
+  if (!text || UNKNOWN_PLACE.test(text) || /\d/.test(text)) return null;
+  return titleCase(text);
+}
+
+/**
+ * Cities are stored upper case: "OAK LAWN" → "Oak Lawn", "MCCOOK" → "McCook", "O'HARE" →
+ * "O'Hare". Small words inside a name stay lower case ("Village of Oak Park"). After an
+ * apostrophe, the next part is capitalized only when a single letter comes before it ("O'Hare",
+ * "D'Arcy"); otherwise it stays lower case ("RIVER'S EDGE" → "River's Edge").
+ */
+export function titleCase(name: string): string {
+  const small = new Set(["of", "the", "and", "on", "in"]);
+  return name
+    .toLowerCase()
+    .split(/(\s+|-|')/)
+    .map((part, i, parts) => {
+      if (i > 0 && small.has(part)) return part;
+      if (i > 1 && parts[i - 1] === "'" && !/^[a-z]$/.test(parts[i - 2])) return part;
+      const word = part.charAt(0).toUpperCase() + part.slice(1);
+      return word.replace(/^Mc([a-z])/, (_, c: string) => `Mc${c.toUpperCase()}`);
+    })
+    .join("");
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
