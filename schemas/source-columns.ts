@@ -54,6 +54,15 @@ export const OPTIONAL_SOURCE_COLUMNS: readonly SourceColumn[] = [
 /** Socrata system fields, returned with `$select=:*,*`. */
 export const SYSTEM_FIELDS = [":id", ":created_at", ":updated_at"] as const;
 
+/**
+ * Socrata's computed region columns (`:@computed_region_bdys_3d7i`): the portal's own lookup of a
+ * row's point in boundary datasets, not data the Medical Examiner publishes. They are never schema
+ * drift, and vigil does not load them.
+ */
+export function isComputedRegion(fieldName: string): boolean {
+  return fieldName.startsWith(":@computed_region_");
+}
+
 export const KNOWN_FIELDS: ReadonlySet<string> = new Set([
   ...SOURCE_COLUMNS.map((c) => c.fieldName),
   ...OPTIONAL_SOURCE_COLUMNS.map((c) => c.fieldName),
@@ -67,7 +76,7 @@ export const FIELD_BY_DISPLAY_NAME: ReadonlyMap<string, string> = new Map(
 
 /** How the source's columns differ from the ones vigil knows. */
 export interface Drift {
-  /** Columns the source has that vigil does not know (kept in the raw row, not loaded). */
+  /** Columns the source has that vigil does not know (kept in the raw row, not loaded); never a computed region. */
   unknown: string[];
   /** Known required columns the source no longer has. */
   missing: string[];

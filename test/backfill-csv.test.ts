@@ -65,6 +65,28 @@ test("unknown and missing columns are drift, not errors; without a case number o
   assert.match(bad.error, /no "Case Number" \(or "casenumber"\) and "Date of Death" \(or "death_date"\) column/);
 });
 
+test("Socrata's computed region columns are not drift, under field names or under a display name the metadata ties to one", () => {
+  const region = ":@computed_region_bdys_3d7i";
+  const byField = layoutOf(["casenumber", "death_date", region, "mystery_column"]);
+  assert.equal(byField.flavour, "field names");
+  assert.deepEqual(byField.drift.unknown, ["mystery_column"], "a new column still is drift");
+  assert.equal(byField.fields[2], null);
+  // the bulk export's header carries a region's title; only the view metadata says what it is
+  const metadata = {
+    name: "Medical Examiner Case Archive",
+    columns: [
+      ...SOURCE_COLUMNS.map((c) => ({ fieldName: c.fieldName, name: c.name, dataTypeName: c.dataTypeName })),
+      { fieldName: region, name: "Zip Codes", dataTypeName: "number" },
+      { fieldName: "mystery_column", name: "Mystery Column", dataTypeName: "text" },
+    ],
+  };
+  const byDisplay = planColumns([...SOURCE_COLUMNS.map((c) => c.name), "Zip Codes", "Mystery Column"], metadata);
+  assert.ok(!("error" in byDisplay), JSON.stringify(byDisplay));
+  assert.equal(byDisplay.flavour, "display names");
+  assert.deepEqual(byDisplay.drift, { unknown: ["mystery_column"], missing: [] });
+  assert.equal(byDisplay.fields[SOURCE_COLUMNS.length], region);
+});
+
 test("US 12-hour dates become floating timestamps, never shifted", () => {
   assert.equal(floatingTimestamp("07/01/2020 07:53:00 PM"), "2020-07-01T19:53:00");
   assert.equal(floatingTimestamp("03/16/2020 12:00:00 AM"), "2020-03-16T00:00:00", "12 AM is midnight");

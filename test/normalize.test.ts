@@ -234,6 +234,22 @@ test("COVID relatedness: the flag when provided, otherwise 'covid' in any cause 
   assert.equal(is({ primarycause: "BLUNT FORCE INJURIES" }), 0);
 });
 
+test("coordinates: the latitude/longitude columns win; the location point fills in only where they are absent", () => {
+  const base = { casenumber: "ME2020-1", death_date: "2020-05-01T00:00:00" };
+  const point = { latitude: "41.9001", longitude: "-87.7002", needs_recoding: false };
+  const coords = (extra: RawRow) => {
+    const r = normalizeRow({ ...base, ...extra }, { today: TODAY });
+    assert.ok(r.ok);
+    return [r.case.latitude, r.case.longitude];
+  };
+  assert.deepEqual(coords({ latitude: "41.7802969", longitude: "-87.61213873", location: point }), [41.7802969, -87.61213873], "both: the columns");
+  assert.deepEqual(coords({ location: point }), [41.9001, -87.7002], "location only: its point");
+  assert.deepEqual(coords({ latitude: "41.7802969", longitude: "-87.61213873" }), [41.7802969, -87.61213873], "columns only");
+  assert.deepEqual(coords({ latitude: "41.7802969", location: point }), [41.7802969, -87.7002], "each coordinate falls back on its own");
+  assert.deepEqual(coords({ latitude: "0", longitude: "0", location: point }), [null, null], "a column out of bounds is not replaced by the point");
+  assert.deepEqual(coords({ location: { human_address: '{"city":"CHICAGO"}' } }), [null, null], "an address is not geocoded");
+});
+
 test("the plain-row fast path gives exactly what the zod schema gives", async () => {
   const { generateArchive, generateCovidView } = await import("../fixtures/generate.ts");
   const { plainRow } = await import("../pipeline/normalize/row.ts");

@@ -2,11 +2,14 @@
  * A backfill (`vigil backfill`): loads history in bulk from the portal's CSV export, or from a local export
  * with --file, through the same validation, rejects, revisions and run record as `ingest`.
  *
- * The source streams through in chunks of whole records: the main thread cuts them, worker threads
- * parse them with csv-parse and normalize the rows, and the main thread applies the results in
- * source order through CaseWriter. Memory holds a few chunks at a time, whatever the file's size.
+ * The source streams through in chunks of whole records: the main thread cuts them, parsing workers
+ * (csv/pool.ts) split them into records and normalize the rows, and the main thread applies the
+ * results in source order through CaseWriter, parsing waiting chunks itself rather than sit idle.
+ * A record without a quote is split on its commas; only records with quotes, and whole chunks with
+ * anything unusual, go through csv-parse (csv/records.ts). Memory holds a bounded number of chunks
+ * at a time, whatever the file's size.
  *
- * A backfill is the one run that is not all-or-nothing: it commits every few thousand rows, each
+ * A backfill is the one run that is not all-or-nothing: it commits about every 20,000 rows, each
  * commit carrying a checkpoint (bytes and lines of the source behind it, the SHA-1 of those bytes,
  * the run's counts). A run killed at any point leaves the database exactly at its last checkpoint.
  * Started again with the same source and options, and with no other run in between, it continues
@@ -54,7 +57,7 @@ export interface BackfillOptions {
   limits?: Partial<Limits>;
   http?: Omit<HttpOptions, "appToken" | "log" | "signal">;
   progress?: Progress;
-  /** Parsing worker threads (default: one per core, at most 3). */
+  /** Parsing worker threads (default: two from four cores on, otherwise one; see defaultWorkerCount). */
   workers?: number;
   /** Rows per transaction, each ending with a checkpoint. */
   commitRows?: number;

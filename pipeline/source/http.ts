@@ -1,6 +1,9 @@
 /**
- * The one module that talks HTTP: undici, timeouts, retries with exponential backoff and jitter,
- * `Retry-After`. Errors carry the status, the URL and a body excerpt, never the app token.
+ * The one module that talks to the portal (JSON pages, view metadata and the bulk CSV download all
+ * come through here): undici, timeouts, retries with exponential backoff and jitter, `Retry-After`.
+ * Errors carry the status, the URL and a body excerpt, never the app token. The only other HTTP
+ * requests vigil makes are ops/children.ts asking a server it started itself (datasette, hugo)
+ * whether it is up yet: plain fetches that need none of this.
  */
 import type { Agent, Dispatcher } from "undici";
 import { HttpError, NetworkError, redact, SourceFormatError, TimeoutError, VigilError } from "../errors.ts";

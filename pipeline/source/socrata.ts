@@ -2,7 +2,7 @@
  * The Socrata source: view metadata, then every row, paged with a fixed size and always ordered
  * by `:id` (unordered paging duplicates and drops rows).
  */
-import { KNOWN_FIELDS, OPTIONAL_SOURCE_COLUMNS, SOURCE_COLUMNS, type Drift, type RawRow } from "../../schemas/source-columns.ts";
+import { isComputedRegion, KNOWN_FIELDS, OPTIONAL_SOURCE_COLUMNS, SOURCE_COLUMNS, type Drift, type RawRow } from "../../schemas/source-columns.ts";
 import { viewMetadataSchema, type ViewMetadata } from "../../schemas/view-metadata.ts";
 import { SourceFormatError } from "../errors.ts";
 import type { HttpClient } from "./http.ts";
@@ -53,12 +53,14 @@ export class SocrataSource {
   }
 }
 
-/** The dataset's page on the portal, for people (Socrata serves it at /d/ID). */
-/** Columns the portal describes that vigil does not know, and known columns it no longer has. */
+/**
+ * Columns the portal describes or the rows carry that vigil does not know (computed regions
+ * aside), and known columns the portal no longer describes.
+ */
 export function detectDrift(metadata: ViewMetadata, rowKeys: Iterable<string>): Drift {
   const described = new Set(metadata.columns.map((c) => c.fieldName));
   const unknown = new Set<string>();
-  for (const name of [...described, ...rowKeys]) if (!KNOWN_FIELDS.has(name)) unknown.add(name);
+  for (const name of [...described, ...rowKeys]) if (!KNOWN_FIELDS.has(name) && !isComputedRegion(name)) unknown.add(name);
   const optional = new Set(OPTIONAL_SOURCE_COLUMNS.map((c) => c.fieldName));
   const missing = SOURCE_COLUMNS.map((c) => c.fieldName).filter((f) => !described.has(f) && !optional.has(f));
   return { unknown: [...unknown].sort(), missing };

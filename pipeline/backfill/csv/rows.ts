@@ -6,7 +6,7 @@
  * names ("Case Number") and US 12-hour dates; `/resource/<id>.csv` has field names ("casenumber")
  * and the JSON endpoint's values. A file may be either; the header says which.
  */
-import { FIELD_BY_DISPLAY_NAME, KNOWN_FIELDS, OPTIONAL_SOURCE_COLUMNS, SOURCE_COLUMNS, type Drift, type RawRow, type SocrataType } from "../../../schemas/source-columns.ts";
+import { FIELD_BY_DISPLAY_NAME, isComputedRegion, KNOWN_FIELDS, OPTIONAL_SOURCE_COLUMNS, SOURCE_COLUMNS, type Drift, type RawRow, type SocrataType } from "../../../schemas/source-columns.ts";
 import type { ViewMetadata } from "../../../schemas/view-metadata.ts";
 
 export type HeaderFlavour = "display names" | "field names";
@@ -53,7 +53,10 @@ export function planColumns(header: string[], metadata?: ViewMetadata): CsvLayou
     const wanted = missingRequired.map((r) => `"${r.display}" (or "${r.field}")`).join(" and ");
     return { error: `its header has no ${wanted} column, so it is not a Medical Examiner CSV export; header: ${excerpt(names.join(","))}` };
   }
-  // a repeated column keeps its first occurrence; the copy is reported, not read
+  // A repeated column keeps its first occurrence; the copy is reported, not read. Computed regions
+  // are not drift: a field-name header names them as such, and a display-name header carries the
+  // region's title, which only the view metadata ties to its `:@computed_region_*` field (a local
+  // display-name file cannot tell one from a new column, and reports it).
   const seen = new Set<string>();
   const unknown: string[] = [];
   fields.forEach((field, i) => {
@@ -62,8 +65,8 @@ export function planColumns(header: string[], metadata?: ViewMetadata): CsvLayou
       unknown.push(`${names[i]} (repeated)`);
     } else if (field !== null) {
       seen.add(field);
-      if (!KNOWN_FIELDS.has(field)) unknown.push(field);
-    } else {
+      if (!KNOWN_FIELDS.has(field) && !isComputedRegion(field)) unknown.push(field);
+    } else if (!isComputedRegion(names[i])) {
       unknown.push(names[i]);
     }
   });
