@@ -2,7 +2,7 @@
  * The raw row as the portal's JSON endpoint sends it (SODA 2.1): null fields omitted, numbers as
  * strings ("47", "20.0"), checkboxes as booleans, calendar dates as floating timestamps with no
  * zone (America/Chicago local), with or without milliseconds. Unknown keys pass through; they are
- * recorded as schema drift, not errors. Bulk CSV rows are mapped onto this same shape first.
+ * recorded as schema drift, not errors (Socrata's computed region columns aside). Bulk CSV rows are mapped onto this same shape first.
  */
 import { z } from "zod";
 

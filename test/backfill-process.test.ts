@@ -9,7 +9,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { writeArchiveCsv } from "../bench/archive-csv.ts";
-import { runCli, ROOT, tempDir, VIGIL_BIN } from "./helpers.ts";
+import { runCli, runMain, ROOT, tempDir, VIGIL_BIN } from "./helpers.ts";
 import { backfillSnapshot as snapshot } from "./helpers.ts";
 
 /** Rows the interrupted run has committed (0 before its first checkpoint or before the database exists). */
@@ -91,19 +91,19 @@ function snapshotRuns(path: string): number {
 
 test("flags: --help documents them; bad dates and missing files are usage errors; a non-CSV fails in one line", async (t) => {
   const dir = tempDir(t);
-  const help = await runCli(["backfill", "--help"]);
+  const help = await runMain(["backfill", "--help"]);
   assert.equal(help.code, 0);
   for (const flag of ["--file PATH", "--since DATE", "--until DATE", "--restart", "--dataset ID", "--max-reject-share"]) assert.ok(help.stdout.includes(flag), flag);
   const db = join(dir, "vigil.db");
-  const date = await runCli(["backfill", "--db", db, "--since", "2020-13-01"]);
+  const date = await runMain(["backfill", "--db", db, "--since", "2020-13-01"]);
   assert.equal(date.code, 2);
   assert.equal(date.stderr, 'vigil backfill: --since must be a date like 2020-03-16 (YYYY-MM-DD, Chicago time), got "2020-13-01"\n');
-  const missing = await runCli(["backfill", "--db", db, "--file", join(dir, "nope.csv")]);
+  const missing = await runMain(["backfill", "--db", db, "--file", join(dir, "nope.csv")]);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /^vigil backfill: --file .*nope\.csv: no such file\n$/);
   const html = join(dir, "export.csv");
   writeFileSync(html, "<html><body>Service Unavailable</body></html>\n");
-  const notCsv = await runCli(["backfill", "--db", db, "--file", html]);
+  const notCsv = await runMain(["backfill", "--db", db, "--file", html]);
   assert.equal(notCsv.code, 1);
   assert.equal(notCsv.stderr.split("\n").filter((l) => !l.startsWith("{")).join("\n"), `vigil backfill: ${html} is HTML or XML (an error page?), not a CSV export\n`);
 });
@@ -112,7 +112,7 @@ test("on a terminal a progress bar shows rows, rate and ETA; elsewhere, log line
   const dir = tempDir(t);
   const file = join(dir, "archive.csv");
   await writeArchiveCsv(file, 20_000, 6);
-  const plain = await runCli(["backfill", "--file", file, "--db", join(dir, "a.db")]);
+  const plain = await runMain(["backfill", "--file", file, "--db", join(dir, "a.db")]);
   assert.equal(plain.code, 0, plain.stderr);
   const progress = plain.stderr.split("\n").filter((l) => l.includes('"stage":"progress"')).map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.ok(progress.length >= 1, "at least the closing progress line");

@@ -9,7 +9,7 @@ import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ROOT, runCli, tempDir, VIGIL_BIN } from "./helpers.ts";
+import { ROOT, runMain, tempDir, VIGIL_BIN } from "./helpers.ts";
 
 const hugo = !spawnSync("hugo", ["version"], { stdio: "ignore" }).error;
 
@@ -94,7 +94,7 @@ test("vigil demo serves datasette and the site at the URLs it prints, and Ctrl-C
   await assert.rejects(fetch(datasette), "datasette no longer answers");
 
   // A bad port is a usage error, caught before anything starts.
-  const again = await runCli(["demo", "--dir", dir, "--port", "not-a-port"]);
+  const again = await runMain(["demo", "--dir", dir, "--port", "not-a-port"]);
   assert.equal(again.code, 2);
 });
 
@@ -102,7 +102,7 @@ test("vigil demo refuses a folder it did not make", async (t) => {
   const dir = tempDir(t);
   mkdirSync(join(dir, "precious"));
   writeFileSync(join(dir, "precious", "notes.txt"), "keep me");
-  const result = await runCli(["demo", "--dir", join(dir, "precious")]);
+  const result = await runMain(["demo", "--dir", join(dir, "precious")]);
   assert.equal(result.code, 2);
   assert.match(result.stderr, /^vigil demo: .*precious is not empty and was not made by vigil demo \(pass --dir with a new or empty folder\)\n$/);
 });

@@ -1,10 +1,12 @@
 /**
- * Shared test plumbing: temporary folders, the CLI as a real child process, a fixed clock.
+ * Shared test plumbing: temporary folders, the CLI as a real child process or in this process,
+ * a fixed clock.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { memoryLogger } from "../pipeline/log.ts";
@@ -32,12 +34,26 @@ export interface CliResult {
   stderr: string;
 }
 
+/** The settings a shell may carry that would change what a command under test does. */
+const CLI_SETTINGS = ["VIGIL_DB", "VIGIL_PORTAL", "VIGIL_DATASET", "VIGIL_SITE", "VIGIL_THEN", "VIGIL_COMMIT", "VIGIL_PUSH", "VIGIL_CRON", "VIGIL_TIMEZONE", "SOCRATA_APP_TOKEN"];
+
+/** The environment of a command under test: this process's, less vigil's settings, plus `extra` (undefined removes a name). */
+export function cliEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of CLI_SETTINGS) delete env[name];
+  for (const [name, value] of Object.entries(extra)) {
+    if (value === undefined) delete env[name];
+    else env[name] = value;
+  }
+  return env;
+}
+
 /** Runs `vigil ARGS` in a child process, like a user would. */
 export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [VIGIL_BIN, ...args], {
       cwd: options.cwd ?? ROOT,
-      env: { ...process.env, VIGIL_DB: undefined, VIGIL_PORTAL: undefined, VIGIL_DATASET: undefined, VIGIL_SITE: undefined, ...options.env },
+      env: cliEnv(options.env),
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
@@ -51,6 +67,30 @@ export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?:
       resolve({ code, signal, stdout, stderr });
     });
   });
+}
+
+/** Text written to it, as it arrives; not a terminal (no isTTY), like runCli's pipes. */
+class Capture extends Writable {
+  text = "";
+  override _write(chunk: Buffer | string, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
+    this.text += chunk.toString();
+    done();
+  }
+}
+
+/**
+ * Runs `vigil ARGS` through the CLI's `main()` in this process: the same argument parsing, output,
+ * exit code and environment as runCli, without starting node. For a command's contract (usage
+ * errors, help, summaries, log lines, JSON); signals, kills, terminals and bin/vigil.js itself need runCli.
+ */
+export async function runMain(args: string[], options: { env?: NodeJS.ProcessEnv; now?: () => Date } = {}): Promise<CliResult> {
+  const { main } = await import("../pipeline/cli/main.ts");
+  // Relative paths resolve where runCli runs the command. Once, for good: runs may overlap.
+  if (process.cwd() !== resolve(ROOT)) process.chdir(ROOT);
+  const stdout = new Capture();
+  const stderr = new Capture();
+  const code = await main(args, { env: cliEnv(options.env), stdout, stderr, now: options.now ?? (() => new Date()) });
+  return { code, signal: null, stdout: stdout.text, stderr: stderr.text };
 }
 
 /** A logger for in-process runs whose lines tests can inspect. */

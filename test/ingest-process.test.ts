@@ -1,7 +1,8 @@
 /**
- * `vigil ingest` as a real child process: crashes, concurrent runs, exit codes, the app token.
+ * `vigil ingest` as a real child process (crashes, concurrent runs), and its contract through the
+ * CLI's main() in this process (exit codes, the app token, usage errors and --help).
  */
-import { test } from "node:test";
+import { after as afterAll, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
@@ -9,7 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import Database from "better-sqlite3";
 import { startPortal } from "../fixtures/portal.ts";
 import { generateCovidView } from "../fixtures/generate.ts";
-import { ROOT, runCli, tempDir, VIGIL_BIN } from "./helpers.ts";
+import { ROOT, runCli, runMain, tempDir, VIGIL_BIN, type CliResult } from "./helpers.ts";
 
 const DATASET = "3trz-enys";
 const rows = generateCovidView({ seed: 3 });
@@ -52,6 +53,29 @@ function runningRuns(db: string): number {
   }
 }
 
+// Six attempts at an HTML page, with the HTTP client's real backoff between them, take about ten
+// seconds of waiting: that run starts with the file, beside the other tests, and its test checks it.
+const ECHOED_TOKEN = "echoed-t0ken-value";
+let echoed: Promise<{ db: string; result: CliResult }>;
+const cleanups: Array<() => unknown> = [];
+before(() => {
+  echoed = echoingPortalRun({ after: (fn) => void cleanups.push(fn) });
+  echoed.catch(() => {}); // its test awaits it and reports the failure
+});
+afterAll(async () => {
+  for (const fn of cleanups.reverse()) await fn();
+});
+
+async function echoingPortalRun(t: { after(fn: () => unknown): void }) {
+  const dir = tempDir(t);
+  const db = join(dir, "v.db");
+  const portal = await startPortal({ datasets: { [DATASET]: rows.slice(0, 10) } });
+  t.after(() => portal.close());
+  portal.faults.always({ kind: "html", body: `<html><body><h1>Bad gateway</h1><pre>X-App-Token: ${ECHOED_TOKEN}</pre></body></html>` });
+  const result = await runMain(["ingest", "--db", db, "--portal", portal.url], { env: { SOCRATA_APP_TOKEN: ECHOED_TOKEN } });
+  return { db, result };
+}
+
 test("a run killed mid-way leaves the last good state, and the next run completes", async (t) => {
   const dir = tempDir(t);
   const db = join(dir, "vigil.db");
@@ -66,10 +90,12 @@ test("a run killed mid-way leaves the last good state, and the next run complete
   portal.setRows(DATASET, rows);
   for (const delayMs of [0, 150, 400, 700, 1000]) {
     const child = startIngest(db, portal.url);
+    // Listening from the start: a run that finishes before the kill has closed already.
+    const closed = new Promise((resolve) => child.on("close", resolve));
     await waitFor(() => runningRuns(db) > 0);
     await sleep(delayMs);
     child.kill("SIGKILL");
-    await new Promise((resolve) => child.on("close", resolve));
+    await closed;
     const after = counts(db);
     assert.equal(after.integrity, "ok");
     assert.ok(after.cases === good.cases || after.cases === rows.length, `all or nothing: ${after.cases} cases`);
@@ -108,7 +134,7 @@ test("a failed run exits 1 with one line, never showing the app token", async (t
   t.after(() => portal.close());
   portal.faults.always({ kind: "status", status: 403, body: JSON.stringify({ code: "forbidden", error: true, message: "Invalid app_token specified" }) });
   const token = "s3cr3t-token-value";
-  const result = await runCli(["ingest", "--db", join(dir, "v.db"), "--portal", portal.url, "--log-format", "json"], {
+  const result = await runMain(["ingest", "--db", join(dir, "v.db"), "--portal", portal.url, "--log-format", "json"], {
     env: { SOCRATA_APP_TOKEN: token },
   });
   assert.equal(result.code, 1);
@@ -120,36 +146,30 @@ test("a failed run exits 1 with one line, never showing the app token", async (t
 });
 
 test("a page that echoes the request's headers never puts the token in the published runs table", async (t) => {
-  const dir = tempDir(t);
-  const db = join(dir, "v.db");
-  const portal = await startPortal({ datasets: { [DATASET]: rows.slice(0, 10) } });
-  t.after(() => portal.close());
-  const token = "echoed-t0ken-value";
-  portal.faults.always({ kind: "html", body: `<html><body><h1>Bad gateway</h1><pre>X-App-Token: ${token}</pre></body></html>` });
-  const result = await runCli(["ingest", "--db", db, "--portal", portal.url], { env: { SOCRATA_APP_TOKEN: token } });
+  const { db, result } = await echoed;
   assert.equal(result.code, 1);
   assert.match(result.stderr, /sent text\/html; charset=utf-8 instead of JSON: .*X-App-Token: \[redacted\]/);
   const conn = new Database(db, { readonly: true });
   t.after(() => conn.close());
   const error = conn.prepare("SELECT error FROM runs ORDER BY id DESC LIMIT 1").pluck().get() as string;
   assert.match(error, /X-App-Token: \[redacted\]/);
-  assert.ok(!error.includes(token));
+  assert.ok(!error.includes(ECHOED_TOKEN));
 });
 
 test("usage errors exit 2 and every command has --help", async () => {
-  const bad = await runCli(["ingest", "--no-such-flag"]);
+  const bad = await runMain(["ingest", "--no-such-flag"]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /^vigil ingest: Unknown option '--no-such-flag'; run `vigil ingest --help`/);
-  const badUrl = await runCli(["ingest", "--portal", "not a url"]);
+  const badUrl = await runMain(["ingest", "--portal", "not a url"]);
   assert.equal(badUrl.code, 2);
   assert.match(badUrl.stderr, /--portal "not a url" must be an http\(s\) URL/);
-  const unknown = await runCli(["frobnicate"]);
+  const unknown = await runMain(["frobnicate"]);
   assert.equal(unknown.code, 2);
-  const help = await runCli(["--help"]);
+  const help = await runMain(["--help"]);
   assert.equal(help.code, 0);
   for (const name of ["ingest", "backfill", "widgets", "run", "schedule", "serve", "status", "demo"]) {
     assert.match(help.stdout, new RegExp(`^  ${name} `, "m"));
-    const own = await runCli([name, "--help"]);
+    const own = await runMain([name, "--help"]);
     assert.equal(own.code, 0, `${name} --help: ${own.stderr}`);
     assert.match(own.stdout, new RegExp(`^vigil ${name}: `));
     assert.match(own.stdout, /--db PATH/);

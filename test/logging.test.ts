@@ -9,7 +9,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { startPortal } from "../fixtures/portal.ts";
 import { generateCovidView } from "../fixtures/generate.ts";
-import { runCli, tempDir } from "./helpers.ts";
+import { runMain, tempDir } from "./helpers.ts";
 
 const DATASET = "3trz-enys";
 const TOKEN = "tok-9f8e7d6c5b4a-secret";
@@ -27,7 +27,7 @@ test("off a terminal every log line is JSON, one per stage, with counts and dura
   const dir = tempDir(t);
   const portal = await startPortal({ datasets: { [DATASET]: rows } });
   t.after(() => portal.close());
-  const result = await runCli(["run", "--db", join(dir, "v.db"), "--portal", portal.url]);
+  const result = await runMain(["run", "--db", join(dir, "v.db"), "--portal", portal.url]);
   assert.equal(result.code, 0, result.stderr);
   const lines = result.stderr.trim().split("\n");
   const parsed = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
@@ -52,7 +52,7 @@ test("--log-format pretty writes readable lines", async (t) => {
   const dir = tempDir(t);
   const portal = await startPortal({ datasets: { [DATASET]: rows.slice(0, 50) } });
   t.after(() => portal.close());
-  const result = await runCli(["run", "--db", join(dir, "v.db"), "--portal", portal.url, "--log-format", "pretty"]);
+  const result = await runMain(["run", "--db", join(dir, "v.db"), "--portal", portal.url, "--log-format", "pretty"]);
   assert.equal(result.code, 0, result.stderr);
   const lines = result.stderr.trim().split("\n");
   assert.ok(lines.every((line) => !line.startsWith("{")), result.stderr);
@@ -71,7 +71,7 @@ test("the app token never appears, even when the portal echoes it in an error", 
   portal.faults.always({ kind: "status", status: 400, body: echo });
 
   for (const format of ["json", "pretty"]) {
-    const result = await runCli(["run", "--db", db, "--portal", portal.url, "--log-format", format, "--debug", "--then", "env"], {
+    const result = await runMain(["run", "--db", db, "--portal", portal.url, "--log-format", format, "--debug", "--then", "env"], {
       env: { SOCRATA_APP_TOKEN: TOKEN },
     });
     assert.equal(result.code, 1, `${format}: ${result.stderr}`);
@@ -94,7 +94,7 @@ test("a hook never sees the app token in its environment", async (t) => {
   const dir = tempDir(t);
   const portal = await startPortal({ datasets: { [DATASET]: rows.slice(0, 20) } });
   t.after(() => portal.close());
-  const result = await runCli(["run", "--db", join(dir, "v.db"), "--portal", portal.url, "--then", "env"], {
+  const result = await runMain(["run", "--db", join(dir, "v.db"), "--portal", portal.url, "--then", "env"], {
     env: { SOCRATA_APP_TOKEN: TOKEN },
   });
   assert.equal(result.code, 0, result.stderr);

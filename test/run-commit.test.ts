@@ -11,7 +11,7 @@ import { cpSync, renameSync, mkdirSync, readFileSync, writeFileSync } from "node
 import { join } from "node:path";
 import { startPortal } from "../fixtures/portal.ts";
 import { generateCovidView } from "../fixtures/generate.ts";
-import { ROOT, runCli, tempDir } from "./helpers.ts";
+import { ROOT, runMain, tempDir } from "./helpers.ts";
 
 const DATASET = "3trz-enys";
 const rows = generateCovidView({ seed: 41, count: 300 });
@@ -56,7 +56,7 @@ test("--commit makes one commit after a change, none after a no-change run, and 
   const ownerStatus = git(site, "status", "--porcelain");
   const ownerDiff = git(site, "diff") + git(site, "diff", "--cached");
 
-  const run = () => runCli(["run", "--db", join(dir, "vigil.db"), "--portal", portal.url, "--site", site, "--commit", "--push"]);
+  const run = () => runMain(["run", "--db", join(dir, "vigil.db"), "--portal", portal.url, "--site", site, "--commit", "--push"]);
   const first = await run();
   assert.equal(first.code, 0, first.stderr);
   assert.match(first.stdout, /^run 1: ingest ok \(300 inserted\), widgets changed \((\d+) files\), committed [0-9a-f]{7,} \(\1 files\) and pushed, 3 other changed file\(s\) left alone\n$/);
@@ -110,7 +110,7 @@ test("--commit outside a git repository fails the run and says why", async (t) =
   cpSync(join(ROOT, "fixtures", "hugo-site"), site, { recursive: true });
   const portal = await startPortal({ datasets: { [DATASET]: rows.slice(0, 20) } });
   t.after(() => portal.close());
-  const result = await runCli(["run", "--db", join(dir, "v.db"), "--portal", portal.url, "--site", site, "--commit"], {
+  const result = await runMain(["run", "--db", join(dir, "v.db"), "--portal", portal.url, "--site", site, "--commit"], {
     env: { GIT_CEILING_DIRECTORIES: dir },
   });
   assert.equal(result.code, 1);
@@ -122,7 +122,7 @@ test("a push that failed is made by the next run, even when nothing changed sinc
   const { remote, site } = siteRepositories(dir);
   const portal = await startPortal({ datasets: { [DATASET]: rows.slice(0, 20) } });
   t.after(() => portal.close());
-  const run = () => runCli(["run", "--db", join(dir, "vigil.db"), "--portal", portal.url, "--site", site, "--commit", "--push"]);
+  const run = () => runMain(["run", "--db", join(dir, "vigil.db"), "--portal", portal.url, "--site", site, "--commit", "--push"]);
   const away = `${remote}.away`;
   renameSync(remote, away); // the remote is unreachable tonight
   const first = await run();

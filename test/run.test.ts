@@ -10,7 +10,7 @@ import { cpSync, existsSync, readFileSync, statSync, writeFileSync } from "node:
 import { join } from "node:path";
 import { startPortal } from "../fixtures/portal.ts";
 import { generateCovidView } from "../fixtures/generate.ts";
-import { ROOT, runCli, tempDir } from "./helpers.ts";
+import { ROOT, runMain, tempDir } from "./helpers.ts";
 
 const DATASET = "3trz-enys";
 const rows = generateCovidView({ seed: 31, count: 400 });
@@ -31,7 +31,7 @@ test("--then runs after a change, not after a no-change run, and a failing inges
   t.after(() => portal.close());
   // A real publish step: build the site with Hugo, then note which run asked for it.
   const hook = `hugo --quiet -s "$VIGIL_SITE" -d "${built}" && echo "$VIGIL_RUN_ID" >> "${log}"`;
-  const run = () => runCli(["run", "--db", db, "--portal", portal.url, "--site", site, "--then", hook]);
+  const run = () => runMain(["run", "--db", db, "--portal", portal.url, "--site", site, "--then", hook]);
 
   const first = await run();
   assert.equal(first.code, 0, first.stderr);
@@ -72,7 +72,7 @@ test("a failing hook fails the run with its exit code, and its output is passed 
   const dir = tempDir(t);
   const portal = await startPortal({ datasets: { [DATASET]: rows.slice(0, 30) } });
   t.after(() => portal.close());
-  const result = await runCli(["run", "--db", join(dir, "v.db"), "--portal", portal.url, "--then", "echo deploying; echo no space left >&2; exit 3"]);
+  const result = await runMain(["run", "--db", join(dir, "v.db"), "--portal", portal.url, "--then", "echo deploying; echo no space left >&2; exit 3"]);
   assert.equal(result.code, 1);
   assert.match(result.stdout, /^deploying\n$/);
   assert.match(result.stderr, /^no space left$/m);
@@ -88,7 +88,7 @@ test("a hook that failed is run again by the next run, even when nothing changed
   const log = join(dir, "hook.log");
   // The publish step fails until the flag file exists (a full disk, an unreachable host...).
   const hook = `echo "$VIGIL_RUN_ID" >> "${log}"; test -e "${flag}"`;
-  const run = () => runCli(["run", "--db", db, "--portal", portal.url, "--then", hook]);
+  const run = () => runMain(["run", "--db", db, "--portal", portal.url, "--then", hook]);
   assert.equal((await run()).code, 1);
   assert.equal(existsSync(`${db}.site-pending`), true, "the owed update is remembered");
   writeFileSync(flag, "");
@@ -106,23 +106,23 @@ test("without --site a run only ingests, and the hook follows the data", async (
   const db = join(dir, "v.db");
   const portal = await startPortal({ datasets: { [DATASET]: rows.slice(0, 30) } });
   t.after(() => portal.close());
-  const first = await runCli(["run", "--db", db, "--portal", portal.url, "--then", "echo hook $VIGIL_RUN_ID"]);
+  const first = await runMain(["run", "--db", db, "--portal", portal.url, "--then", "echo hook $VIGIL_RUN_ID"]);
   assert.equal(first.code, 0, first.stderr);
   assert.equal(first.stdout, "hook 1\nrun 1: ingest ok (30 inserted), widgets skipped (no --site), hook ok\n");
-  const second = await runCli(["run", "--db", db, "--portal", portal.url, "--then", "echo hook $VIGIL_RUN_ID"]);
+  const second = await runMain(["run", "--db", db, "--portal", portal.url, "--then", "echo hook $VIGIL_RUN_ID"]);
   assert.equal(second.stdout, "run 2: ingest ok (no change), widgets skipped (no --site), hook skipped (nothing changed)\n");
 });
 
 test("usage errors exit 2", async () => {
-  const push = await runCli(["run", "--push"]);
+  const push = await runMain(["run", "--push"]);
   assert.equal(push.code, 2);
   assert.match(push.stderr, /^vigil run: --push needs --commit\n$/);
-  const commit = await runCli(["run", "--commit"]);
+  const commit = await runMain(["run", "--commit"]);
   assert.equal(commit.code, 2);
   assert.match(commit.stderr, /--commit needs --site/);
-  const empty = await runCli(["run", "--then", " "]);
+  const empty = await runMain(["run", "--then", " "]);
   assert.equal(empty.code, 2);
-  const env = await runCli(["run", "--site", ROOT, "--commit"], { env: { VIGIL_PUSH: "maybe" } });
+  const env = await runMain(["run", "--site", ROOT, "--commit"], { env: { VIGIL_PUSH: "maybe" } });
   assert.equal(env.code, 2);
   assert.match(env.stderr, /VIGIL_PUSH must be 1 or 0, got "maybe"/);
 });

@@ -1,7 +1,8 @@
 /**
- * `vigil schedule` as a real long-running process on seconds-level cron expressions: it fires,
- * refuses to overlap, catches up a missed run on start (and only then), and stops on SIGTERM or
- * SIGINT with the database intact and exit 0.
+ * `vigil schedule`: in process, when a run is due (lastDueTime) and when the scheduler catches up;
+ * then as a real long-running process on seconds-level cron expressions: it fires, refuses to
+ * overlap, catches up a missed run on start (and only then), and stops on SIGTERM or SIGINT with
+ * the database intact and exit 0.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -11,8 +12,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import Database from "better-sqlite3";
 import { startPortal } from "../fixtures/portal.ts";
 import { generateCovidView } from "../fixtures/generate.ts";
+import cron from "node-cron";
 import { ingest } from "../pipeline/ingest/ingest.ts";
-import { FAST_HTTP, memoryLogger, ROOT, runCli, tempDir, VIGIL_BIN } from "./helpers.ts";
+import type { NightlyResult } from "../pipeline/ops/nightly.ts";
+import { lastDueTime, runScheduler, type RunReason } from "../pipeline/ops/schedule.ts";
+import { FAST_HTTP, memoryLogger, ROOT, runMain, tempDir, VIGIL_BIN } from "./helpers.ts";
 
 const DATASET = "3trz-enys";
 const rows = generateCovidView({ seed: 21, count: 300 });
@@ -67,6 +71,83 @@ function inspect(path: string) {
     db.close();
   }
 }
+
+const CHICAGO = "America/Chicago";
+
+/** lastDueTime as ISO text, for exact comparisons. */
+function due(expression: string, now: string): string | null {
+  return lastDueTime(expression, CHICAGO, new Date(now))?.toISOString() ?? null;
+}
+
+test("lastDueTime: a daily 04:15 in Chicago across both daylight-saving changes of 2026", () => {
+  // fall back on Sunday 1 November (CDT, UTC-5, to CST, UTC-6)
+  assert.equal(due("15 4 * * *", "2026-11-02T09:00:00Z"), "2026-11-01T10:15:00.000Z", "03:00 CST the morning after: the fall-back day's 04:15 CST");
+  assert.equal(due("15 4 * * *", "2026-11-01T09:30:00Z"), "2026-10-31T09:15:00.000Z", "03:30 CST on the day itself: the day before, 04:15 CDT");
+  assert.equal(due("15 4 * * *", "2026-11-02T10:30:00Z"), "2026-11-02T10:15:00.000Z");
+  // spring forward on Sunday 8 March (CST to CDT)
+  assert.equal(due("15 4 * * *", "2026-03-09T08:00:00Z"), "2026-03-08T09:15:00.000Z", "03:00 CDT the morning after: the spring-forward day's 04:15 CDT");
+  assert.equal(due("15 4 * * *", "2026-03-08T08:00:00Z"), "2026-03-07T10:15:00.000Z", "03:00 CDT on the day itself: the day before, 04:15 CST");
+});
+
+test("lastDueTime: weekdays only, before 04:15 on a Sunday or a Monday, is the Friday", () => {
+  assert.equal(due("15 4 * * 1-5", "2026-11-08T15:00:00Z"), "2026-11-06T10:15:00.000Z", "Sunday 09:00");
+  assert.equal(due("15 4 * * 1-5", "2026-11-09T10:00:00Z"), "2026-11-06T10:15:00.000Z", "Monday 04:00");
+  assert.equal(due("15 4 * * 1-5", "2026-11-09T10:15:00Z"), "2026-11-09T10:15:00.000Z", "Monday 04:15");
+  assert.equal(due("15 4 * * MON-FRI", "2026-11-08T15:00:00Z"), "2026-11-06T10:15:00.000Z", "names");
+});
+
+test("lastDueTime: the last day of the month ('L'), leap years included", () => {
+  assert.equal(due("0 5 L * *", "2026-03-01T12:00:00Z"), "2026-02-28T11:00:00.000Z");
+  assert.equal(due("0 5 L * *", "2028-03-01T12:00:00Z"), "2028-02-29T11:00:00.000Z");
+  assert.equal(due("0 5 L * *", "2026-04-30T09:59:59Z"), "2026-03-31T10:00:00.000Z", "04:59:59 CDT on the 30th: still March's");
+  assert.equal(due("0 5 L * *", "2026-04-30T10:00:00Z"), "2026-04-30T10:00:00.000Z");
+});
+
+test("lastDueTime: six fields, with seconds, and a due time reached to the millisecond counts as due", () => {
+  assert.equal(due("30 15 4 * * *", "2026-11-26T12:00:00Z"), "2026-11-26T10:15:30.000Z");
+  assert.equal(due("30 15 4 * * *", "2026-11-26T10:15:30.000Z"), "2026-11-26T10:15:30.000Z");
+  assert.equal(due("30 15 4 * * *", "2026-11-26T10:15:29.999Z"), "2026-11-25T10:15:30.000Z");
+  assert.equal(due("15 4 * * *", "2026-11-26T10:15:00.000Z"), "2026-11-26T10:15:00.000Z");
+  assert.equal(due("15 4 * * *", "2026-11-26T10:14:59.999Z"), "2026-11-25T10:15:00.000Z");
+  assert.equal(due("* * * * * *", "2026-11-26T10:15:00.500Z"), "2026-11-26T10:15:00.000Z");
+});
+
+test("lastDueTime reads the expression as node-cron, which fires the runs, does", () => {
+  // day of month and day of week both given: node-cron wants both (the 1st, and a Monday);
+  // cron-parser alone would take either, and call Monday 30 November due
+  assert.equal(due("15 4 1 * 1", "2026-11-30T18:00:00Z"), "2026-06-01T09:15:00.000Z");
+  assert.equal(due("15 4 * * monday", "2026-11-30T18:00:00Z"), "2026-11-30T10:15:00.000Z", "a full weekday name");
+  assert.equal(due("0 5 15W * *", "2026-11-30T18:00:00Z"), "2026-11-16T11:00:00.000Z", "the weekday nearest the 15th (a Sunday)");
+  assert.equal(due("0 0 29 2 *", "2026-11-26T12:00:00Z"), null, "not due in the last 366 days");
+  assert.equal(cron.getTasks().size, 0, "no node-cron task is left behind");
+});
+
+test("the scheduler catches up when the last success is older than the last due time, and only then", async () => {
+  const now = new Date("2026-11-30T18:00:00Z"); // Monday, noon in Chicago
+  const started = async (expression: string, lastSuccess: Date | null) => {
+    const controller = new AbortController();
+    const log = memoryLogger();
+    const runs: RunReason[] = [];
+    const done = runScheduler({
+      cron: expression,
+      timezone: CHICAGO,
+      log,
+      signal: controller.signal,
+      now: () => now,
+      lastSuccess: () => lastSuccess,
+      runOnce: async (reason) => (runs.push(reason), { ok: true } as NightlyResult),
+    });
+    while (!log.lines.some((l) => l.cron === expression)) await sleep(5);
+    controller.abort();
+    await done;
+    return runs;
+  };
+  assert.deepEqual(await started("15 4 * * *", null), ["catch-up"], "never a success");
+  assert.deepEqual(await started("15 4 * * *", new Date("2026-11-29T10:20:00Z")), ["catch-up"], "yesterday's success, today's run missed");
+  assert.deepEqual(await started("15 4 * * *", new Date("2026-11-30T10:20:00Z")), [], "today's run happened");
+  assert.deepEqual(await started("15 4 1 * 1", new Date("2026-06-01T09:20:00Z")), [], "not due since 1 June, a Monday the 1st");
+  assert.equal(cron.getTasks().size, 0);
+});
 
 const starting = (reason: string) => (l: Line) => l.stage === "schedule" && l.reason === reason && String(l.msg).startsWith("starting");
 const overlap = (l: Line) => l.stage === "schedule" && l.level === "warn" && /still going/.test(String(l.msg));
@@ -151,13 +232,13 @@ test("catches up a run missed while it was down, and not one that already happen
 });
 
 test("a bad cron expression or time zone is a usage error", async () => {
-  const cron = await runCli(["schedule", "--cron", "every night"]);
+  const cron = await runMain(["schedule", "--cron", "every night"]);
   assert.equal(cron.code, 2);
   assert.match(cron.stderr, /^vigil schedule: --cron "every night" is not a valid cron expression/);
-  const zone = await runCli(["schedule", "--timezone", "Chicago"]);
+  const zone = await runMain(["schedule", "--timezone", "Chicago"]);
   assert.equal(zone.code, 2);
   assert.match(zone.stderr, /--timezone "Chicago" is not a time zone name/);
-  const push = await runCli(["schedule", "--push"]);
+  const push = await runMain(["schedule", "--push"]);
   assert.equal(push.code, 2);
   assert.match(push.stderr, /--push needs --commit/);
 });

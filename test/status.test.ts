@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { startPortal } from "../fixtures/portal.ts";
 import { generateCovidView } from "../fixtures/generate.ts";
 import { ingest } from "../pipeline/ingest/ingest.ts";
-import { FAST_HTTP, memoryLogger, runCli, tempDir } from "./helpers.ts";
+import { FAST_HTTP, memoryLogger, runMain, tempDir } from "./helpers.ts";
 
 const DATASET = "3trz-enys";
 const rows = generateCovidView({ seed: 11, count: 300 });
@@ -29,10 +29,10 @@ async function ingestAt(db: string, portal: string, hoursAgo: number) {
 test("--max-age passes on a fresh database and prints runs with counts and durations", async (t) => {
   const db = join(tempDir(t), "vigil.db");
   const portal = await portalWith(t);
-  const run = await runCli(["ingest", "--db", db, "--portal", portal.url]);
+  const run = await runMain(["ingest", "--db", db, "--portal", portal.url]);
   assert.equal(run.code, 0, run.stderr);
 
-  const status = await runCli(["status", "--db", db, "--max-age", "1"]);
+  const status = await runMain(["status", "--db", db, "--max-age", "1"]);
   assert.equal(status.code, 0, status.stderr);
   assert.equal(status.stderr, "");
   assert.match(status.stdout, /covid deaths\s+\d+ \(300 cases stored, 0 removed upstream\)/);
@@ -41,7 +41,7 @@ test("--max-age passes on a fresh database and prints runs with counts and durat
   assert.ok(line, status.stdout);
   assert.match(line, /\s\d+\.\d\s+300\s+300\s/, "duration in seconds, fetched and inserted");
 
-  const json = await runCli(["status", "--db", db, "--max-age", "1", "--json"]);
+  const json = await runMain(["status", "--db", db, "--max-age", "1", "--json"]);
   assert.equal(json.code, 0);
   const parsed = JSON.parse(json.stdout);
   assert.equal(parsed.stale, false);
@@ -58,18 +58,18 @@ test("--max-age fails on a stale database, and the next run makes it pass again"
   const portal = await portalWith(t);
   await ingestAt(db, portal.url, 50);
 
-  const stale = await runCli(["status", "--db", db, "--max-age", "26"]);
+  const stale = await runMain(["status", "--db", db, "--max-age", "26"]);
   assert.equal(stale.code, 1);
   assert.match(stale.stderr, /^vigil status: last successful run finished 50 h ago, more than --max-age 26\n$/);
-  const json = await runCli(["status", "--db", db, "--max-age", "26", "--json"]);
+  const json = await runMain(["status", "--db", db, "--max-age", "26", "--json"]);
   assert.equal(json.code, 1);
   assert.equal(JSON.parse(json.stdout).stale, true);
-  const lenient = await runCli(["status", "--db", db, "--max-age", "72"]);
+  const lenient = await runMain(["status", "--db", db, "--max-age", "72"]);
   assert.equal(lenient.code, 0, "older than 26 h but younger than 72 h");
 
   // A no-change run refreshes "last checked" but not "data last changed".
   await ingestAt(db, portal.url, 0);
-  const fresh = await runCli(["status", "--db", db, "--max-age", "26", "--json"]);
+  const fresh = await runMain(["status", "--db", db, "--max-age", "26", "--json"]);
   assert.equal(fresh.code, 0, fresh.stderr);
   const status = JSON.parse(fresh.stdout);
   assert.equal(status.stale, false);
@@ -81,20 +81,20 @@ test("--max-age fails when no run ever succeeded, and a missing database is an e
   const db = join(dir, "vigil.db");
   const portal = await portalWith(t);
   portal.faults.always({ kind: "status", status: 404 });
-  const failed = await runCli(["ingest", "--db", db, "--portal", portal.url]);
+  const failed = await runMain(["ingest", "--db", db, "--portal", portal.url]);
   assert.equal(failed.code, 1);
 
-  const status = await runCli(["status", "--db", db, "--max-age", "26"]);
+  const status = await runMain(["status", "--db", db, "--max-age", "26"]);
   assert.equal(status.code, 1);
   assert.match(status.stderr, /no successful run yet/);
   assert.match(status.stdout, /last checked\s+never/);
   assert.match(status.stdout, /\s1\s+ingest\s+failed/);
 
-  const missing = await runCli(["status", "--db", join(dir, "nope.db"), "--max-age", "26"]);
+  const missing = await runMain(["status", "--db", join(dir, "nope.db"), "--max-age", "26"]);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /^vigil status: no database at .*nope\.db \(run `vigil ingest`/);
 
-  const bad = await runCli(["status", "--db", db, "--max-age", "soon"]);
+  const bad = await runMain(["status", "--db", db, "--max-age", "soon"]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--max-age must be a positive number of hours/);
 });

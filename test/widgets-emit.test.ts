@@ -11,7 +11,7 @@ import { memoryLogger } from "../pipeline/log.ts";
 import { chartsManifestSchema, memorialYearSchema, summarySchema, vegaLiteSpecSchema } from "../schemas/widgets.ts";
 import { writeWidgets } from "../site-widgets/emit.ts";
 import { describePerson, placeName, titleCase } from "../pipeline/normalize/memorial.ts";
-import { fixedClock, runCli, tempDir } from "./helpers.ts";
+import { fixedClock, runMain, tempDir } from "./helpers.ts";
 import { covidRow, edgeRows, MARKUP_CAUSE, MARKUP_DAY, MEMORIAL_DAY, MEMORIAL_SENTENCES, REMOVED_ROW, STREET, syncRows } from "./widgets-db.ts";
 import { listFiles } from "./widgets-site.ts";
 
@@ -185,17 +185,17 @@ test("a missing site or database is a clear error", async (t) => {
 
 test("the CLI: --help, a missing --site, a post outside the site", async (t) => {
   const { db, site } = setup(t);
-  const help = await runCli(["widgets", "--help"]);
+  const help = await runMain(["widgets", "--help"]);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /--freeze POST/);
   assert.match(help.stdout, /vigil-head\.html/);
-  const noSite = await runCli(["widgets", "--db", db]);
+  const noSite = await runMain(["widgets", "--db", db]);
   assert.equal(noSite.code, 2);
   assert.equal(noSite.stderr, "vigil widgets: --site is required (or set VIGIL_SITE)\n");
-  const outside = await runCli(["widgets", "--site", site, "--freeze", "../elsewhere"]);
+  const outside = await runMain(["widgets", "--site", site, "--freeze", "../elsewhere"]);
   assert.equal(outside.code, 2);
   assert.match(outside.stderr, /is not a post under .*content/);
-  const unfrozen = await runCli(["widgets", "--site", site, "--freeze", "content/posts/x"]);
+  const unfrozen = await runMain(["widgets", "--site", site, "--freeze", "content/posts/x"]);
   assert.equal(unfrozen.code, 1);
   assert.match(unfrozen.stderr, /is not a page bundle/);
 });

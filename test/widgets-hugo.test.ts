@@ -3,22 +3,33 @@
  * Hugo after `vigil widgets` (run through the CLI): what the shortcodes write, what they refuse,
  * and a frozen post that keeps its charts when the data changes.
  */
-import { test } from "node:test";
+import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseHTML } from "linkedom";
 import { generateCovidView } from "../fixtures/generate.ts";
-import { runCli } from "./helpers.ts";
+import { runMain } from "./helpers.ts";
 import { covidRow, edgeRows, MARKUP_CAUSE, STREET, syncRows } from "./widgets-db.ts";
-import { buildFixtureSite, hugo, listFiles, page, runHugo, widgets } from "./widgets-site.ts";
+import { buildFixtureSite, hugo, listFiles, page, runHugo, widgets, type BuiltSite } from "./widgets-site.ts";
 
 const CHART_IDS = ["daily-deaths", "cumulative-deaths", "deaths-by-age-group", "deaths-by-race-ethnicity", "deaths-by-month"];
 const rows = () => [...generateCovidView({ seed: 4, count: 3000 }), ...edgeRows()];
 const dom = (html: string) => parseHTML(html).document;
 
+// One build for the tests that only read it (the broken-shortcode test builds into a folder of its
+// own); the frozen post changes its site and database, so it builds its own.
+let shared: BuiltSite;
+const cleanups: Array<() => void> = [];
+before(async () => {
+  shared = await buildFixtureSite({ after: (fn: () => void) => void cleanups.push(fn) }, rows());
+}, { timeout: 120_000 });
+after(() => {
+  for (const fn of cleanups.reverse()) fn();
+});
+
 test("the fixture site builds with Hugo and every shortcode renders", { timeout: 120_000 }, async (t) => {
-  const built = await buildFixtureSite(t, rows());
+  const built = shared;
   t.diagnostic(`hugo build: ${built.hugoMs} ms`);
   const charts = dom(page(built.public, "posts/charts"));
   const figures = [...charts.querySelectorAll("figure.vigil-chart")];
@@ -65,8 +76,8 @@ test("the fixture site builds with Hugo and every shortcode renders", { timeout:
   assert.equal(sections[2].textContent!.trim(), "No COVID-19 deaths are recorded in Cook County for July 4, 2019.");
 });
 
-test("markup in the data is shown as text, and no street address reaches the site", { timeout: 120_000 }, async (t) => {
-  const built = await buildFixtureSite(t, rows());
+test("markup in the data is shown as text, and no street address reaches the site", { timeout: 120_000 }, async () => {
+  const built = shared;
   const html = page(built.public, "posts/another-day");
   const latest = dom(html).querySelector("section.vigil-memorial")!;
   assert.equal(latest.querySelectorAll("script, em").length, 0, "no element came from the data");
@@ -85,8 +96,9 @@ test("markup in the data is shown as text, and no street address reaches the sit
 });
 
 test("a shortcode with a wrong argument fails the build with a message that says how to fix it", { timeout: 120_000 }, async (t) => {
-  const built = await buildFixtureSite(t, rows());
+  const built = shared;
   const post = join(built.site, "content", "posts", "broken.md");
+  t.after(() => rmSync(post, { force: true }));
   const cases: Array<[string, RegExp]> = [
     [`{{< vigil-chart id="deaths-by-mood" >}}`, /vigil-chart: unknown chart id "deaths-by-mood"; known ids: cumulative-deaths, daily-deaths, deaths-by-age-group, deaths-by-month, deaths-by-race-ethnicity/],
     [`{{< vigil-chart >}}`, /vigil-chart: the id parameter is missing/],
@@ -105,7 +117,7 @@ test("a frozen post keeps its charts, figures and memorial after the data change
   const built = await buildFixtureSite(t, rows());
   const frozenBefore = page(built.public, "posts/frozen");
   const chartsBefore = page(built.public, "posts/charts");
-  const freeze = await runCli(["widgets", "--site", built.site, "--freeze", "content/posts/frozen"]);
+  const freeze = await runMain(["widgets", "--site", built.site, "--freeze", "content/posts/frozen"]);
   assert.equal(freeze.code, 0, freeze.stderr);
   assert.match(freeze.stdout, /^froze 20 files into .*content\/posts\/frozen\/vigil\n$/);
   await hugo(built.site, built.public);
@@ -128,10 +140,10 @@ test("a frozen post keeps its charts, figures and memorial after the data change
   assert.equal(Number(liveTotal!.replace(/,/g, "")), Number(frozenTotal!.replace(/,/g, "")) + 31);
   assert.equal(readFileSync(join(built.public, "posts/frozen/vigil/daily-deaths.csv"), "utf8"), readFileSync(join(built.site, "content/posts/frozen/vigil/daily-deaths.csv"), "utf8"));
 
-  const again = await runCli(["widgets", "--site", built.site, "--freeze", "content/posts/frozen"]);
+  const again = await runMain(["widgets", "--site", built.site, "--freeze", "content/posts/frozen"]);
   assert.equal(again.code, 1);
   assert.match(again.stderr, /already holds a frozen copy \(a frozen post never changes; delete that folder first to freeze it again\)/);
-  const single = await runCli(["widgets", "--site", built.site, "--freeze", "content/posts/charts"]);
+  const single = await runMain(["widgets", "--site", built.site, "--freeze", "content/posts/charts"]);
   assert.match(single.stderr, /is not a page bundle \(make it a page bundle first: move content\/posts\/charts\.md to content\/posts\/charts\/index\.md\)/);
 });
 

@@ -1,6 +1,6 @@
 /**
  * The real Hugo site for the widget tests: a copy of fixtures/hugo-site with a database loaded
- * through the pipeline, `vigil widgets` run as a user runs it, Hugo's build, and a loopback
+ * through the pipeline, `vigil widgets` run through the CLI's main(), Hugo's build, and a loopback
  * static server for the browser.
  */
 import assert from "node:assert/strict";
@@ -10,7 +10,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { extname, join, normalize, sep } from "node:path";
 import type { RawRow } from "../schemas/source-columns.ts";
-import { ROOT, runCli, tempDir } from "./helpers.ts";
+import { ROOT, runMain, tempDir } from "./helpers.ts";
 import { syncRows } from "./widgets-db.ts";
 
 export const FIXTURE_SITE = join(ROOT, "fixtures", "hugo-site");
@@ -45,7 +45,7 @@ export async function buildFixtureSite(t: TestContext, rows: readonly RawRow[]):
 }
 
 export async function widgets(site: string, db: string, ...extra: string[]): Promise<string> {
-  const result = await runCli(["widgets", "--site", site, "--db", db, "--log-format", "json", ...extra]);
+  const result = await runMain(["widgets", "--site", site, "--db", db, "--log-format", "json", ...extra]);
   assert.equal(result.code, 0, `vigil widgets failed: ${result.stderr}`);
   return result.stdout;
 }

@@ -79,22 +79,25 @@ export async function runScheduler(options: SchedulerOptions): Promise<void> {
     signal.addEventListener("abort", () => resolve(), { once: true });
   });
   await task.start();
-  const [first] = task.getNextRuns(1);
-  const lastDue = lastDueTime(options.cron, options.timezone, options.now());
-  const last = options.lastSuccess();
-  log.info("schedule", `scheduled \`${options.cron}\` (${options.timezone}); next run ${first.toISOString()}`, {
-    cron: options.cron,
-    timezone: options.timezone,
-    next: first.toISOString(),
-    last_success: last?.toISOString() ?? null,
-  });
-  if (last === null || (lastDue !== null && last < lastDue)) {
-    log.info("schedule", last === null ? "no successful run yet: running now" : `no successful run since ${lastDue?.toISOString()}: catching up now`);
-    void fire("catch-up");
+  // a started task keeps the process alive: whatever fails from here on must not leave it running
+  try {
+    const [first] = task.getNextRuns(1);
+    const lastDue = lastDueTime(options.cron, options.timezone, options.now());
+    const last = options.lastSuccess();
+    log.info("schedule", `scheduled \`${options.cron}\` (${options.timezone}); next run ${first.toISOString()}`, {
+      cron: options.cron,
+      timezone: options.timezone,
+      next: first.toISOString(),
+      last_success: last?.toISOString() ?? null,
+    });
+    if (last === null || (lastDue !== null && last < lastDue)) {
+      log.info("schedule", last === null ? "no successful run yet: running now" : `no successful run since ${lastDue?.toISOString()}: catching up now`);
+      void fire("catch-up");
+    }
+    await stopped;
+  } finally {
+    await task.destroy();
   }
-
-  await stopped;
-  await task.destroy();
   if (current) {
     log.info("schedule", "stopping: waiting for the run in progress to finish or roll back");
     await current;
@@ -115,17 +118,37 @@ export function lastSuccessIn(dbPath: string): Date | null {
 }
 
 /**
- * The last time the schedule was due at or before `now`, worked out from the expression itself
- * (weekdays only, month ends, steps): what the scheduler compares the last success against.
- * Null when the expression never fired in the last 366 days.
+ * The last time the schedule was due at or before `now` (a due time reached to the millisecond
+ * counts, as node-cron fires on it): what the scheduler compares the last success against. Null
+ * when the schedule was not due in the last 366 days.
+ *
+ * node-cron fires the runs, so its reading of the expression decides which days are due. It wants
+ * the day of month and the day of week both to match where both are given (cron-parser, like
+ * Vixie cron, takes either), and it reads weekday and month names, `W` and `L-2`, which
+ * cron-parser refuses. cron-parser, which can walk back in time across daylight-saving changes,
+ * proposes times from node-cron's own expansion of the second, minute, hour and month fields;
+ * node-cron's matcher keeps the first whose day is due.
  */
 export function lastDueTime(expression: string, timezone: string, now: Date): Date | null {
-  // node-cron counts a due time as reached at its exact millisecond; cron-parser's prev() is strict
-  const interval = CronExpressionParser.parse(expression, { currentDate: new Date(now.getTime() + 1), tz: timezone });
+  const { second, minute, hour, month } = cron.parse(expression);
+  const times = CronExpressionParser.parse([second, minute, hour, ["*"], month, ["*"]].map((field) => field.join(",")).join(" "), {
+    // prev() is strict: from a millisecond later, a due time at `now` itself is found
+    currentDate: new Date(now.getTime() + 1),
+    tz: timezone,
+  });
+  // never started: only its matcher is used
+  const schedule = cron.createTask(expression, () => undefined, { timezone });
+  const oldest = now.getTime() - 366 * 86_400_000;
   try {
-    const due = interval.prev().toDate();
-    return now.getTime() - due.getTime() <= 366 * 86_400_000 ? due : null;
-  } catch {
-    return null;
+    for (;;) {
+      const candidate = times.prev();
+      if (candidate.getTime() < oldest) return null;
+      if (schedule.match(candidate.toDate())) return candidate.toDate();
+      // the day is not due, so neither is any earlier time of it: go on from the day before
+      candidate.setStartOfDay();
+      times.reset(candidate);
+    }
+  } finally {
+    void schedule.destroy();
   }
 }

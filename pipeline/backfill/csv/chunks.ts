@@ -1,5 +1,5 @@
 /**
- * Cuts a CSV byte stream into chunks of whole records, so that several csv-parse workers can
+ * Cuts a CSV byte stream into chunks of whole records, so that the parsing worker and the main thread can
  * parse them at once and a resumed load can start exactly where a committed one ended.
  *
  * A record ends at a line feed outside quotes. Quotes in RFC 4180 CSV only open and close quoted
