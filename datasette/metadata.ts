@@ -10,6 +10,7 @@ import { parse } from "yaml";
 import { z } from "zod";
 import { caseSchema, CASE_FIELDS, PROVENANCE_COLUMNS } from "../schemas/case.ts";
 import { checkContract, InternalError } from "../pipeline/errors.ts";
+import { PRIVATE_TABLES, WITHHELD_COLUMNS } from "../pipeline/publish/projection.ts";
 
 export const METADATA_PATH = projectPath("datasette", "metadata.yml");
 
@@ -76,9 +77,26 @@ export function caseColumnDescriptions(): Record<string, string> {
   return { ...columns, ...PROVENANCE_COLUMNS };
 }
 
-/** Validates the hand-written base and merges in the schema's column descriptions. */
-export function buildMetadata(base: unknown, options: { database?: string } = {}): Metadata {
-  const { databases, ...top } = checkContract(metadataSchema, base, "datasette/metadata.yml", "fix datasette/metadata.yml");
+/** The public snapshot datasette serves with `vigil serve --public`, as its manifest describes it. */
+export interface Snapshot {
+  file: string;
+  sha256: string;
+  bytes: number;
+  published_at: string;
+}
+
+const publicSchema = z.object({
+  addresses_html: text,
+  queries: z.record(z.string(), z.object({ sql: text })),
+});
+
+/**
+ * Validates the hand-written base and merges in the schema's column descriptions. With a
+ * snapshot, the metadata of the public record: what it withholds left out and said so, its hash
+ * on the database page.
+ */
+export function buildMetadata(base: unknown, options: { database?: string; snapshot?: Snapshot } = {}): Metadata {
+  const { databases, public: publicBlock, ...top } = checkContract(metadataSchema, base, "datasette/metadata.yml", "fix datasette/metadata.yml");
   const database = structuredClone(databases[BASE_DATABASE]);
   const described = caseColumnDescriptions();
   for (const table of SCHEMA_TABLES) {
@@ -97,11 +115,39 @@ export function buildMetadata(base: unknown, options: { database?: string } = {}
   for (const query of Object.values(database.queries)) {
     for (const key of CREDIT_KEYS) if (query[key] === undefined && top[key] !== undefined) query[key] = top[key];
   }
+  if (options.snapshot) {
+    const overrides = checkContract(publicSchema, publicBlock, "datasette/metadata.yml", "fix its public: block");
+    makePublic(top, database, overrides, options.snapshot);
+  }
   return { ...top, databases: { [options.database ?? BASE_DATABASE]: database } };
 }
 
+function makePublic(top: Record<string, unknown>, database: DatabaseMetadata, overrides: z.infer<typeof publicSchema>, snapshot: Snapshot): void {
+  for (const table of PRIVATE_TABLES) delete database.tables[table];
+  const withheld = Object.entries(WITHHELD_COLUMNS);
+  for (const table of SCHEMA_TABLES) {
+    const entry = database.tables[table];
+    for (const [column] of withheld) delete entry.columns?.[column];
+    entry.description += ` Withheld from this public record: ${withheld.map(([column, why]) => `${column} (${why})`).join("; ")}.`;
+  }
+  delete database.tables.rejects.columns?.raw;
+  database.tables.rejects.description += " The refused rows themselves are withheld: they hold street addresses and coordinates.";
+  database.tables.runs.description += " The public record lists the runs that changed it (a case, or a refused row).";
+  for (const [name, { sql }] of Object.entries(overrides.queries)) {
+    if (!database.queries[name]) throw new InternalError(`datasette/metadata.yml: public.queries.${name} overrides no query`);
+    database.queries[name].sql = sql;
+  }
+  if (typeof top.description_html === "string") {
+    top.description_html = top.description_html.replace(/<p><strong>Addresses\.<\/strong>[\s\S]*?<\/p>/, overrides.addresses_html);
+  }
+  database.description +=
+    " Street addresses, coordinates and the raw source rows are withheld from this public record: a memorial is never a map of where people died." +
+    ` This is the public snapshot ${snapshot.file} (${snapshot.bytes.toLocaleString("en-US")} bytes, published ${snapshot.published_at}),` +
+    ` SHA-256 ${snapshot.sha256}: download it below and check it with \`sha256sum\`.`;
+}
+
 /** Reads datasette/metadata.yml (or `path`) and builds the complete metadata. */
-export function loadMetadata(options: { database?: string; path?: string } = {}): Metadata {
+export function loadMetadata(options: { database?: string; path?: string; snapshot?: Snapshot } = {}): Metadata {
   const path = options.path ?? METADATA_PATH;
   let base: unknown;
   try {

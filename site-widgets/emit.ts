@@ -8,7 +8,7 @@ import { openDatabase } from "../pipeline/store/db.ts";
 import { VigilError } from "../pipeline/errors.ts";
 import { elapsed, type Logger } from "../pipeline/log.ts";
 import { planSite } from "./build.ts";
-import { FRESHNESS_FILES, OWNED_FOLDERS } from "./site-paths.ts";
+import { FRESHNESS_FILES, KEPT_FOLDERS, OWNED_FOLDERS } from "./site-paths.ts";
 import { writeFilesAtomically } from "./files.ts";
 import { readWidgetData, type Freshness } from "./read.ts";
 
@@ -58,7 +58,7 @@ export async function writeWidgets(options: WriteWidgetsOptions): Promise<Widget
   log.info("render", `${charts.length} charts, ${files.length} files`, { charts: charts.length, files: files.length, ms: elapsed(stage) });
 
   stage = performance.now();
-  const { written, removed, unchanged } = await writeFilesAtomically(options.site, files, OWNED_FOLDERS);
+  const { written, removed, unchanged } = await writeFilesAtomically(options.site, files, OWNED_FOLDERS, KEPT_FOLDERS);
   log.info("emit", `${written.length} written, ${removed.length} removed, ${unchanged} unchanged`, {
     site: options.site,
     written: written.length,

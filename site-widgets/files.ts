@@ -24,8 +24,9 @@ export interface WriteResult {
 /**
  * `owned` names folders (relative to `root`) that hold nothing but these files: whatever else is in
  * them afterwards is removed, so a memorial year whose deaths were all withdrawn leaves the site.
+ * Folders in `kept` (inside an owned one) are left alone.
  */
-export async function writeFilesAtomically(root: string, files: readonly FileToWrite[], owned: readonly string[] = []): Promise<WriteResult> {
+export async function writeFilesAtomically(root: string, files: readonly FileToWrite[], owned: readonly string[] = [], kept: readonly string[] = []): Promise<WriteResult> {
   const pending: Array<{ path: string; target: string; temp: string; bytes: Buffer }> = [];
   let unchanged = 0;
   for (const file of files) {
@@ -65,7 +66,7 @@ export async function writeFilesAtomically(root: string, files: readonly FileToW
     for (const entry of entries) {
       if (!entry.isFile()) continue;
       const path = relative(root, join(entry.parentPath ?? entry.path, entry.name)).split(sep).join("/");
-      if (planned.has(path) || entry.name.includes(".vigil-tmp-")) continue;
+      if (planned.has(path) || entry.name.includes(".vigil-tmp-") || kept.some((folder) => path.startsWith(folder + "/"))) continue;
       await unlink(join(root, path));
       removed.push(path);
     }

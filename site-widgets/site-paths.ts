@@ -11,6 +11,8 @@ export const PATHS = {
   data: "data/vigil",
   shortcodes: "layouts/shortcodes",
   partials: "layouts/partials",
+  /** The public record's snapshots and latest.json (`vigil publish --site`), for the blog to host. */
+  publicData: "static/vigil/data",
 } as const;
 
 /**
@@ -19,8 +21,13 @@ export const PATHS = {
  */
 export const FRESHNESS_FILES: ReadonlySet<string> = new Set([`${PATHS.data}/summary.json`, `${PATHS.data}/charts.json`]);
 
-/** Folders that hold only what vigil writes: anything there that a run does not produce is removed. */
+/**
+ * Folders that hold only what vigil writes: anything there that a widgets run does not produce is
+ * removed, except in the public record's folder, which `vigil publish` keeps (snapshots readers
+ * may still be downloading).
+ */
 export const OWNED_FOLDERS: readonly string[] = [PATHS.static, PATHS.assets, PATHS.data];
+export const KEPT_FOLDERS: readonly string[] = [PATHS.publicData];
 
 /** Shortcodes and partials are recognized by name, since they share folders with the owner's. */
 const OWNED_LAYOUT = /^layouts\/(?:.+\/)?vigil[-_.][^/]*$/;

@@ -1,10 +1,21 @@
 /**
- * Plumbing for test/datasette.test.ts: fetching from the served database, and the expected answers
+ * Plumbing for the datasette tests: installing datasette, fetching from the served database, and the expected answers
  * of the canned queries worked out in TypeScript, apart from the SQL under test.
  */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import type Database from "better-sqlite3";
-import type { DatasetteServer } from "../pipeline/ops/datasette.ts";
+import { DATASETTE_BIN, type DatasetteServer } from "../pipeline/ops/datasette.ts";
 import type { RawRow } from "../schemas/source-columns.ts";
+
+/** Tests that need datasette are not skipped when .venv is missing: they install it, as CI's set-up would. */
+export function ensureDatasette(root: string): void {
+  if (existsSync(DATASETTE_BIN)) return;
+  const install = spawnSync("bash", [join(root, "datasette", "install.sh")], { encoding: "utf8" });
+  assert.equal(install.status, 0, `datasette/install.sh failed: ${install.stderr}`);
+}
 
 /** A row as datasette's JSON gives it; answers are checked by value, so it stays loosely typed. */
 export type Row = Record<string, any>;

@@ -16,9 +16,10 @@ import { startPortal, type FixturePortal } from "../fixtures/portal.ts";
 import { buildMetadata, caseColumnDescriptions, loadMetadata } from "../datasette/metadata.ts";
 import { ingest } from "../pipeline/ingest/ingest.ts";
 import { DATASETTE_BIN, startDatasette, type DatasetteServer } from "../pipeline/ops/datasette.ts";
-import { FAST_HTTP, fixedClock, memoryLogger, ROOT, runCli, tempDir, VIGIL_BIN } from "./helpers.ts";
+import { publish } from "../pipeline/publish/publish.ts";
+import { FAST_HTTP, fixedClock, memoryLogger, ROOT, runCli, runMain, tempDir, VIGIL_BIN } from "./helpers.ts";
 import { memorialSentence, type Person } from "../pipeline/normalize/memorial.ts";
-import { CANNED_QUERIES, expectedDaily, fetchJson, nextNight, tableColumns, type Row } from "./datasette-helpers.ts";
+import { CANNED_QUERIES, ensureDatasette, expectedDaily, fetchJson, nextNight, tableColumns, type Row } from "./datasette-helpers.ts";
 
 const DATASET = "3trz-enys";
 const DAY = "2020-12-01";
@@ -35,11 +36,7 @@ let locked: DatasetteServer;
 let db: Database.Database;
 
 before(async () => {
-  // Not skipped when .venv is missing: install it, as CI's set-up would.
-  if (!existsSync(DATASETTE_BIN)) {
-    const install = spawnSync("bash", [join(ROOT, "datasette", "install.sh")], { encoding: "utf8" });
-    assert.equal(install.status, 0, `datasette/install.sh failed: ${install.stderr}`);
-  }
+  ensureDatasette(ROOT);
   dir = mkdtempSync(join(tmpdir(), "vigil-datasette-"));
   dbPath = join(dir, "vigil.db");
   portal = await startPortal({ datasets: { [DATASET]: first } });
@@ -47,9 +44,11 @@ before(async () => {
   await ingest({ config, log: memoryLogger(), now: fixedClock("2026-11-25T12:00:00Z"), http: FAST_HTTP });
   portal.setRows(DATASET, second);
   await ingest({ config, log: memoryLogger(), now: fixedClock("2026-11-26T12:00:00Z"), http: FAST_HTTP });
+  // --public serves the published snapshot of the public record, not the live database
+  const published = await publish({ db: dbPath, out: join(dir, "public"), now: fixedClock("2026-11-26T13:00:00Z"), log: memoryLogger() });
   [served, locked] = await Promise.all([
     startDatasette({ db: dbPath, port: 0 }),
-    startDatasette({ db: dbPath, port: 0, public: true, cors: true }),
+    startDatasette({ db: dbPath, snapshot: { path: published.path, manifest: published.manifest }, port: 0, cors: true }),
   ]);
   db = new Database(dbPath, { readonly: true });
 });
@@ -387,7 +386,7 @@ test("queries keep answering while `vigil ingest` loads the full view, and the n
 test("`vigil serve` prints its URL, serves a brand-new database, and stops datasette on SIGTERM", async (t) => {
   const work = tempDir(t);
   const fresh = join(work, "new", "other.db");
-  const child = spawn(process.execPath, [VIGIL_BIN, "serve", "--db", fresh, "--port", "0", "--public"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [VIGIL_BIN, "serve", "--db", fresh, "--port", "0"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   t.after(() => child.kill("SIGKILL"));
   let stderr = "";
   child.stderr.on("data", (chunk) => (stderr += chunk));
@@ -410,10 +409,10 @@ test("`vigil serve` prints its URL, serves a brand-new database, and stops datas
 });
 
 test("`vigil serve` rejects a bad port and prints the metadata under the served name", async (t) => {
-  const bad = await runCli(["serve", "--port", "eighty"]);
+  const bad = await runMain(["serve", "--port", "eighty"]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--port must be a whole number/);
-  const printed = await runCli(["serve", "--db", join(tempDir(t), "other.db"), "--print-metadata"]);
+  const printed = await runMain(["serve", "--db", join(tempDir(t), "other.db"), "--print-metadata"]);
   assert.equal(printed.code, 0, printed.stderr);
   const metadata = parse(printed.stdout);
   assert.equal(metadata.databases.other.tables.cases.columns.age, caseColumnDescriptions().age);

@@ -200,10 +200,11 @@ test("supervisord parses the programs, then runs them: a catch-up run, datasette
     }
     return readFileSync(file, "utf8").match(pattern)!;
   };
-  await waitFor(schedLog, /"msg":"run 1: ingest ok \(200 inserted\), widgets skipped \(no --site\)"/);
+  await waitFor(schedLog, /"msg":"run 1: ingest ok \(200 inserted\), widgets skipped \(no --site\), published vigil-[0-9a-f]{12}\.db"/);
   const url = (await waitFor(serveLog, /serving .* at (http:\/\/127\.0\.0\.1:\d+\/vigil)/))[1];
   const page = await fetch(`${url}.json`);
   assert.equal(page.status, 200);
+  assert.match(page.url, /\/vigil-[0-9a-f]{7}\.json$/, "the public record, served from its snapshot");
 
   const stop = ctl("stop", "all");
   assert.equal(stop.status, 0, stop.stdout + stop.stderr);

@@ -8,8 +8,7 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -17,14 +16,14 @@ import { generateCovidView } from "../fixtures/generate.ts";
 import { startPortal, type FixturePortal } from "../fixtures/portal.ts";
 import { ingest } from "../pipeline/ingest/ingest.ts";
 import { memorialSentence } from "../pipeline/normalize/memorial.ts";
-import { DATASETTE_BIN, startDatasette, type DatasetteServer } from "../pipeline/ops/datasette.ts";
+import { startDatasette, type DatasetteServer } from "../pipeline/ops/datasette.ts";
 import { openDatabase } from "../pipeline/store/db.ts";
 import { MIGRATIONS } from "../pipeline/store/migrations.ts";
 import type { RawRow } from "../schemas/source-columns.ts";
 import { memorialYears } from "../site-widgets/memorial.ts";
 import { readWidgetData } from "../site-widgets/read.ts";
 import { FAST_HTTP, fixedClock, memoryLogger, ROOT } from "./helpers.ts";
-import { fetchJson, type Row } from "./datasette-helpers.ts";
+import { ensureDatasette, fetchJson, type Row } from "./datasette-helpers.ts";
 
 const DATASET = "3trz-enys";
 
@@ -132,10 +131,7 @@ function storeUntidyRows(path: string): void {
 }
 
 before(async () => {
-  if (!existsSync(DATASETTE_BIN)) {
-    const install = spawnSync("bash", [join(ROOT, "datasette", "install.sh")], { encoding: "utf8" });
-    assert.equal(install.status, 0, `datasette/install.sh failed: ${install.stderr}`);
-  }
+  ensureDatasette(ROOT);
   dir = mkdtempSync(join(tmpdir(), "vigil-memorial-"));
   dbPath = join(dir, "vigil.db");
   portal = await startPortal({ datasets: { [DATASET]: [...generateCovidView({ seed: 7, count: 3000 }), ...handMadeRows()] } });

@@ -94,3 +94,15 @@ export function parsePort(value: unknown, fallback = 8001): number {
   }
   return port;
 }
+
+/** Where the public record's snapshots are published (`vigil publish`, `vigil serve --public`). */
+export const PUBLIC_OPTIONS: Record<string, OptionSpec> = {
+  out: { type: "string", arg: "DIR", env: "VIGIL_PUBLIC", description: "folder of the public record's snapshots and latest.json (default data/public)" },
+};
+
+/** The public record's folder from --out / VIGIL_PUBLIC. */
+export function publicDir(ctx: Pick<CommandContext, "values">): string {
+  const out = ctx.values.out;
+  if (out !== undefined && (typeof out !== "string" || out.trim() === "")) throw new UsageError("--out needs a folder, e.g. --out data/public");
+  return typeof out === "string" ? out : "data/public";
+}

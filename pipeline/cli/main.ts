@@ -16,7 +16,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
   widgets: { summary: "write chart bundles, data files and shortcodes into a Hugo site", load: () => import("./widgets.ts") },
   run: { summary: "the nightly job: ingest, then widgets, then an optional --then command", load: () => import("./run.ts") },
   schedule: { summary: "stay up and do `vigil run` on a cron schedule (nightly, America/Chicago)", load: () => import("./schedule.ts") },
-  serve: { summary: "serve the database with datasette (--public: canned queries only)", load: () => import("./serve.ts") },
+  publish: { summary: "write the public record (no addresses) as a checksummed snapshot and latest.json", load: () => import("./publish.ts") },
+  serve: { summary: "serve the private database on loopback, or the public record with --public", load: () => import("./serve.ts") },
   status: { summary: "recent runs and freshness; non-zero exit when older than --max-age", load: () => import("./status.ts") },
   demo: { summary: "the whole flow offline against the bundled fixture portal", load: () => import("./demo.ts") },
 };
@@ -155,7 +156,7 @@ Commands:
 ${lines.join("\n")}
 
 Run \`vigil COMMAND --help\` for a command's options.
-Environment: VIGIL_DB, VIGIL_PORTAL, VIGIL_DATASET, VIGIL_SITE, SOCRATA_APP_TOKEN (flags win).
+Environment: VIGIL_DB, VIGIL_PORTAL, VIGIL_DATASET, VIGIL_SITE, VIGIL_PUBLIC, SOCRATA_APP_TOKEN (flags win).
 `;
 }
 

@@ -1,18 +1,19 @@
 /** `vigil run`: the nightly job: ingest, then widgets, then an optional commit and --then hook. */
 import type { Config } from "../../schemas/config.ts";
-import { LIMIT_OPTIONS, parseLimits, SITE_OPTIONS, SOURCE_OPTIONS, type Command, type OptionValues } from "./command.ts";
+import { LIMIT_OPTIONS, parseLimits, PUBLIC_OPTIONS, publicDir, SITE_OPTIONS, SOURCE_OPTIONS, type Command, type OptionValues } from "./command.ts";
 import { UsageError } from "../errors.ts";
 import { nightly, type NightlyOptions } from "../ops/nightly.ts";
 
 /** Reads the run's own flags; shared with `vigil schedule`, which takes the same ones. */
-export function runFlags(values: OptionValues, config: Config): Pick<NightlyOptions, "then" | "commit" | "push" | "limits"> {
+export function runFlags(values: OptionValues, config: Config): Pick<NightlyOptions, "then" | "commit" | "push" | "limits" | "publish"> {
   const then = typeof values.then === "string" ? values.then : undefined;
   if (then !== undefined && then.trim() === "") throw new UsageError("--then needs a command, e.g. --then \"hugo --minify -s /srv/site\"");
   const commit = isOn(values.commit, "VIGIL_COMMIT");
   const push = isOn(values.push, "VIGIL_PUSH");
   if (push && !commit) throw new UsageError("--push needs --commit");
   if (commit && !config.site) throw new UsageError("--commit needs --site (or VIGIL_SITE): the Hugo site inside a git repository");
-  return { then, commit, push, limits: parseLimits(values) };
+  const publish = isOn(values.publish, "VIGIL_PUBLISH") ? publicDir({ values }) : undefined;
+  return { then, commit, push, limits: parseLimits(values), publish };
 }
 
 /** A boolean flag, or its environment variable's text (1/true/yes, 0/false/no or empty). */
@@ -30,6 +31,8 @@ export const RUN_OPTIONS: Command["options"] = {
   then: { type: "string", arg: "CMD", env: "VIGIL_THEN", description: "shell command to run after the widgets changed, e.g. a Hugo build" },
   commit: { type: "boolean", env: "VIGIL_COMMIT", description: "commit the changed widget files in the site's git repository" },
   push: { type: "boolean", env: "VIGIL_PUSH", description: "push that commit (with --commit)" },
+  publish: { type: "boolean", env: "VIGIL_PUBLISH", description: "publish the public record after the widgets, when it changed (see vigil publish)" },
+  ...PUBLIC_OPTIONS,
 };
 
 export const command: Command = {
@@ -43,11 +46,14 @@ the "last checked" time that every run refreshes (without --site: when the data 
 commit, push or hook that failed is retried by the next run, even when nothing changed since.
 Exit 0 when every step that ran succeeded, "nothing changed" included; exit 1 when one failed,
 and the steps after it are skipped. One summary line says what each step did.
+With --publish, after the widgets it publishes the public record into --out (see \`vigil publish\`;
+with --site, into the site too): a new snapshot only when something published changed.
 The hook sees VIGIL_RUN_ID, VIGIL_DB and VIGIL_SITE, never SOCRATA_APP_TOKEN.
 
 Examples:
   vigil run --site /srv/site --then "hugo --minify -s /srv/site"
   vigil run --site /srv/blog --commit --push
+  vigil run --site /srv/blog --publish --out /srv/vigil/public
   vigil run                      (ingest only, for a datasette-only install)`,
   options: RUN_OPTIONS,
   async run(ctx) {

@@ -4,14 +4,15 @@
  * run's commit as soon as it lands (WAL lets it read while a run writes).
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, linkSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { openDatabase } from "../store/db.ts";
 import { DatasetteError } from "../errors.ts";
 import { elapsed, type Logger } from "../log.ts";
 import { ROOT, projectPath } from "../paths.ts";
 import { childEnv, freePort, startServer, type Exit } from "./children.ts";
+import type { Manifest } from "../../schemas/publish.ts";
 import { databaseName, loadMetadata } from "../../datasette/metadata.ts";
 
 export const DATASETTE_BIN = projectPath(".venv", "bin", "datasette");
@@ -32,18 +33,29 @@ export const DATASETTE_SETTINGS: Readonly<Record<string, string>> = {
   suggest_facets: "off",
 };
 
-/** What `--public` adds: only canned queries run; no arbitrary SQL, no `?_where=`. */
+/** What the public record adds: only canned queries run; no arbitrary SQL, no `?_where=`. */
 export const PUBLIC_SETTINGS: Readonly<Record<string, string>> = {
   default_allow_sql: "off",
 };
 
+/** vigil's own datasette plugins (the public record's cache headers), loaded for the public record only. */
+const PLUGINS_DIR = projectPath("datasette", "plugins");
+
+/** The name the public record is served under, whatever its snapshot's file is called. */
+export const PUBLIC_DATABASE = "vigil";
+
 export interface DatasetteOptions {
+  /** The private database, served live; ignored with `snapshot`. */
   db: string;
+  /**
+   * A published snapshot of the public record (`vigil publish`), served instead of the private
+   * database: immutable, under /vigil, with its hash in its URLs and long-lived caching.
+   */
+  snapshot?: { path: string; manifest: Manifest };
   /** 0 picks a free port. Default 8001. */
   port?: number;
   /** Default 127.0.0.1. */
   host?: string;
-  public?: boolean;
   cors?: boolean;
   log?: Logger;
   /** Stops waiting (and the server) when aborted during start-up. */
@@ -71,19 +83,38 @@ export async function startDatasette(options: DatasetteOptions): Promise<Dataset
   const log = options.log ?? silent;
   const started = performance.now();
   const host = options.host ?? "127.0.0.1";
-  const dbPath = resolve(options.db);
-  // Creates a brand-new database and applies migrations, so datasette always sees the full schema.
-  openDatabase(dbPath).close();
+  const snapshot = options.snapshot;
   await ensureDatasette(log);
-
   const port = options.port === undefined ? 8001 : options.port === 0 ? await freePort(host) : options.port;
-  const database = databaseName(dbPath);
-  const dir = mkdtempSync(join(tmpdir(), "vigil-datasette-"));
-  const metadataPath = join(dir, "metadata.json");
-  writeFileSync(metadataPath, JSON.stringify(loadMetadata({ database }), null, 2));
 
-  const settings = { ...DATASETTE_SETTINGS, ...(options.public ? PUBLIC_SETTINGS : {}) };
-  const args = ["serve", dbPath, "--metadata", metadataPath, "--host", host, "--port", String(port)];
+  let dbPath: string;
+  let dir: string;
+  const args = ["serve"];
+  if (snapshot) {
+    // A hard link (a copy across file systems) keeps serving these bytes after `vigil publish` prunes the file.
+    dir = mkdtempSync(join(dirname(resolve(snapshot.path)), `.vigil-serve-${process.pid}-`));
+    dbPath = join(dir, `${PUBLIC_DATABASE}.db`);
+    try {
+      linkSync(snapshot.path, dbPath);
+    } catch {
+      copyFileSync(snapshot.path, dbPath);
+    }
+    const inspect = join(dir, "inspect.json");
+    await inspectSnapshot(dbPath, inspect, log);
+    args.push("-i", dbPath, "--inspect-file", inspect, "--plugins-dir", PLUGINS_DIR);
+  } else {
+    dbPath = resolve(options.db);
+    // Creates a brand-new database and applies migrations, so datasette always sees the full schema.
+    openDatabase(dbPath).close();
+    dir = mkdtempSync(join(tmpdir(), "vigil-datasette-"));
+    args.push(dbPath);
+  }
+  const database = databaseName(dbPath);
+  const metadataPath = join(dir, "metadata.json");
+  writeFileSync(metadataPath, JSON.stringify(loadMetadata({ database, snapshot: snapshot?.manifest }), null, 2));
+
+  const settings = { ...DATASETTE_SETTINGS, ...(snapshot ? PUBLIC_SETTINGS : {}) };
+  args.push("--metadata", metadataPath, "--host", host, "--port", String(port));
   for (const [name, value] of Object.entries(settings)) args.push("--setting", name, value);
   if (options.cors) args.push("--cors");
 
@@ -110,11 +141,28 @@ export async function startDatasette(options: DatasetteOptions): Promise<Dataset
   const databaseUrl = `${url}/${encodeURIComponent(database)}`;
   log.info("serve", `datasette serving ${dbPath} at ${databaseUrl}`, {
     pid: server.pid,
-    public: options.public ?? false,
+    public: snapshot !== undefined,
+    snapshot: snapshot?.manifest.file,
     cors: options.cors ?? false,
     ms: elapsed(started),
   });
   return { url, databaseUrl, database, port, exited: server.exited, stop };
+}
+
+/** Counts the snapshot's rows once, for datasette's immutable mode, and records its hash. */
+async function inspectSnapshot(dbPath: string, inspectPath: string, log: Logger): Promise<void> {
+  const { code, output } = await new Promise<{ code: number | null; output: string }>((done) => {
+    let output = "";
+    const child = spawn(DATASETTE_BIN, ["inspect", dbPath, "--inspect-file", inspectPath], { stdio: ["ignore", "pipe", "pipe"], env: childEnv(process.env) });
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk));
+    child.on("error", (error) => done({ code: null, output: error.message }));
+    child.on("close", (exitCode) => done({ code: exitCode, output }));
+  });
+  if (code !== 0) {
+    log.debug("serve", output);
+    throw new DatasetteError(`datasette inspect failed on ${dbPath}: ${output.trim().split("\n").at(-1) ?? `exit ${code}`}`);
+  }
 }
 
 /** Runs datasette/install.sh; it returns at once when .venv already matches requirements.txt. */

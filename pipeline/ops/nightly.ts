@@ -13,6 +13,7 @@ import { redact } from "../errors.ts";
 import { childEnv } from "./children.ts";
 import { commitSite, type CommitResult } from "./site-git.ts";
 import { ingest, type IngestOptions, type RunResult } from "../ingest/ingest.ts";
+import { publish, type PublishResult } from "../publish/publish.ts";
 import { elapsed, type Logger } from "../log.ts";
 
 // A type-only import: the module itself is loaded lazily, since the chart libraries take a second.
@@ -29,6 +30,8 @@ export interface NightlyOptions {
   then?: string;
   commit?: boolean;
   push?: boolean;
+  /** Publish the public record into this folder after the widgets (and into the site with --site). */
+  publish?: string;
   /** Where the hook's own output goes. */
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
@@ -46,6 +49,7 @@ export interface NightlyResult {
   runId: number | null;
   ingest: Step<RunResult>;
   widgets: Step<WidgetsResult>;
+  publish: Step<PublishResult>;
   commit: Step<CommitResult>;
   hook: Step<{ code: number }>;
   /** Set when SIGINT/SIGTERM arrived during the run. */
@@ -74,8 +78,16 @@ export async function nightly(options: NightlyOptions): Promise<NightlyResult> {
       return writeWidgets({ db: config.db, site, now: options.now, log });
     });
   }
-  const changed = siteChanged(ingestStep, widgets);
-  const failed = [ingestStep, widgets].some((step) => step.status === "failed");
+  let published: Step<PublishResult> = { status: "off" };
+  if (options.publish !== undefined) {
+    const out = options.publish;
+    if (ingestStep.status !== "ok") published = { status: "skipped", reason: "ingest failed" };
+    else if (stopped()) published = { status: "skipped", reason: "stopped" };
+    // the snapshot's hash says whether anything published changed: an unchanged record writes nothing
+    else published = await attempt(() => publish({ db: config.db, out, site: config.site, now: options.now, log }));
+  }
+  const changed = siteChanged(ingestStep, widgets) || (published.status === "ok" && published.value.changed && config.site !== undefined);
+  const failed = [ingestStep, widgets, published].some((step) => step.status === "failed");
   // A commit, push or hook that failed last time is retried now, even if nothing changed since.
   const pending = readPending(config.db);
   const due = changed || pending;
@@ -107,7 +119,7 @@ export async function nightly(options: NightlyOptions): Promise<NightlyResult> {
     writePending(config.db, !(done(commit) && hookOk));
   }
 
-  const result = { runId, ingest: ingestStep, widgets, commit, hook, stopped: stopped() };
+  const result = { runId, ingest: ingestStep, widgets, publish: published, commit, hook, stopped: stopped() };
   const ok = !failed && commit.status !== "failed" && hook.status !== "failed" && (hook.status !== "ok" || hook.value.code === 0);
   // Error messages may quote what the portal sent back, and a portal may echo the token.
   const summary = redact(summarize(result), [config.appToken]);
@@ -212,7 +224,7 @@ function countsText(result: RunResult): string {
 
 export function summarize(result: Omit<NightlyResult, "ok" | "summary">): string {
   const parts: string[] = [];
-  const { ingest: i, widgets: w, commit: c, hook: h } = result;
+  const { ingest: i, widgets: w, publish: p, commit: c, hook: h } = result;
   parts.push(i.status === "ok" ? `ingest ok (${countsText(i.value)})` : `ingest failed: ${oneLine(i.status === "failed" ? i.error : "")}`);
   if (w.status === "ok") {
     const { changed, written } = w.value;
@@ -220,6 +232,9 @@ export function summarize(result: Omit<NightlyResult, "ok" | "summary">): string
   }
   else if (w.status === "failed") parts.push(`widgets failed: ${oneLine(w.error)}`);
   else if (w.status === "skipped") parts.push(`widgets skipped (${w.reason})`);
+  if (p.status === "ok") parts.push(p.value.changed ? `published ${p.value.manifest.file}` : "public record unchanged");
+  else if (p.status === "failed") parts.push(`publish failed: ${oneLine(p.error)}`);
+  else if (p.status === "skipped") parts.push(`publish skipped (${p.reason})`);
   if (c.status === "ok") {
     const left = c.value.leftAlone.length ? `, ${c.value.leftAlone.length} other changed file(s) left alone` : "";
     const commit = c.value.commit ? `committed ${c.value.commit} (${c.value.files.length} files)${c.value.pushed ? " and pushed" : ""}` : "nothing to commit";

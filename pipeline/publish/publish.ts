@@ -1,0 +1,179 @@
+/**
+ * Publishing the public record (`vigil publish`, `vigil run --publish`): the projection written
+ * to a temporary name, checked (`PRAGMA integrity_check`), named by its content's hash and renamed
+ * into place, then `latest.json` beside it. A reader never sees half a file: a snapshot's name
+ * is only ever given to complete, checked bytes, and the manifest only ever names such a file.
+ * The two snapshots before the latest stay, for readers still downloading them; older ones go.
+ */
+import { createHash } from "node:crypto";
+import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, copyFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { manifestSchema, SNAPSHOT_NAME, type Manifest } from "../../schemas/publish.ts";
+import { checkContract, InternalError, VigilError } from "../errors.ts";
+import { elapsed, type Logger } from "../log.ts";
+import { openDatabase } from "../store/db.ts";
+import { writeProjection } from "./projection.ts";
+import { PATHS } from "../../site-widgets/site-paths.ts";
+
+/** Where the blog hosts the download: under the site's static files. */
+export const SITE_DATA_DIR = PATHS.publicData;
+export const MANIFEST = "latest.json";
+/** Snapshots kept besides the latest, for readers in the middle of downloading one. */
+const KEEP_PREVIOUS = 2;
+const TEMP_PREFIX = ".vigil-publishing-";
+
+export interface PublishOptions {
+  /** The private database. */
+  db: string;
+  /** Folder of the snapshots and their manifest. */
+  out: string;
+  /** Root of a Hugo site that hosts the download too (static/vigil/data/). */
+  site?: string;
+  now: () => Date;
+  log: Logger;
+}
+
+export interface PublishResult {
+  manifest: Manifest;
+  /** Whether a new snapshot was published; false when the record is what the latest one holds. */
+  changed: boolean;
+  /** Absolute path of the snapshot. */
+  path: string;
+  /** Snapshots removed as older than the ones kept. */
+  pruned: string[];
+}
+
+export async function publish(options: PublishOptions): Promise<PublishResult> {
+  const { log, out } = options;
+  const started = performance.now();
+  if (!existsSync(options.db)) {
+    throw new VigilError(`no database at ${options.db}`, { hint: "run `vigil ingest` or `vigil backfill` first, or pass --db" });
+  }
+  // brings an older database's schema up to date, so the projection sees every column
+  openDatabase(options.db).close();
+  mkdirSync(out, { recursive: true });
+  removeAbandoned(out);
+
+  const temp = join(out, `${TEMP_PREFIX}${process.pid}.db`);
+  rmSync(temp, { force: true });
+  let path: string;
+  let manifest: Manifest;
+  let changed: boolean;
+  try {
+    const projection = writeProjection(options.db, temp);
+    checkIntegrity(temp);
+    const sha256 = await sha256File(temp);
+    const file = `vigil-${sha256.slice(0, 12)}.db`;
+    path = join(out, file);
+    const previous = readManifest(out);
+    changed = !(previous?.sha256 === sha256 && existsSync(path));
+    if (changed) {
+      renameSync(temp, path);
+      manifest = {
+        file,
+        sha256,
+        bytes: statSync(path).size,
+        run_id: projection.runId,
+        published_at: options.now().toISOString(),
+        data_last_changed: projection.dataLastChanged,
+      };
+      writeManifest(out, manifest);
+    } else {
+      rmSync(temp, { force: true });
+      manifest = previous as Manifest;
+    }
+    log.info("publish", changed ? `published ${file}: ${projection.deaths} deaths` : `unchanged: ${file} already holds the record`, {
+      file,
+      sha256,
+      bytes: manifest.bytes,
+      run: manifest.run_id,
+      changed,
+      ms: elapsed(started),
+    });
+  } finally {
+    rmSync(temp, { force: true });
+  }
+  const pruned = prune(out, manifest.file);
+  if (options.site) {
+    const dir = join(options.site, SITE_DATA_DIR);
+    mkdirSync(dir, { recursive: true });
+    if (!existsSync(join(dir, manifest.file)) || (await sha256File(join(dir, manifest.file))) !== manifest.sha256) {
+      const siteTemp = join(dir, `${TEMP_PREFIX}${process.pid}.db`);
+      copyFileSync(path, siteTemp);
+      renameSync(siteTemp, join(dir, manifest.file));
+    }
+    if (JSON.stringify(readManifest(dir)) !== JSON.stringify(manifest)) writeManifest(dir, manifest);
+    prune(dir, manifest.file);
+  }
+  return { manifest, changed, path, pruned };
+}
+
+/** The manifest in `dir`, or undefined when there is none yet. */
+export function readManifest(dir: string): Manifest | undefined {
+  const path = join(dir, MANIFEST);
+  if (!existsSync(path)) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, "utf8"));
+  } catch (error) {
+    throw new InternalError(`${path} is not readable JSON: ${(error as Error).message}`, { hint: "run `vigil publish` again" });
+  }
+  return checkContract(manifestSchema, parsed, path, "run `vigil publish` again");
+}
+
+function writeManifest(dir: string, manifest: Manifest): void {
+  checkContract(manifestSchema, manifest, join(dir, MANIFEST));
+  const temp = join(dir, `${TEMP_PREFIX}${process.pid}.json`);
+  writeFileSync(temp, JSON.stringify(manifest, null, 2) + "\n");
+  renameSync(temp, join(dir, MANIFEST));
+}
+
+export function checkIntegrity(path: string): void {
+  const db = new Database(path, { readonly: true });
+  try {
+    const result = db.pragma("integrity_check", { simple: true });
+    if (result !== "ok") throw new InternalError(`${path} failed its integrity check: ${String(result)}`);
+  } finally {
+    db.close();
+  }
+}
+
+export function sha256File(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash("sha256");
+    createReadStream(path)
+      .on("data", (chunk) => hash.update(chunk))
+      .on("error", reject)
+      .on("end", () => resolve(hash.digest("hex")));
+  });
+}
+
+/** Keeps the current snapshot and the previous few, newest first by the time each was published. */
+function prune(dir: string, current: string): string[] {
+  const others = readdirSync(dir)
+    .filter((name) => SNAPSHOT_NAME.test(name) && name !== current)
+    .map((name) => ({ name, mtime: statSync(join(dir, name)).mtimeMs }))
+    .sort((a, b) => b.mtime - a.mtime);
+  const old = others.slice(KEEP_PREVIOUS).map((o) => o.name);
+  for (const name of old) rmSync(join(dir, name), { force: true });
+  return old;
+}
+
+/** What publishes and public servers that died left behind (their process is gone). */
+function removeAbandoned(dir: string): void {
+  for (const name of readdirSync(dir)) {
+    const match = /^\.vigil-(?:publishing|serve)-(\d+)[.-]/.exec(name);
+    if (match && !alive(Number(match[1]))) rmSync(join(dir, name), { recursive: true, force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
