@@ -55,6 +55,9 @@ export class SourceFormatError extends VigilError {}
 /** The bytes a backfill skips to resume differ from what the interrupted run loaded. */
 export class SourceChangedError extends SourceFormatError {}
 
+/** A replica's download did not match the manifest that named it: refused. */
+export class SnapshotMismatchError extends VigilError {}
+
 /** Another process holds the write lock on the database. */
 export class RunInProgressError extends VigilError {}
 

@@ -106,3 +106,11 @@ export function publicDir(ctx: Pick<CommandContext, "values">): string {
   if (out !== undefined && (typeof out !== "string" || out.trim() === "")) throw new UsageError("--out needs a folder, e.g. --out data/public");
   return typeof out === "string" ? out : "data/public";
 }
+
+/** A duration flag: "5m", "30s", "1h" or "250ms", in milliseconds. */
+export function parseDuration(value: unknown, flag: string): number {
+  const match = typeof value === "string" ? /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value.trim()) : null;
+  const ms = match ? Number(match[1]) * { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[match[2] as "ms" | "s" | "m" | "h"] : NaN;
+  if (!(ms > 0)) throw new UsageError(`${flag} must be a duration such as 5m, 30s or 1h, got "${String(value)}"`);
+  return ms;
+}
