@@ -10,6 +10,7 @@ command -v chromium >/dev/null || missing+=(chromium)
 command -v sqlite3 >/dev/null || missing+=(sqlite3)
 command -v supervisord >/dev/null || missing+=(supervisor)
 command -v ansible-playbook >/dev/null || missing+=(ansible-core)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "setup: installing ${missing[*]} from Debian" >&2
