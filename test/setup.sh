@@ -25,3 +25,9 @@ fi
 if [ -x datasette/install.sh ]; then
   datasette/install.sh
 fi
+
+# deploy/k8s-check (the manifests' strict check in test/k3s.test.ts): its modules downloaded and the
+# build cached here, once, rather than inside the timed tests. Without Go, those tests skip and say so.
+if command -v go >/dev/null; then
+  (cd deploy/k8s-check && go build -buildvcs=false -o /dev/null .)
+fi
