@@ -187,6 +187,7 @@ function localSource(ctx: CommandContext): SnapshotSource {
 
 /** A replica: snapshots downloaded from a published latest.json and verified; no database, no lock, no volume. */
 function replicaSource(ctx: CommandContext, from: string): SnapshotSource {
+  const pollMs = ctx.values.poll === undefined ? REPLICA_POLL_MS : parseDuration(ctx.values.poll, "--poll");
   const dir = mkdtempSync(join(tmpdir(), "vigil-replica-"));
   const http = new HttpClient({ log: ctx.log, signal: ctx.signal });
   const fetchLatest = async () => {
@@ -194,7 +195,7 @@ function replicaSource(ctx: CommandContext, from: string): SnapshotSource {
     return fetchSnapshot(from, manifest, dir, http);
   };
   return {
-    pollMs: ctx.values.poll === undefined ? REPLICA_POLL_MS : parseDuration(ctx.values.poll, "--poll"),
+    pollMs,
     async first() {
       const first = await fetchLatest();
       ctx.log.info("serve", `replica of ${from}: ${first.manifest.file} downloaded and verified`, { sha256: first.manifest.sha256 });
