@@ -3,9 +3,10 @@ import type { Config } from "../../schemas/config.ts";
 import { LIMIT_OPTIONS, parseLimits, PUBLIC_OPTIONS, publicDir, SITE_OPTIONS, SOURCE_OPTIONS, type Command, type OptionValues } from "./command.ts";
 import { UsageError } from "../errors.ts";
 import { nightly, type NightlyOptions } from "../ops/nightly.ts";
+import { backupDir, KEEP_OPTION, parseKeep } from "./backup.ts";
 
 /** Reads the run's own flags; shared with `vigil schedule`, which takes the same ones. */
-export function runFlags(values: OptionValues, config: Config): Pick<NightlyOptions, "then" | "commit" | "push" | "limits" | "publish"> {
+export function runFlags(values: OptionValues, config: Config): Pick<NightlyOptions, "then" | "commit" | "push" | "limits" | "publish" | "backup"> {
   const then = typeof values.then === "string" ? values.then : undefined;
   if (then !== undefined && then.trim() === "") throw new UsageError("--then needs a command, e.g. --then \"hugo --minify -s /srv/site\"");
   const commit = isOn(values.commit, "VIGIL_COMMIT");
@@ -13,7 +14,9 @@ export function runFlags(values: OptionValues, config: Config): Pick<NightlyOpti
   if (push && !commit) throw new UsageError("--push needs --commit");
   if (commit && !config.site) throw new UsageError("--commit needs --site (or VIGIL_SITE): the Hugo site inside a git repository");
   const publish = isOn(values.publish, "VIGIL_PUBLISH") ? publicDir({ values }) : undefined;
-  return { then, commit, push, limits: parseLimits(values), publish };
+  const backupTo = backupDir(values.backup, "--backup");
+  const backup = backupTo === undefined ? undefined : { to: backupTo, keep: parseKeep(values) };
+  return { then, commit, push, limits: parseLimits(values), publish, backup };
 }
 
 /** A boolean flag, or its environment variable's text (1/true/yes, 0/false/no or empty). */
@@ -33,6 +36,8 @@ export const RUN_OPTIONS: Command["options"] = {
   push: { type: "boolean", env: "VIGIL_PUSH", description: "push that commit (with --commit)" },
   publish: { type: "boolean", env: "VIGIL_PUBLISH", description: "publish the public record after the widgets, when it changed (see vigil publish)" },
   ...PUBLIC_OPTIONS,
+  backup: { type: "string", arg: "DIR", env: "VIGIL_BACKUP", description: "after a successful ingest, back up the database into DIR (see vigil backup)" },
+  ...KEEP_OPTION,
 };
 
 export const command: Command = {
@@ -48,12 +53,15 @@ Exit 0 when every step that ran succeeded, "nothing changed" included; exit 1 wh
 and the steps after it are skipped. One summary line says what each step did.
 With --publish, after the widgets it publishes the public record into --out (see \`vigil publish\`;
 with --site, into the site too): a new snapshot only when something published changed.
+With --backup DIR, after every successful ingest (changed or not) and before the commit and hook,
+it backs up the database into DIR, keeping the newest --keep (see \`vigil backup\`).
 The hook sees VIGIL_RUN_ID, VIGIL_DB and VIGIL_SITE, never SOCRATA_APP_TOKEN.
 
 Examples:
   vigil run --site /srv/site --then "hugo --minify -s /srv/site"
   vigil run --site /srv/blog --commit --push
   vigil run --site /srv/blog --publish --out /srv/vigil/public
+  vigil run --backup /var/backups/vigil --keep 14
   vigil run                      (ingest only, for a datasette-only install)`,
   options: RUN_OPTIONS,
   async run(ctx) {

@@ -1,6 +1,6 @@
 /**
  * The nightly job (`vigil run`, and each run of `vigil schedule`). Ingest; then the widgets, only after a successful ingest; then
- * (with --commit) a commit of the changed widget files in the site's repository; then the --then
+ * (with --publish, --backup) the public record and a backup of the database; then (with --commit) a commit of the changed widget files in the site's repository; then the --then
  * hook. Commit and hook happen only when what the site shows changed. Every step reports into
  * one summary line and the exit code.
  */
@@ -14,6 +14,7 @@ import { childEnv } from "./children.ts";
 import { commitSite, type CommitResult } from "./site-git.ts";
 import { ingest, type IngestOptions, type RunResult } from "../ingest/ingest.ts";
 import { publish, type PublishResult } from "../publish/publish.ts";
+import { backup, type BackupResult } from "./backup.ts";
 import { elapsed, type Logger } from "../log.ts";
 
 // A type-only import: the module itself is loaded lazily, since the chart libraries take a second.
@@ -32,6 +33,8 @@ export interface NightlyOptions {
   push?: boolean;
   /** Publish the public record into this folder after the widgets (and into the site with --site). */
   publish?: string;
+  /** Back up the database into this folder after a successful ingest, keeping the newest `keep`. */
+  backup?: { to: string; keep: number };
   /** Where the hook's own output goes. */
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
@@ -50,6 +53,7 @@ export interface NightlyResult {
   ingest: Step<RunResult>;
   widgets: Step<WidgetsResult>;
   publish: Step<PublishResult>;
+  backup: Step<BackupResult>;
   commit: Step<CommitResult>;
   hook: Step<{ code: number }>;
   /** Set when SIGINT/SIGTERM arrived during the run. */
@@ -86,8 +90,16 @@ export async function nightly(options: NightlyOptions): Promise<NightlyResult> {
     // the snapshot's hash says whether anything published changed: an unchanged record writes nothing
     else published = await attempt(() => publish({ db: config.db, out, site: config.site, now: options.now, log }));
   }
+  let backedUp: Step<BackupResult> = { status: "off" };
+  if (options.backup !== undefined) {
+    const { to, keep } = options.backup;
+    if (ingestStep.status !== "ok") backedUp = { status: "skipped", reason: "ingest failed" };
+    else if (stopped()) backedUp = { status: "skipped", reason: "stopped" };
+    // before the commit and hook, so a hook that copies the backups off the machine has tonight's
+    else backedUp = await attempt(() => backup({ db: config.db, to, keep, now: options.now, log }));
+  }
   const changed = siteChanged(ingestStep, widgets) || (published.status === "ok" && published.value.changed && config.site !== undefined);
-  const failed = [ingestStep, widgets, published].some((step) => step.status === "failed");
+  const failed = [ingestStep, widgets, published, backedUp].some((step) => step.status === "failed");
   // A commit, push or hook that failed last time is retried now, even if nothing changed since.
   const pending = readPending(config.db);
   const due = changed || pending;
@@ -119,7 +131,7 @@ export async function nightly(options: NightlyOptions): Promise<NightlyResult> {
     writePending(config.db, !(done(commit) && hookOk));
   }
 
-  const result = { runId, ingest: ingestStep, widgets, publish: published, commit, hook, stopped: stopped() };
+  const result = { runId, ingest: ingestStep, widgets, publish: published, backup: backedUp, commit, hook, stopped: stopped() };
   const ok = !failed && commit.status !== "failed" && hook.status !== "failed" && (hook.status !== "ok" || hook.value.code === 0);
   // Error messages may quote what the portal sent back, and a portal may echo the token.
   const summary = redact(summarize(result), [config.appToken]);
@@ -224,7 +236,7 @@ function countsText(result: RunResult): string {
 
 export function summarize(result: Omit<NightlyResult, "ok" | "summary">): string {
   const parts: string[] = [];
-  const { ingest: i, widgets: w, publish: p, commit: c, hook: h } = result;
+  const { ingest: i, widgets: w, publish: p, backup: b, commit: c, hook: h } = result;
   parts.push(i.status === "ok" ? `ingest ok (${countsText(i.value)})` : `ingest failed: ${oneLine(i.status === "failed" ? i.error : "")}`);
   if (w.status === "ok") {
     const { changed, written } = w.value;
@@ -235,6 +247,9 @@ export function summarize(result: Omit<NightlyResult, "ok" | "summary">): string
   if (p.status === "ok") parts.push(p.value.changed ? `published ${p.value.manifest.file}` : "public record unchanged");
   else if (p.status === "failed") parts.push(`publish failed: ${oneLine(p.error)}`);
   else if (p.status === "skipped") parts.push(`publish skipped (${p.reason})`);
+  if (b.status === "ok") parts.push(`backed up to ${b.value.file}`);
+  else if (b.status === "failed") parts.push(`backup failed: ${oneLine(b.error)}`);
+  else if (b.status === "skipped") parts.push(`backup skipped (${b.reason})`);
   if (c.status === "ok") {
     const left = c.value.leftAlone.length ? `, ${c.value.leftAlone.length} other changed file(s) left alone` : "";
     const commit = c.value.commit ? `committed ${c.value.commit} (${c.value.files.length} files)${c.value.pushed ? " and pushed" : ""}` : "nothing to commit";
