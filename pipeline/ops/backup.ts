@@ -11,6 +11,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, ren
 import { dirname, join, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { VigilError } from "../errors.ts";
+import { removeLeftovers } from "../leftovers.ts";
 import { elapsed, type Logger } from "../log.ts";
 import { openDatabase } from "../store/db.ts";
 import { acquireWriteLock, type WriteLock } from "../store/lock.ts";
@@ -53,7 +54,7 @@ export async function backup(options: BackupOptions): Promise<BackupResult> {
     throw new VigilError(`no database at ${db}`, { hint: "run `vigil ingest` or `vigil backfill` first, or pass --db" });
   }
   mkdirSync(to, { recursive: true });
-  removeAbandoned(to);
+  removeLeftovers(to, new RegExp(`^${TEMP_PREFIX.replace(".", "\\.")}(\\d+)\\.db`));
   const stamp = options.now().toISOString().replace(/\.\d+Z$/, "Z").replace(/[-:]/g, "");
   const temp = join(to, `${TEMP_PREFIX}${process.pid}.db`);
   rmSync(temp, { force: true });
@@ -242,24 +243,6 @@ function rotate(dir: string, keep: number, current: string): string[] {
   const old = backups.slice(keep - 1);
   for (const name of old) rmSync(join(dir, name), { force: true });
   return old;
-}
-
-/** What backups killed midway left behind (their process is gone). */
-function removeAbandoned(dir: string): void {
-  for (const name of readdirSync(dir)) {
-    const match = new RegExp(`^${TEMP_PREFIX.replace(".", "\\.")}(\\d+)\\.db`).exec(name);
-    if (match && !alive(Number(match[1]))) rmSync(join(dir, name), { force: true });
-  }
-}
-
-function alive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /** Flushes a file (or a folder's entries) to disk, so a rename never names bytes still in cache. */

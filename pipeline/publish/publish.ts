@@ -11,6 +11,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { manifestSchema, SNAPSHOT_NAME, type Manifest } from "../../schemas/publish.ts";
 import { checkContract, InternalError, VigilError } from "../errors.ts";
+import { removeLeftovers } from "../leftovers.ts";
 import { elapsed, type Logger } from "../log.ts";
 import { openDatabase } from "../store/db.ts";
 import { writeProjection } from "./projection.ts";
@@ -53,7 +54,8 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
   // brings an older database's schema up to date, so the projection sees every column
   openDatabase(options.db).close();
   mkdirSync(out, { recursive: true });
-  removeAbandoned(out);
+  // what publishes and public servers that died left behind
+  removeLeftovers(out, /^\.vigil-(?:publishing|serve)-(\d+)[.-]/);
 
   const temp = join(out, `${TEMP_PREFIX}${process.pid}.db`);
   rmSync(temp, { force: true });
@@ -158,22 +160,4 @@ function prune(dir: string, current: string): string[] {
   const old = others.slice(KEEP_PREVIOUS).map((o) => o.name);
   for (const name of old) rmSync(join(dir, name), { force: true });
   return old;
-}
-
-/** What publishes and public servers that died left behind (their process is gone). */
-function removeAbandoned(dir: string): void {
-  for (const name of readdirSync(dir)) {
-    const match = /^\.vigil-(?:publishing|serve)-(\d+)[.-]/.exec(name);
-    if (match && !alive(Number(match[1]))) rmSync(join(dir, name), { recursive: true, force: true });
-  }
-}
-
-function alive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
