@@ -87,6 +87,7 @@ const CHUNKS_PER_WORKER = 24;
  */
 const CACHE_KIB = 8 * 1024;
 const SEEN_TABLE = "backfill_seen";
+const REJECTED_TABLE = "backfill_rejected";
 
 export async function backfill(options: BackfillOptions): Promise<BackfillResult> {
   const { config, log, now, signal } = options;
@@ -155,7 +156,7 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
     } else {
       // checkpointed from the start, so a run killed before its first commit resumes as itself
       const fresh = db.transaction(() => {
-        db.exec(`DELETE FROM ${SEEN_TABLE}`);
+        db.exec(`DELETE FROM ${SEEN_TABLE}; DELETE FROM ${REJECTED_TABLE}`);
         const id = startRun(db, { kind: "backfill", portal: file ? undefined : config.portal, dataset: config.dataset, sourceFile: file, now: now() });
         const checkpoint: Checkpoint = { runId: id, source: name, fingerprint, header, ...csv.start, records: 0, outside: 0 };
         saveCheckpoint(db, checkpoint, committedCounts(db, id), now());
@@ -165,7 +166,7 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
       runId = at.runId;
     }
     committed = committedCounts(db, runId);
-    const writer = new CaseWriter(db, runId, { seenTable: SEEN_TABLE, deferAdded: true });
+    const writer = new CaseWriter(db, runId, { seenTable: SEEN_TABLE, rejectedTable: REJECTED_TABLE, deferAdded: true });
     Object.assign(writer.counts, committed);
     log.info("source", resume ? `resuming run ${runId} at line ${resume.line} of ${name}` : `reading ${name}`, {
       run: runId,

@@ -51,9 +51,9 @@ export function saveCheckpoint(db: DB, checkpoint: Checkpoint, counts: RunCounts
   ).run(counts.fetched, counts.inserted, counts.updated, counts.unchanged, counts.removed, counts.restored, counts.rejected, c.runId);
 }
 
-/** Forgets the checkpoint and the case numbers its run had seen. */
+/** Forgets the checkpoint and the case numbers its run had seen or refused. */
 export function clearCheckpoint(db: DB): void {
-  db.exec("DELETE FROM backfill_checkpoints; DELETE FROM backfill_seen;");
+  db.exec("DELETE FROM backfill_checkpoints; DELETE FROM backfill_seen; DELETE FROM backfill_rejected;");
 }
 
 /** The counts a run had committed. */

@@ -25,7 +25,7 @@ export const WITHHELD_COLUMNS: Readonly<Record<string, string>> = {
 const WITHHELD_FIELDS = ["incident_address", "incident_street", "latitude", "longitude", "location"];
 
 /** Tables of the private database that are not part of the public record at all. */
-export const PRIVATE_TABLES: ReadonlySet<string> = new Set(["migrations", "backfill_checkpoints", "backfill_seen", "sqlite_sequence"]);
+export const PRIVATE_TABLES: ReadonlySet<string> = new Set(["migrations", "backfill_checkpoints", "backfill_seen", "backfill_rejected", "sqlite_sequence"]);
 
 /** What replaces a withheld value found inside text. */
 export const WITHHELD = "[withheld]";

@@ -35,6 +35,12 @@ export interface CaseWriterOptions {
    */
   seenTable?: string;
   /**
+   * Table of the case numbers whose row this run refused, kept until the tombstone pass. In memory
+   * by default; a run that resumes in another process (backfill) passes a table that outlives it,
+   * so that a case refused before a kill is still spared after the resume.
+   */
+  rejectedTable?: string;
+  /**
    * For bulk loads: the "added" revisions of new cases are written by writeAddedSince() in one
    * statement per transaction, instead of one statement per case (a quarter of an insert's cost).
    */
@@ -54,6 +60,8 @@ export class CaseWriter {
   private readonly markSeen;
   private readonly seenTable: string;
   private readonly rejectedCases = new Set<string>();
+  private readonly rememberRejected: ReturnType<DB["prepare"]> | undefined;
+  private readonly rejectedTable: string | undefined;
   private readonly deferAdded: boolean;
   /** Bound values of the row being written, in ROW_COLUMNS order (plus the key for an update), reused. */
   private readonly params: unknown[] = new Array(ROW_COLUMNS.length + 1).fill(null);
@@ -79,6 +87,8 @@ export class CaseWriter {
     this.revision = db.prepare(
       `INSERT INTO case_revisions (run_id, casenumber, change, field, old_value, new_value) VALUES (${runId}, ?, ?, ?, ?, ?)`,
     );
+    this.rememberRejected = options.rejectedTable === undefined ? undefined : db.prepare(`INSERT OR IGNORE INTO ${options.rejectedTable} (casenumber) VALUES (?)`);
+    this.rejectedTable = options.rejectedTable;
     this.rejectRow = db.prepare(`INSERT OR IGNORE INTO rejects (run_id, source_row_id, casenumber, reasons, raw) VALUES (${runId}, ?, ?, ?, ?)`);
     if (options.seenTable === undefined) {
       db.exec("CREATE TEMP TABLE IF NOT EXISTS seen (casenumber TEXT PRIMARY KEY) WITHOUT ROWID; DELETE FROM temp.seen;");
@@ -188,7 +198,10 @@ export class CaseWriter {
 
   reject(row: Rejected, raw: RawRow): void {
     this.rejectRow.run(row.sourceRowId, row.casenumber, row.reasons.join("; "), canonicalJson(raw));
-    if (row.casenumber) this.rejectedCases.add(row.casenumber);
+    if (row.casenumber) {
+      this.rejectedCases.add(row.casenumber);
+      this.rememberRejected?.run(row.casenumber);
+    }
     this.counts.rejected++;
   }
 
@@ -200,6 +213,7 @@ export class CaseWriter {
   private markRejectedSeen(): void {
     for (const casenumber of this.rejectedCases) this.markSeen.run(casenumber);
     this.rejectedCases.clear();
+    if (this.rejectedTable) this.db.exec(`INSERT OR IGNORE INTO ${this.seenTable} (casenumber) SELECT casenumber FROM ${this.rejectedTable}`);
   }
 
   /** Cases in scope that this run did not see: how many a tombstone pass would mark. */

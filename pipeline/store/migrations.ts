@@ -201,4 +201,10 @@ SELECT *, rowid AS case_rowid FROM cases WHERE is_covid = 1 AND removed_run_id I
       }
     },
   },
+  {
+    // The cases a backfill refused a row of, kept with its checkpoints: a resumed backfill must
+    // still spare them from its tombstone pass.
+    name: "005-backfill-rejected",
+    sql: "CREATE TABLE backfill_rejected (casenumber TEXT PRIMARY KEY) WITHOUT ROWID;",
+  },
 ];
