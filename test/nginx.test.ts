@@ -148,7 +148,7 @@ async function stopNginx(): Promise<void> {
   if (!nginx?.pid || nginx.exitCode !== null || nginx.signalCode !== null) return;
   const pid = nginx.pid;
   nginx.kill("SIGTERM");
-  const stopped = await Promise.race([nginxExited!.then(() => true), sleep(3_000).then(() => false)]);
+  const stopped = await Promise.race([nginxExited!.then(() => true), sleep(3_000, undefined, { ref: false }).then(() => false)]);
   if (!stopped) {
     try {
       process.kill(-pid, "SIGKILL");

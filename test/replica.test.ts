@@ -99,7 +99,7 @@ after(async () => {
   if (replica && replica.exitCode === null) {
     const exited = new Promise((done) => replica.once("exit", done));
     replica.kill("SIGTERM");
-    await Promise.race([exited, sleep(10_000).then(() => replica.kill("SIGKILL"))]);
+    await Promise.race([exited, sleep(10_000, undefined, { ref: false }).then(() => replica.kill("SIGKILL"))]);
   }
   await new Promise((done) => host?.close(done));
   await portal?.close();
