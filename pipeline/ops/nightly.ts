@@ -1,8 +1,9 @@
 /**
- * The nightly job (`vigil run`, and each run of `vigil schedule`). Ingest; then the widgets, only after a successful ingest; then
- * (with --publish, --backup) the public record and a backup of the database; then (with --commit) a commit of the changed widget files in the site's repository; then the --then
- * hook. Commit and hook happen only when what the site shows changed. Every step reports into
- * one summary line and the exit code.
+ * The nightly job (`vigil run`, and each run of `vigil schedule`). Ingest; then the widgets, only
+ * after a successful ingest; then (with --publish, --backup) the public record and a backup of the
+ * database; then (with --commit) a commit of the changed widget files in the site's repository;
+ * then the --then hook. Commit and hook happen only when what the site shows changed. Every step
+ * reports into one summary line and the exit code.
  */
 import { spawn } from "node:child_process";
 import { existsSync, rmSync, writeFileSync } from "node:fs";
