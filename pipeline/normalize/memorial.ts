@@ -11,9 +11,25 @@ const UNKNOWN_PLACE = /^(unk|unknown|n\/?a|none|null|not provided|-+|\?+)\.?$/i;
 
 export type Person = Pick<Case, "age" | "gender" | "residence_city">;
 
+/**
+ * Sentences already made, by age, gender and city: a bulk load asks for the same few thousand
+ * combinations again and again, and making one costs about a microsecond (a fifth of normalizing
+ * a row). Emptied when it grows past a bound.
+ */
+const made = new Map<string, string>();
+const MADE_MAX = 50_000;
+
 /** The sentence the memorial shows for a person, capitalized and with its final period. */
 export function memorialSentence(person: Person): string {
-  return `${capitalize(describePerson(person))}.`;
+  // NUL never occurs in the fields; a missing one is told apart from the text "null" by \u0001
+  const key = `${person.age}\u0000${person.gender ?? "\u0001"}\u0000${person.residence_city ?? "\u0001"}`;
+  let sentence = made.get(key);
+  if (sentence === undefined) {
+    if (made.size >= MADE_MAX) made.clear();
+    sentence = `${capitalize(describePerson(person))}.`;
+    made.set(key, sentence);
+  }
+  return sentence;
 }
 
 /** "a 47-year-old man from Chicago", "a baby under one year old", "a woman", "a person from Oak Lawn". */

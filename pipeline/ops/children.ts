@@ -1,6 +1,7 @@
 /**
- * The child processes vigil runs: servers it starts and waits for (datasette, `hugo server`), and
- * the environment every child gets. A server is started, polled until it answers, and stopped with
+ * The child processes vigil runs: servers it starts and waits for (datasette, `hugo server`),
+ * commands it runs to their end (datasette's installer and `datasette inspect`), and the
+ * environment every child gets. A server is started, polled until it answers, and stopped with
  * SIGTERM, then SIGKILL if it lingers; whatever it printed last goes into the error that says why
  * it could not start.
  */
@@ -13,6 +14,32 @@ import type { Logger } from "../log.ts";
 export function childEnv(env: NodeJS.ProcessEnv, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const { SOCRATA_APP_TOKEN: _token, ...rest } = env;
   return { ...rest, ...extra };
+}
+
+/**
+ * Runs a command to its end; resolves with its exit code (null when it could not start) and its
+ * output's non-empty lines, stdout and stderr together, each also handed to `onLine` as it comes.
+ */
+export function runToEnd(
+  command: string,
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; onLine?: (line: string) => void } = {},
+): Promise<{ code: number | null; lines: string[] }> {
+  return new Promise((done) => {
+    const lines: string[] = [];
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"] });
+    const collect = (chunk: Buffer) => {
+      for (const line of chunk.toString().split("\n")) {
+        if (!line.trim()) continue;
+        lines.push(line);
+        options.onLine?.(line);
+      }
+    };
+    child.stdout.on("data", collect);
+    child.stderr.on("data", collect);
+    child.on("error", (error) => done({ code: null, lines: [...lines, error.message] }));
+    child.on("close", (code) => done({ code, lines }));
+  });
 }
 
 export interface Exit {

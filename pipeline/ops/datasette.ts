@@ -3,7 +3,6 @@
  * The database is served under its file name and is never opened immutable, so datasette sees each
  * run's commit as soon as it lands (WAL lets it read while a run writes).
  */
-import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, linkSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -11,7 +10,7 @@ import { openDatabase } from "../store/db.ts";
 import { DatasetteError } from "../errors.ts";
 import { elapsed, type Logger } from "../log.ts";
 import { ROOT, projectPath } from "../paths.ts";
-import { childEnv, freePort, startServer, type Exit } from "./children.ts";
+import { childEnv, freePort, runToEnd, startServer, type Exit } from "./children.ts";
 import type { Manifest } from "../../schemas/publish.ts";
 import { databaseName, loadMetadata } from "../../datasette/metadata.ts";
 
@@ -151,38 +150,20 @@ export async function startDatasette(options: DatasetteOptions): Promise<Dataset
 
 /** Counts the snapshot's rows once, for datasette's immutable mode, and records its hash. */
 async function inspectSnapshot(dbPath: string, inspectPath: string, log: Logger): Promise<void> {
-  const { code, output } = await new Promise<{ code: number | null; output: string }>((done) => {
-    let output = "";
-    const child = spawn(DATASETTE_BIN, ["inspect", dbPath, "--inspect-file", inspectPath], { stdio: ["ignore", "pipe", "pipe"], env: childEnv(process.env) });
-    child.stdout.on("data", (chunk: Buffer) => (output += chunk));
-    child.stderr.on("data", (chunk: Buffer) => (output += chunk));
-    child.on("error", (error) => done({ code: null, output: error.message }));
-    child.on("close", (exitCode) => done({ code: exitCode, output }));
+  const { code, lines } = await runToEnd(DATASETTE_BIN, ["inspect", dbPath, "--inspect-file", inspectPath], {
+    env: childEnv(process.env),
+    onLine: (line) => log.debug("serve", line),
   });
-  if (code !== 0) {
-    log.debug("serve", output);
-    throw new DatasetteError(`datasette inspect failed on ${dbPath}: ${output.trim().split("\n").at(-1) ?? `exit ${code}`}`);
-  }
+  if (code !== 0) throw new DatasetteError(`datasette inspect failed on ${dbPath}: ${lines.at(-1) ?? `exit ${code}`}`);
 }
 
 /** Runs datasette/install.sh; it returns at once when .venv already matches requirements.txt. */
 export async function ensureDatasette(log: Logger): Promise<void> {
   const had = existsSync(DATASETTE_BIN);
   if (!had) log.info("serve", "datasette is not installed yet: installing it into .venv (once)");
-  const { code, lines } = await new Promise<{ code: number | null; lines: string[] }>((done) => {
-    const lines: string[] = [];
-    const child = spawn("bash", [INSTALL_SCRIPT], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    const collect = (chunk: Buffer) => {
-      for (const line of chunk.toString().split("\n")) {
-        if (!line.trim()) continue;
-        lines.push(line);
-        log.info("serve", line.replace(/^datasette\/install\.sh: /, ""));
-      }
-    };
-    child.stdout.on("data", collect);
-    child.stderr.on("data", collect);
-    child.on("error", (error) => done({ code: null, lines: [...lines, error.message] }));
-    child.on("close", (exitCode) => done({ code: exitCode, lines }));
+  const { code, lines } = await runToEnd("bash", [INSTALL_SCRIPT], {
+    cwd: ROOT,
+    onLine: (line) => log.info("serve", line.replace(/^datasette\/install\.sh: /, "")),
   });
   if (code === 0 && existsSync(DATASETTE_BIN)) return;
   const why = lines.at(-1)?.replace(/^datasette\/install\.sh: /, "") ?? `datasette/install.sh exited with ${code}`;

@@ -13,6 +13,7 @@
  */
 import Database from "better-sqlite3";
 import type { DB } from "../store/db.ts";
+import { dataLastChanged, lastSuccess } from "../store/run-records.ts";
 
 /** Columns of `cases` that never leave the private database, with why. */
 export const WITHHELD_COLUMNS: Readonly<Record<string, string>> = {
@@ -95,13 +96,9 @@ function copy(db: DB): ProjectionResult {
     db.exec("INSERT INTO cases_fts (cases_fts) VALUES ('rebuild')");
   }
 
-  const last = db.prepare("SELECT id FROM runs WHERE status = 'success' ORDER BY id DESC LIMIT 1").pluck().get() as number | undefined;
-  const changed = db
-    .prepare("SELECT max(finished_at) FROM runs WHERE status = 'success' AND (inserted + updated + removed + restored) > 0")
-    .pluck()
-    .get() as string | null;
+  // the projection's own runs: those that made the record what it is
   const deaths = db.prepare("SELECT count(*) FROM covid_deaths").pluck().get() as number;
-  return { runId: last ?? null, dataLastChanged: changed, deaths };
+  return { runId: lastSuccess(db)?.id ?? null, dataLastChanged: dataLastChanged(db), deaths };
 }
 
 /** Text columns that may quote a source value, and so are scrubbed of withheld ones. */
