@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: bulk-load speed and memory of `vigil backfill --file` beside its peers on the
  * same seeded synthetic archives (100,000 and 1,000,000 rows, written as the portal's bulk export),
- * and a nightly no-change `vigil ingest` beside the bare download-and-parse floor. Medians of
+ * and the nightly `vigil ingest` (full, nothing changed, 10 rows changed) beside the bare
+ * download-and-parse floor, in time and in bytes read from the portal. Medians of
  * several runs; wall time and peak RSS from /usr/bin/time -v. Writes bench/results.md.
  *
  * A benchmark, not a test: it reports, it never fails on timing. Options:
@@ -17,6 +18,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import Database from "better-sqlite3";
 import { startPortal } from "../fixtures/portal.ts";
+import { generateCovidView } from "../fixtures/generate.ts";
 import { writeArchiveCsv } from "./archive-csv.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -126,6 +128,11 @@ async function bulkLoad(rows: number, runs: number): Promise<string> {
   return `${lines.join("\n")}\n`;
 }
 
+/**
+ * The nights of the COVID view (15,200 cases) from the fixture portal over loopback: a full sync, a
+ * night when nothing changed, a night when 10 rows changed, and the bare download-and-parse floor.
+ * Bytes are the response bodies the portal sent for the run (metadata included).
+ */
 async function nightly(runs: number): Promise<string> {
   const portal = await startPortal();
   try {
@@ -135,29 +142,58 @@ async function nightly(runs: number): Promise<string> {
     const first = await measure(ingest);
     if (!first.ok) throw new Error("the first ingest from the fixture portal failed");
     const floor = [process.execPath, "--import", "tsx", join(ROOT, "bench", "download-floor.ts"), portal.url, "3trz-enys"];
-    const results: Measured[] = [
-      { label: "`vigil ingest`, nothing new", samples: [] },
-      { label: "download + JSON.parse, no validation, no database", samples: [] },
+    let rounds = 0;
+    const jobs: Array<{ label: string; command: string[]; before?: () => void }> = [
+      { label: "`vigil ingest --full`", command: [...ingest, "--full"] },
+      { label: "`vigil ingest`, nothing changed upstream", command: ingest },
+      { label: "`vigil ingest`, 10 rows changed upstream", command: ingest, before: () => changeRows(portal, 10, ++rounds) },
+      { label: "download + JSON.parse of every row, no validation, no database (the floor)", command: floor },
     ];
+    const results: Array<Measured & { bytes: number[] }> = jobs.map((j) => ({ label: j.label, samples: [], bytes: [] }));
     for (let run = 0; run < runs; run++) {
-      results[0].samples.push(await measure(ingest));
-      results[1].samples.push(await measure(floor));
+      for (const [i, job] of jobs.entries()) {
+        job.before?.();
+        const sent = portal.requests.length;
+        results[i].samples.push(await measure(job.command));
+        results[i].bytes.push(portal.requests.slice(sent).reduce((sum, r) => sum + (r.bytes ?? 0), 0));
+      }
     }
     const rows = count(db, "cases");
-    const [vigil, bare] = results.map((r) => median(r.samples.map((s) => s.wall)));
+    const syncs = (new Database(db, { readonly: true }).prepare("SELECT sync, count(*) AS n FROM runs GROUP BY sync ORDER BY sync").all() as Array<{ sync: string; n: number }>)
+      .map((r) => `${r.n} ${r.sync}`)
+      .join(", ");
+    const wall = results.map((r) => median(r.samples.filter((x) => x.ok).map((x) => x.wall)));
+    const bytes = results.map((r) => median(r.bytes));
+    const [fullWall, quietWall, tenWall, floorWall] = wall;
+    const [fullBytes, quietBytes, tenBytes] = bytes;
     return [
-      `## Nightly re-run: the COVID view (${rows.toLocaleString("en-US")} cases) from the fixture portal, nothing changed`,
+      `## Nightly runs: the COVID view (${rows.toLocaleString("en-US")} cases) from the fixture portal over loopback`,
       "",
-      `| job | wall time (median of ${runs}) | rows/s | peak RSS (median) |`,
+      `| job | wall time (median of ${runs}) | bytes from the portal (median) | peak RSS (median) |`,
       "|---|---:|---:|---:|",
-      ...results.map((r) => row(r, rows)),
+      ...results.map((r, i) => `| ${r.label} | ${wall[i].toFixed(2)} s | ${Math.round(bytes[i]).toLocaleString("en-US")} | ${mb(median(r.samples.map((x) => x.rss)))} |`),
       "",
-      `- vigil vs the floor: ${ratio(vigil, bare, "the time")}`,
+      `- nothing changed: ${pct(quietBytes, fullBytes)} of a full sync's bytes (target: at most 1%), ${ratio(quietWall, floorWall, "the floor's time")} (target: at most 0.2x)`,
+      `- 10 rows changed: ${pct(tenBytes, fullBytes)} of a full sync's bytes (target: at most 10%), ${ratio(tenWall, floorWall, "the floor's time")}`,
+      `- a full sync: ${ratio(fullWall, floorWall, "the floor's time")}`,
+      `- how the runs read the source: ${syncs}`,
       "",
     ].join("\n");
   } finally {
     await portal.close();
   }
+}
+
+/** Changes `n` rows upstream, as the county would in a day (round 1, 2, ...): the portal stamps their `:updated_at`. */
+function changeRows(portal: Awaited<ReturnType<typeof startPortal>>, n: number, changeRound: number): void {
+  const rows = generateCovidView();
+  const edited = rows.map((row, i) => (i % Math.floor(rows.length / n) === 0 && i / Math.floor(rows.length / n) < n ? { ...row, age: String((Number(row.age ?? 50) + changeRound) % 100) } : row));
+  // a day between versions, so the stamps of each night's edits are a day apart as they would be
+  portal.setRows("3trz-enys", edited, { rowsUpdatedAt: Math.floor(Date.parse("2026-01-01T00:00:00Z") / 1000) + changeRound * 86_400 });
+}
+
+function pct(part: number, whole: number): string {
+  return Number.isFinite(part) && whole > 0 ? `${((100 * part) / whole).toFixed(2)}%` : "n/a";
 }
 
 /** The archive CSV for `rows`, generated once per size and seed. */

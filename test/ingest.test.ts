@@ -77,16 +77,19 @@ test("a first ingest loads every case with provenance and one 'added' revision e
   }
 });
 
-test("a re-run of unchanged data writes nothing but its runs row", async (t) => {
-  const { db, options } = await setup(t, sample);
+test("a re-run of unchanged data writes nothing but its runs row, whether it reads the rows or not", async (t) => {
+  const { db, options, portal } = await setup(t, sample);
   await ingest(options());
   const before = snapshot(db);
+  const requests = portal.requests.length;
   const second = await ingest(options());
-  assert.equal(second.changed, false);
-  assert.equal(second.counts.inserted, 0);
-  assert.equal(second.counts.updated, 0);
-  assert.equal(second.counts.removed, 0);
-  assert.equal(second.counts.unchanged, before.cases.length);
+  assert.deepEqual({ sync: second.sync, changed: second.changed, fetched: second.counts.fetched }, { sync: "unchanged", changed: false, fetched: 0 });
+  assert.deepEqual(portal.requests.slice(requests).map((r) => r.path), [`/api/views/${DATASET}.json`], "the metadata alone");
+  assert.deepEqual([second.counts.unchanged, second.counts.rejected], [before.cases.length, before.rejects.length], "the source as the last run found it");
+  const third = await ingest(options({ full: true }));
+  assert.deepEqual({ sync: third.sync, changed: third.changed, fetched: third.counts.fetched }, { sync: "full", changed: false, fetched: sample.length });
+  assert.equal(third.counts.inserted + third.counts.updated + third.counts.removed, 0);
+  assert.equal(third.counts.unchanged, before.cases.length);
   assert.deepEqual(snapshot(db), before, "cases, revisions and rejects are untouched");
 });
 

@@ -74,7 +74,7 @@ test("--commit makes one commit after a change, none after a no-change run, and 
   // Nothing changed upstream: no commit, nothing pushed.
   const second = await run();
   assert.equal(second.code, 0, second.stderr);
-  assert.match(second.stdout, /^run 2: ingest ok \(no change\), widgets unchanged \(freshness updated\), commit skipped \(nothing changed\)\n$/);
+  assert.match(second.stdout, /^run 2: ingest ok \(unchanged upstream\), widgets unchanged \(freshness updated\), commit skipped \(nothing changed\)\n$/);
   assert.equal(git(site, "rev-list", "--count", "HEAD"), "2\n");
   assert.equal(git(remote, "rev-list", "--count", "main"), "2\n");
 
@@ -132,7 +132,7 @@ test("a push that failed is made by the next run, even when nothing changed sinc
   renameSync(away, remote);
   const second = await run();
   assert.equal(second.code, 0, second.stderr);
-  assert.match(second.stdout, /ingest ok \(no change\)/);
+  assert.match(second.stdout, /ingest ok \(unchanged upstream\)/);
   assert.equal(git(remote, "rev-parse", "main").trim(), git(site, "rev-parse", "HEAD").trim(), "the earlier commit reached the remote");
   git(remote, "merge-base", "--is-ancestor", local, "main"); // throws unless the first night's commit is there
   const third = await run();

@@ -43,7 +43,7 @@ test("--then runs after a change, not after a no-change run, and a failing inges
   // Nothing changed upstream: the widgets' freshness is refreshed, the hook is not run.
   const second = await run();
   assert.equal(second.code, 0, second.stderr);
-  assert.equal(second.stdout, "run 2: ingest ok (no change), widgets unchanged (freshness updated), hook skipped (nothing changed)\n");
+  assert.equal(second.stdout, "run 2: ingest ok (unchanged upstream), widgets unchanged (freshness updated), hook skipped (nothing changed)\n");
   assert.deepEqual(hookLog(log), ["1"]);
 
   // A late, backdated case arrives: the charts change and the site is rebuilt.
@@ -94,7 +94,7 @@ test("a hook that failed is run again by the next run, even when nothing changed
   writeFileSync(flag, "");
   const retry = await run();
   assert.equal(retry.code, 0, retry.stderr);
-  assert.match(retry.stdout, /^run 2: ingest ok \(no change\), widgets skipped \(no --site\), hook ok\n$/);
+  assert.match(retry.stdout, /^run 2: ingest ok \(unchanged upstream\), widgets skipped \(no --site\), hook ok\n$/);
   assert.equal(existsSync(`${db}.site-pending`), false);
   const quiet = await run();
   assert.match(quiet.stdout, /hook skipped \(nothing changed\)/);
@@ -110,7 +110,7 @@ test("without --site a run only ingests, and the hook follows the data", async (
   assert.equal(first.code, 0, first.stderr);
   assert.equal(first.stdout, "hook 1\nrun 1: ingest ok (30 inserted), widgets skipped (no --site), hook ok\n");
   const second = await runMain(["run", "--db", db, "--portal", portal.url, "--then", "echo hook $VIGIL_RUN_ID"]);
-  assert.equal(second.stdout, "run 2: ingest ok (no change), widgets skipped (no --site), hook skipped (nothing changed)\n");
+  assert.equal(second.stdout, "run 2: ingest ok (unchanged upstream), widgets skipped (no --site), hook skipped (nothing changed)\n");
 });
 
 test("usage errors exit 2", async () => {

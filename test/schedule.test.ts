@@ -174,7 +174,7 @@ test("fires every second, refuses to overlap, and stops on SIGTERM mid-run with 
   const refused = await schedule.waitFor("node-cron's overlap", (l) => overlap(l) && typeof l.due === "string");
   assert.equal(refused.reason, "scheduled");
   const second = await schedule.waitFor("the second run's summary", runDone, 2);
-  assert.match(String(second.msg), /^run 2: ingest ok \(no change\)/);
+  assert.match(String(second.msg), /^run 2: ingest ok \(unchanged upstream\)/);
   const upToSecond = schedule.lines.slice(0, schedule.lines.indexOf(second));
   const startsBefore = upToSecond.filter((l) => l.stage === "schedule" && String(l.msg).startsWith("starting")).length;
   const overlapsBefore = upToSecond.filter(overlap).length;

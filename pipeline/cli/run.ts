@@ -4,6 +4,7 @@ import { LIMIT_OPTIONS, parseLimits, PUBLIC_OPTIONS, publicDir, SITE_OPTIONS, SO
 import { UsageError } from "../errors.ts";
 import { nightly, type NightlyOptions } from "../ops/nightly.ts";
 import { backupDir, KEEP_OPTION, parseKeep } from "./backup.ts";
+import { FULL_OPTION } from "./ingest.ts";
 
 /** Reads the run's own flags; shared with `vigil schedule`, which takes the same ones. */
 export function runFlags(values: OptionValues, config: Config): Pick<NightlyOptions, "then" | "commit" | "push" | "limits" | "publish" | "backup"> {
@@ -42,10 +43,11 @@ export const RUN_OPTIONS: Command["options"] = {
 
 export const command: Command = {
   help: `
-The nightly job. Ingests the dataset; when that succeeds and --site is given, writes the widgets
-into the Hugo site; with --commit, commits vigil's changed files in the site's git repository
-(and pushes with --push, rebasing onto the remote when the author pushed meanwhile), leaving
-every other change in the work tree alone; then runs the --then command with \`sh -c\`. Commit
+The nightly job. Ingests the dataset (incrementally, as \`vigil ingest\` does; --full reads
+every row); when that succeeds and --site is given, writes the widgets into the Hugo site; with
+--commit, commits vigil's changed files in the site's git repository (and pushes with --push,
+rebasing onto the remote when the author pushed meanwhile), leaving every other change in the
+work tree alone; then runs the --then command with \`sh -c\`. Commit
 and hook happen only when something the site shows changed: the data, or a widget file beyond
 the "last checked" time that every run refreshes (without --site: when the data changed). A
 commit, push or hook that failed is retried by the next run, even when nothing changed since.
@@ -63,10 +65,10 @@ Examples:
   vigil run --site /srv/blog --publish --out /srv/vigil/public
   vigil run --backup /var/backups/vigil --keep 14
   vigil run                      (ingest only, for a datasette-only install)`,
-  options: RUN_OPTIONS,
+  options: { ...RUN_OPTIONS, ...FULL_OPTION },
   async run(ctx) {
     const flags = runFlags(ctx.values, ctx.config);
-    const result = await nightly({ ...flags, config: ctx.config, log: ctx.log, now: ctx.now, signal: ctx.signal, stdout: ctx.stdout, stderr: ctx.stderr, env: ctx.env });
+    const result = await nightly({ ...flags, full: ctx.values.full === true, config: ctx.config, log: ctx.log, now: ctx.now, signal: ctx.signal, stdout: ctx.stdout, stderr: ctx.stderr, env: ctx.env });
     if (result.ok) ctx.stdout.write(result.summary + "\n");
     else ctx.stderr.write(`vigil run: ${result.summary}\n`);
     return result.ok ? 0 : 1;

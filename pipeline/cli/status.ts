@@ -60,7 +60,7 @@ function formatStatus(status: Status): string {
     `data changed    ${status.data_last_changed ?? "never"}`,
     `source updated  ${status.source_rows_updated_at ?? "unknown"}`,
     "",
-    "run  kind      status     started               secs  fetched  new  changed  removed  rejected",
+    "run  kind      status     sync         started               secs  fetched  new  changed  removed  rejected",
   ];
   for (const run of status.runs) {
     const secs = run.duration_ms === null ? "" : (run.duration_ms / 1000).toFixed(1);
@@ -69,6 +69,7 @@ function formatStatus(status: Status): string {
         String(run.id).padStart(3),
         run.kind.padEnd(8),
         run.status.padEnd(9),
+        (run.sync ?? "").padEnd(11),
         run.started_at.slice(0, 19).padEnd(20),
         secs.padStart(5),
         String(run.fetched ?? "").padStart(8),

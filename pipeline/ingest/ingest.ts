@@ -1,21 +1,24 @@
 /**
- * One full sync of the dataset from the portal (`vigil ingest`, and the first step of `vigil run`).
- * Fetch everything, validate, then diff and commit in one transaction; a failure changes nothing but
- * the run's own record.
+ * One sync of the dataset from the portal (`vigil ingest`, and the first step of `vigil run`):
+ * nothing fetched when the view is unchanged, the changed rows and the list of row ids most
+ * nights, everything with `full` or when that cannot be trusted (see incremental.ts). Validate,
+ * then diff and commit in one transaction; a failure changes nothing but the run's own record.
  */
 import type { Config } from "../../schemas/config.ts";
 import type { Drift, RawRow } from "../../schemas/source-columns.ts";
+import type { ViewMetadata } from "../../schemas/view-metadata.ts";
 import { openDatabase } from "../store/db.ts";
 import { RunRefusedError } from "../errors.ts";
 import { HttpClient, type HttpOptions } from "../source/http.ts";
 import { elapsed, type Logger } from "../log.ts";
-import { chicagoDate, normalizeRow, type Normalized, type Rejected } from "../normalize/row.ts";
+import { caseNumberKey, chicagoDate, normalizeRow, type Normalized, type Rejected } from "../normalize/row.ts";
 import { laterWins } from "../normalize/duplicates.ts";
 import { checkRejectShare, checkRemovalShare, DEFAULT_LIMITS, type Limits } from "../store/limits.ts";
 import { acquireWriteLock } from "../store/lock.ts";
-import { abandonStaleRuns, failRun, finishRun, startRun, type RunCounts } from "../store/run-records.ts";
-import { detectDrift, rowsUpdatedAt, SocrataSource } from "../source/socrata.ts";
+import { abandonStaleRuns, failRun, finishRun, lastSync, startRun, type LastSync, type RunCounts, type SyncState } from "../store/run-records.ts";
+import { columnsSignature, detectDrift, rowsUpdatedAt, SocrataSource, type ListedRow } from "../source/socrata.ts";
 import { CaseWriter, removalScopeFor } from "../store/case-writer.ts";
+import { fetchChanges, newestUpdate, planSync } from "./incremental.ts";
 
 export interface IngestOptions {
   config: Pick<Config, "db" | "portal" | "dataset" | "appToken">;
@@ -24,6 +27,8 @@ export interface IngestOptions {
   signal?: AbortSignal;
   limits?: Partial<Limits>;
   http?: Omit<HttpOptions, "appToken" | "log" | "signal">;
+  /** Read every row, whatever the metadata and the last run say. */
+  full?: boolean;
 }
 
 export interface RunResult {
@@ -34,7 +39,20 @@ export interface RunResult {
   changed: boolean;
 }
 
-export async function ingest(options: IngestOptions): Promise<RunResult> {
+export interface IngestResult extends RunResult {
+  /** How the source was read, and why. */
+  sync: SyncState["sync"];
+  syncReason: string;
+}
+
+/** The rows a run read, and for an incremental one what the source lists besides. */
+interface Read {
+  rows: RawRow[];
+  drift: Drift;
+  incremental?: { listed: ListedRow[]; unchanged: number };
+}
+
+export async function ingest(options: IngestOptions): Promise<IngestResult> {
   const { config, log, now } = options;
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const started = performance.now();
@@ -48,41 +66,69 @@ export async function ingest(options: IngestOptions): Promise<RunResult> {
   try {
     let stage = performance.now();
     const metadata = await source.metadata();
-    const raws: RawRow[] = [];
-    for await (const page of source.pages()) {
-      for (const row of page) raws.push(row);
-      log.debug("fetch", "page", { rows: page.length });
+    const last = lastSync(db, config.portal, config.dataset);
+    const plan = planSync(db, { metadata, last, full: options.full ?? false, now: now() });
+    const columns = columnsSignature(metadata);
+    const sourceRowsUpdatedAt = rowsUpdatedAt(metadata);
+
+    if (plan.sync === "unchanged") {
+      const drift = { unknown: parseList(plan.last.unknown_columns), missing: parseList(plan.last.missing_columns) };
+      // Nothing was read, and the source is as the last run found it: its cases unchanged, its refused rows refused still.
+      const counts: RunCounts = { fetched: 0, inserted: 0, updated: 0, unchanged: plan.last.accepted, removed: 0, restored: 0, rejected: plan.last.rejected };
+      const sync: SyncState = { sync: "unchanged", reason: plan.reason, columns, maxUpdatedAt: plan.last.source_max_updated_at };
+      finishRun(db, runId, { counts, drift, sourceRowsUpdatedAt, now: now(), durationMs: elapsed(started), sync });
+      log.info("fetch", "unchanged upstream: no rows fetched", { run: runId, reason: plan.reason, ms: elapsed(stage) });
+      return { runId, counts, drift, changed: false, sync: "unchanged", syncReason: plan.reason };
     }
-    const keys = new Set<string>();
-    for (const row of raws) for (const key in row) keys.add(key);
-    const drift = detectDrift(metadata, keys);
+
+    let sync: SyncState["sync"] = plan.sync;
+    let reason = plan.reason;
+    let read: Read | undefined;
+    if (plan.sync === "incremental") {
+      const changes = await fetchChanges(source, db, plan.since);
+      const drift = changes.ok ? detectDrift(metadata, [...rowKeys(changes.rows), ...parseList(plan.last.unknown_columns)]) : undefined;
+      if (!changes.ok) reason = changes.reason;
+      else if (!sameDrift(drift as Drift, plan.last)) reason = "the columns the rows carry changed";
+      else read = { rows: changes.rows, drift: drift as Drift, incremental: { listed: changes.listed, unchanged: changes.unchanged } };
+      if (!read) {
+        sync = "full";
+        log.info("fetch", `reading every row: ${reason}`, { run: runId });
+      }
+    }
+    if (!read) read = await readAll(source, metadata);
+    const raws = read.rows;
+    const { drift } = read;
     partial = { fetched: raws.length, drift };
-    log.info("fetch", `fetched ${raws.length} rows`, { dataset: config.dataset, rows: raws.length, ms: elapsed(stage) });
+    log.info("fetch", `fetched ${raws.length} rows (${sync}: ${reason})`, { dataset: config.dataset, rows: raws.length, sync, ms: elapsed(stage) });
     if (drift.unknown.length || drift.missing.length) {
       log.warn("fetch", "the source's columns differ from what vigil knows", { unknown: drift.unknown, missing: drift.missing });
     }
 
     stage = performance.now();
-    const today = chicagoDate(now());
-    const { valid, rejected } = validate(raws, today);
+    const { valid, rejected } = validate(raws, chicagoDate(now()));
     partial.rejected = rejected.length;
     log.info("validate", `${valid.length} valid, ${rejected.length} rejected`, { valid: valid.length, rejected: rejected.length, ms: elapsed(stage) });
-    checkRejectShare(raws.length, rejected.length, () => rejected[0]?.result.reasons.join("; "), limits);
+    // The share is of every row the source holds: an incremental run refetches every row refused before.
+    const rows = read.incremental?.listed.length ?? raws.length;
+    checkRejectShare(rows, rejected.length, () => rejected[0]?.result.reasons.join("; "), limits);
 
     stage = performance.now();
     const writer = new CaseWriter(db, runId);
+    const maxUpdatedAt = newestUpdate(raws, sync === "incremental" ? (last?.source_max_updated_at ?? null) : null);
     db.transaction(() => {
       for (const row of valid) writer.apply(row);
       for (const { result, raw } of rejected) writer.reject(result, raw);
+      if (read.incremental) writer.markListed(listedCaseNumbers(read.incremental.listed));
       const scope = removalScopeFor(config.dataset);
       const { unseen, active } = writer.countUnseen(scope);
-      if (valid.length === 0 && active > 0) {
-        throw new RunRefusedError(`the portal returned no cases but the database has ${active}`, { hint: "the source looks broken; nothing was changed" });
+      if (rows === 0 || (valid.length === 0 && !read.incremental)) {
+        if (active > 0) throw new RunRefusedError(`the portal returned no cases but the database has ${active}`, { hint: "the source looks broken; nothing was changed" });
       }
       checkRemovalShare({ unseen, active }, limits, "the portal", "nothing was changed");
       writer.markRemoved(scope);
       writer.counts.fetched = raws.length;
-      finishRun(db, runId, { counts: writer.counts, drift, sourceRowsUpdatedAt: rowsUpdatedAt(metadata), now: now(), durationMs: elapsed(started) });
+      writer.counts.unchanged += read.incremental?.unchanged ?? 0;
+      finishRun(db, runId, { counts: writer.counts, drift, sourceRowsUpdatedAt, now: now(), durationMs: elapsed(started), sync: { sync, reason, columns, maxUpdatedAt } });
     }).immediate();
     const { counts } = writer;
     log.info("load", `${counts.inserted} inserted, ${counts.updated} updated, ${counts.unchanged} unchanged, ${counts.removed} removed`, {
@@ -90,7 +136,7 @@ export async function ingest(options: IngestOptions): Promise<RunResult> {
       ...counts,
       ms: elapsed(stage),
     });
-    return { runId, counts, drift, changed: counts.inserted + counts.updated + counts.removed + counts.restored > 0 };
+    return { runId, counts, drift, changed: counts.inserted + counts.updated + counts.removed + counts.restored > 0, sync, syncReason: reason };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     failRun(db, runId, message, now(), elapsed(started), partial);
@@ -100,6 +146,34 @@ export async function ingest(options: IngestOptions): Promise<RunResult> {
     lock.release();
     db.close();
   }
+}
+
+/** Every row, and the columns they carry against what the view describes. */
+async function readAll(source: SocrataSource, metadata: ViewMetadata): Promise<Read> {
+  const rows: RawRow[] = [];
+  for await (const page of source.pages()) for (const row of page) rows.push(row);
+  return { rows, drift: detectDrift(metadata, rowKeys(rows)) };
+}
+
+function rowKeys(rows: readonly RawRow[]): Set<string> {
+  const keys = new Set<string>();
+  for (const row of rows) for (const key in row) keys.add(key);
+  return keys;
+}
+
+function* listedCaseNumbers(listed: readonly ListedRow[]): Generator<string> {
+  for (const row of listed) {
+    const key = caseNumberKey(row.casenumber);
+    if (key !== null) yield key;
+  }
+}
+
+function parseList(json: string | null): string[] {
+  return json === null ? [] : (JSON.parse(json) as string[]);
+}
+
+function sameDrift(drift: Drift, last: LastSync): boolean {
+  return JSON.stringify(drift.unknown) === (last.unknown_columns ?? "[]") && JSON.stringify(drift.missing) === (last.missing_columns ?? "[]");
 }
 
 interface RejectedRow {

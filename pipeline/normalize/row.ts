@@ -64,7 +64,7 @@ function parseWithSchema(raw: RawRow, notes: string[]): { ok: true; row: ParsedR
 
 function finish(raw: RawRow, row: ParsedRow, notes: string[], ctx: NormalizeContext): Normalized | Rejected {
   const deathDate = row.death_date.slice(0, 10);
-  if (deathDate > ctx.today) return reject(raw, [`death_date ${row.death_date} is after today (${ctx.today})`]);
+  if (deathDate > ctx.today) return reject(raw, [`death_date ${row.death_date} ${AFTER_TODAY} (${ctx.today})`]);
   if (deathDate < EARLIEST_DEATH) return reject(raw, [`death_date ${row.death_date} is before ${EARLIEST_DEATH}`]);
 
   const age = normalizeAge(row.age, notes);
@@ -76,7 +76,7 @@ function finish(raw: RawRow, row: ParsedRow, notes: string[], ctx: NormalizeCont
   const causes = [row.primarycause, row.primarycause_linea, row.primarycause_lineb, row.primarycause_linec, row.secondarycause];
 
   const normalized: Case = {
-    casenumber: row.casenumber.trim().toUpperCase(),
+    casenumber: caseNumberKey(row.casenumber) as string,
     death_date: deathDate,
     death_datetime: localTimestamp(row.death_date),
     incident_date: row.incident_date ? row.incident_date.slice(0, 10) : null,
@@ -123,9 +123,17 @@ function finish(raw: RawRow, row: ParsedRow, notes: string[], ctx: NormalizeCont
   };
 }
 
+/** A case number as cases are stored under it (trimmed, upper case), or null when there is none. */
+export function caseNumberKey(value: unknown): string | null {
+  return typeof value === "string" && value.trim() ? value.trim().toUpperCase() : null;
+}
+
+/** Refusals that depend on the day of the run: a row refused for one may pass on a later day. */
+export const AFTER_TODAY = "is after today";
+
 function reject(raw: RawRow, reasons: string[]): Rejected {
   // Written as normalized cases are, so a reject can be matched with its stored case.
-  const casenumber = typeof raw.casenumber === "string" && raw.casenumber.trim() ? raw.casenumber.trim().toUpperCase() : null;
+  const casenumber = caseNumberKey(raw.casenumber);
   const id = raw[":id"];
   return { ok: false, casenumber, sourceRowId: typeof id === "string" ? id : null, reasons };
 }

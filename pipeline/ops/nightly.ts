@@ -13,7 +13,7 @@ import type { Limits } from "../store/limits.ts";
 import { redact } from "../errors.ts";
 import { childEnv } from "./children.ts";
 import { commitSite, type CommitResult } from "./site-git.ts";
-import { ingest, type IngestOptions, type RunResult } from "../ingest/ingest.ts";
+import { ingest, type IngestOptions, type IngestResult, type RunResult } from "../ingest/ingest.ts";
 import { publish, type PublishResult } from "../publish/publish.ts";
 import { backup, type BackupResult } from "./backup.ts";
 import { elapsed, type Logger } from "../log.ts";
@@ -28,6 +28,8 @@ export interface NightlyOptions {
   signal?: AbortSignal;
   limits?: Partial<Limits>;
   http?: IngestOptions["http"];
+  /** Read every row of the source (see `vigil ingest --full`). */
+  full?: boolean;
   /** Shell command run with `sh -c` after the widgets changed (without a site: after the data changed). */
   then?: string;
   commit?: boolean;
@@ -51,7 +53,7 @@ export type Step<T> =
 export interface NightlyResult {
   ok: boolean;
   runId: number | null;
-  ingest: Step<RunResult>;
+  ingest: Step<IngestResult>;
   widgets: Step<WidgetsResult>;
   publish: Step<PublishResult>;
   backup: Step<BackupResult>;
@@ -67,7 +69,7 @@ export async function nightly(options: NightlyOptions): Promise<NightlyResult> {
   const started = performance.now();
   const startedAt = options.now().toISOString();
   const ingestStep = await attempt(() =>
-    ingest({ config, log, now: options.now, signal, limits: options.limits, http: options.http }),
+    ingest({ config, log, now: options.now, signal, limits: options.limits, http: options.http, full: options.full }),
   );
   const runId = ingestStep.status === "ok" ? ingestStep.value.runId : findRunId(config.db, startedAt);
   const stopped = () => signal?.aborted === true;
@@ -235,10 +237,15 @@ function countsText(result: RunResult): string {
   return parts.length ? parts.join(", ") : "no change";
 }
 
+/** What the ingest changed; "unchanged upstream" when the view's metadata spared it reading rows. */
+function ingestText(result: IngestResult): string {
+  return result.sync === "unchanged" ? "unchanged upstream" : countsText(result);
+}
+
 export function summarize(result: Omit<NightlyResult, "ok" | "summary">): string {
   const parts: string[] = [];
   const { ingest: i, widgets: w, publish: p, backup: b, commit: c, hook: h } = result;
-  parts.push(i.status === "ok" ? `ingest ok (${countsText(i.value)})` : `ingest failed: ${oneLine(i.status === "failed" ? i.error : "")}`);
+  parts.push(i.status === "ok" ? `ingest ok (${ingestText(i.value)})` : `ingest failed: ${oneLine(i.status === "failed" ? i.error : "")}`);
   if (w.status === "ok") {
     const { changed, written } = w.value;
     parts.push(changed ? `widgets changed (${written.length} files)` : written.length ? "widgets unchanged (freshness updated)" : "widgets unchanged");

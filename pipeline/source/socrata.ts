@@ -1,6 +1,7 @@
 /**
- * The Socrata source: view metadata, then every row, paged with a fixed size and always ordered
- * by `:id` (unordered paging duplicates and drops rows).
+ * The Socrata source: view metadata, then rows (every one, or those a `$where` picks) or just the
+ * list of row ids, paged with a fixed size and always ordered by `:id` (unordered paging
+ * duplicates and drops rows).
  */
 import { isComputedRegion, KNOWN_FIELDS, OPTIONAL_SOURCE_COLUMNS, SOURCE_COLUMNS, type Drift, type RawRow } from "../../schemas/source-columns.ts";
 import { viewMetadataSchema, type ViewMetadata } from "../../schemas/view-metadata.ts";
@@ -39,10 +40,26 @@ export class SocrataSource {
     return n;
   }
 
-  /** Every row, a page at a time. */
-  async *pages(): AsyncGenerator<RawRow[]> {
+  /** Every row, a page at a time; with `where`, only the rows it matches. */
+  pages(where?: string): AsyncGenerator<RawRow[]> {
+    return this.paged(where === undefined ? { $select: ":*,*" } : { $select: ":*,*", $where: where });
+  }
+
+  /** Each row's `:id` and case number and nothing else: what the source holds, at a fraction of the bytes. */
+  async listed(): Promise<ListedRow[]> {
+    const rows: ListedRow[] = [];
+    for await (const page of this.paged({ $select: ":id,casenumber" })) {
+      for (const row of page) {
+        if (typeof row[":id"] !== "string") throw new SourceFormatError(`the portal listed a row without an :id: ${JSON.stringify(row).slice(0, 100)}`);
+        rows.push({ id: row[":id"], casenumber: typeof row.casenumber === "string" ? row.casenumber : null });
+      }
+    }
+    return rows;
+  }
+
+  private async *paged(params: Record<string, string>): AsyncGenerator<RawRow[]> {
     for (let offset = 0; ; offset += this.pageSize) {
-      const url = this.resourceUrl({ $select: ":*,*", $order: ":id", $limit: String(this.pageSize), $offset: String(offset) });
+      const url = this.resourceUrl({ ...params, $order: ":id", $limit: String(this.pageSize), $offset: String(offset) });
       const { body } = await this.http.getJson(url);
       // Only the page's shape is checked here: each row is validated on its own later, and a
       // zod pass over 50,000 records just to see that they are objects costs more than the fetch.
@@ -64,6 +81,17 @@ export function detectDrift(metadata: ViewMetadata, rowKeys: Iterable<string>): 
   const optional = new Set(OPTIONAL_SOURCE_COLUMNS.map((c) => c.fieldName));
   const missing = SOURCE_COLUMNS.map((c) => c.fieldName).filter((f) => !described.has(f) && !optional.has(f));
   return { unknown: [...unknown].sort(), missing };
+}
+
+/** A row as `listed()` gives it. */
+export interface ListedRow {
+  id: string;
+  casenumber: string | null;
+}
+
+/** The view's columns (name and type, in name order) as one string, to tell whether they changed. */
+export function columnsSignature(metadata: ViewMetadata): string {
+  return JSON.stringify(metadata.columns.map((c) => [c.fieldName, c.dataTypeName]).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 /** `rowsUpdatedAt` (epoch seconds) as an ISO timestamp. */

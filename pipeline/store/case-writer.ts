@@ -141,6 +141,14 @@ export class CaseWriter {
     Object.assign(this.counts, counts);
   }
 
+  /**
+   * Marks cases seen without a row to apply: those an incremental sync found listed upstream and
+   * unchanged, so the tombstone pass spares them as a full read would.
+   */
+  markListed(casenumbers: Iterable<string>): void {
+    for (const casenumber of casenumbers) this.markSeen.run(casenumber);
+  }
+
   /** The "added" revisions of the cases inserted after `rowid`, in the order they were inserted (deferAdded). */
   writeAddedSince(rowid: number): void {
     this.db

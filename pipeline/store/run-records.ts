@@ -33,6 +33,9 @@ export interface RunRow extends Partial<RunCounts> {
   missing_columns: string | null;
   error: string | null;
   version: string;
+  /** How an ingest read the source (NULL for a backfill, and for runs of versions before it was kept). */
+  sync: SyncState["sync"] | null;
+  sync_reason: string | null;
 }
 
 /**
@@ -59,16 +62,27 @@ export function startRun(db: DB, run: { kind: RunKind; portal?: string; dataset?
   return Number(result.lastInsertRowid);
 }
 
+/** How an ingest read the source, and what the next one needs to read only what changed since. */
+export interface SyncState {
+  sync: "full" | "incremental" | "unchanged";
+  /** Why a full sync was needed, or why the run could stop early. */
+  reason: string;
+  /** The view's columns, as `columnsSignature` writes them. */
+  columns: string;
+  /** The newest `:updated_at` of the rows the record has read, or null when none carried one. */
+  maxUpdatedAt: string | null;
+}
+
 export function finishRun(
   db: DB,
   id: number,
-  result: { counts: RunCounts; drift: Drift; sourceRowsUpdatedAt: string | null; now: Date; durationMs: number },
+  result: { counts: RunCounts; drift: Drift; sourceRowsUpdatedAt: string | null; now: Date; durationMs: number; sync?: SyncState },
 ): void {
-  const { counts, drift } = result;
+  const { counts, drift, sync } = result;
   db.prepare(
     `UPDATE runs SET status = 'success', finished_at = ?, duration_ms = ?, source_rows_updated_at = ?,
        fetched = ?, inserted = ?, updated = ?, unchanged = ?, removed = ?, restored = ?, rejected = ?,
-       unknown_columns = ?, missing_columns = ?
+       unknown_columns = ?, missing_columns = ?, sync = ?, sync_reason = ?, source_columns = ?, source_max_updated_at = ?
      WHERE id = ?`,
   ).run(
     result.now.toISOString(),
@@ -83,8 +97,47 @@ export function finishRun(
     counts.rejected,
     JSON.stringify(drift.unknown),
     JSON.stringify(drift.missing),
+    sync?.sync ?? null,
+    sync?.reason ?? null,
+    sync?.columns ?? null,
+    sync?.maxUpdatedAt ?? null,
     id,
   );
+}
+
+/** The last successful ingest of a dataset that recorded its sync state, and when its last full sync finished. */
+export interface LastSync {
+  id: number;
+  finished_at: string;
+  source_rows_updated_at: string | null;
+  source_columns: string;
+  source_max_updated_at: string | null;
+  unknown_columns: string | null;
+  missing_columns: string | null;
+  /** Cases the source listed and vigil accepted (inserted, updated, unchanged or restored), and rows it refused. */
+  accepted: number;
+  rejected: number;
+  /** When the last successful full sync of the dataset finished (UTC ISO), or null when none has. */
+  last_full_at: string | null;
+}
+
+/**
+ * Undefined unless the dataset's last successful run of any kind was an ingest from this portal
+ * that recorded its sync state: after a backfill, a run from elsewhere or an older version, only a
+ * full sync knows what the source holds.
+ */
+export function lastSync(db: DB, portal: string, dataset: string): LastSync | undefined {
+  const last = db
+    .prepare(
+      `SELECT id, portal, finished_at, source_rows_updated_at, source_columns, source_max_updated_at, unknown_columns, missing_columns,
+         inserted + updated + unchanged + restored AS accepted, rejected,
+         (SELECT max(finished_at) FROM runs f WHERE f.status = 'success' AND f.kind = 'ingest' AND f.sync = 'full' AND f.portal = r.portal AND f.dataset = r.dataset) AS last_full_at
+       FROM runs r WHERE status = 'success' AND dataset = ? ORDER BY id DESC LIMIT 1`,
+    )
+    .get(dataset) as (Omit<LastSync, "source_columns"> & { source_columns: string | null; portal: string | null }) | undefined;
+  if (!last || last.portal !== portal || last.source_columns === null) return undefined;
+  const { portal: _portal, ...rest } = last;
+  return rest as LastSync;
 }
 
 export function failRun(db: DB, id: number, error: string, now: Date, durationMs: number, partial?: Partial<RunCounts> & { drift?: Drift }): void {

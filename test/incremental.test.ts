@@ -1,0 +1,150 @@
+/**
+ * The incremental nightly sync against full syncs: over a history of the fixture portal with
+ * corrections, removals, restorations, late cases, refused rows and a duplicate, a database kept by
+ * default (incremental) runs ends every night exactly as one kept by `--full` runs, while fetching
+ * far less.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { startPortal } from "../fixtures/portal.ts";
+import { generateCovidView } from "../fixtures/generate.ts";
+import { ingest, type IngestOptions } from "../pipeline/ingest/ingest.ts";
+import { SOURCE_COLUMNS, type RawRow } from "../schemas/source-columns.ts";
+import { FAST_HTTP, fixedClock, memoryLogger, runMain, tempDir } from "./helpers.ts";
+
+const DATASET = "3trz-enys";
+
+/** Every table of the record, every column, in a fixed order; runs by what they changed. */
+function record(path: string) {
+  const db = new Database(path, { readonly: true });
+  try {
+    return {
+      cases: db.prepare("SELECT * FROM cases ORDER BY casenumber").all(),
+      revisions: db.prepare("SELECT * FROM case_revisions ORDER BY id").all(),
+      rejects: db.prepare("SELECT * FROM rejects ORDER BY id").all(),
+      runs: db.prepare("SELECT id, status, inserted, updated, removed, restored FROM runs ORDER BY id").all(),
+      daily: db.prepare("SELECT * FROM daily_deaths").all(),
+    };
+  } finally {
+    db.close();
+  }
+}
+
+const day = (n: number) => new Date(Date.parse("2026-11-20T09:00:00Z") + n * 86_400_000).toISOString();
+
+test("incremental runs leave exactly the database full runs leave, night after night", async (t) => {
+  const dir = tempDir(t);
+  const base = generateCovidView({ seed: 23, count: 1500 });
+  const portal = await startPortal({ datasets: { [DATASET]: base } });
+  t.after(() => portal.close());
+  const full = join(dir, "full.db");
+  const incremental = join(dir, "incremental.db");
+  const options = (db: string, now: string, over: Partial<IngestOptions> = {}): IngestOptions => ({
+    config: { db, portal: portal.url, dataset: DATASET },
+    log: memoryLogger(),
+    now: fixedClock(now),
+    http: FAST_HTTP,
+    ...over,
+  });
+  const syncs: string[] = [];
+  const bytes: number[] = [];
+  let rows: RawRow[] = base;
+  const night = async (n: number, what: string) => {
+    await ingest(options(full, day(n), { full: true }));
+    const before = portal.requests.length;
+    const result = await ingest(options(incremental, day(n)));
+    bytes.push(portal.requests.slice(before).reduce((sum, r) => sum + (r.bytes ?? 0), 0));
+    syncs.push(result.sync);
+    assert.deepEqual(record(incremental), record(full), `night ${n} (${what}): the databases differ`);
+  };
+  const edit = (i: number, change: Partial<RawRow>) => (rows = rows.map((r, j) => (j === i ? { ...r, ...change } : r)));
+  const tomorrow = (n: number) => `${day(n + 1).slice(0, 10)}T10:00:00.000`;
+  let serial = 0;
+  const late = (death: string, extra: Partial<RawRow> = {}): RawRow => {
+    serial++;
+    return { ...base[serial], ":id": `row-late-${serial}`, casenumber: `ME2026-9${String(serial).padStart(4, "0")}`, death_date: death, ":updated_at": extra[":updated_at"] ?? day(0), ...extra };
+  };
+
+  await night(0, "first load");
+  await night(1, "nothing changed");
+
+  // Corrections, a death moved to another day, removals, late cases (one carrying an old
+  // :updated_at, as an import can), a row turned bad and a death dated tomorrow.
+  edit(10, { age: "77" });
+  edit(11, { residence_city: "Evanston" });
+  edit(12, { death_date: "2020-12-01T08:00:00.000" });
+  edit(13, { covid_related: false });
+  edit(14, { death_date: "2021-02-30T00:00:00.000" });
+  const removed = [rows[20], rows[21], rows[22]];
+  rows = rows.filter((r) => !removed.includes(r));
+  rows = [...rows, late("2020-04-02T14:00:00.000"), late("2021-01-05T01:00:00.000", { ":updated_at": "2020-05-01T00:00:00.000Z" }), late(tomorrow(2))];
+  portal.setRows(DATASET, rows);
+  await night(2, "corrections, removals, late cases");
+
+  // Nothing upstream changed, but the day did: the death dated "tomorrow" yesterday now loads.
+  await night(3, "a refused row passes on a later day");
+
+  // Two removed cases come back as they were; the bad row is fixed.
+  rows = [...rows, removed[0], removed[1]];
+  edit(14, { death_date: "2021-02-03T00:00:00.000" });
+  portal.setRows(DATASET, rows);
+  await night(4, "restorations and a fix");
+
+  // A case number listed twice: only a full read can settle which row wins.
+  rows = [...rows, { ...rows[30], ":id": "row-dupe-1", age: "99" }];
+  portal.setRows(DATASET, rows);
+  await night(5, "a duplicate case number");
+  rows = rows.filter((r) => r[":id"] !== "row-dupe-1");
+  edit(31, { age: "64" });
+  portal.setRows(DATASET, rows);
+  await night(6, "the duplicate gone");
+
+  // A new column in the view.
+  portal.setRows(DATASET, rows, { columns: [...SOURCE_COLUMNS, { fieldName: "case_note", name: "Case Note", dataTypeName: "text", description: "" }] });
+  await night(7, "a new column");
+  portal.setRows(DATASET, rows);
+  await night(8, "the column gone again");
+  edit(40, { age: "51" });
+  portal.setRows(DATASET, rows);
+  await night(9, "one correction");
+  await night(17, "a week later, nothing changed");
+  await night(18, "nothing changed");
+
+  assert.deepEqual(syncs, ["full", "unchanged", "incremental", "incremental", "incremental", "full", "incremental", "full", "full", "incremental", "full", "unchanged"]);
+  const fullBytes = bytes[0];
+  assert.ok(bytes[1] < fullBytes / 100, `a no-change night reads under 1% of a full sync's bytes (${bytes[1]} of ${fullBytes})`);
+  assert.ok(bytes[9] < fullBytes / 10, `a night with one correction reads under 10% (${bytes[9]} of ${fullBytes})`);
+
+  const conn = new Database(incremental, { readonly: true });
+  t.after(() => conn.close());
+  const reasons = conn.prepare("SELECT sync, sync_reason FROM runs WHERE sync = 'full' ORDER BY id").all() as Array<{ sync: string; sync_reason: string }>;
+  assert.deepEqual(
+    reasons.map((r) => r.sync_reason.replace(/ME\S+/, "ME…")),
+    [
+      "no earlier ingest of this dataset from this portal to build on",
+      "the source lists case ME… more than once",
+      "the view's columns changed",
+      "the view's columns changed",
+      "the last full sync is more than 7 days old",
+    ],
+  );
+});
+
+test("`vigil ingest --full` reads every row where the default reads none; `vigil run` says how it synced", async (t) => {
+  const dir = tempDir(t);
+  const portal = await startPortal({ datasets: { [DATASET]: generateCovidView({ seed: 5, count: 200 }) } });
+  t.after(() => portal.close());
+  const db = join(dir, "vigil.db");
+  const env = { VIGIL_DB: db, VIGIL_PORTAL: portal.url };
+  const first = await runMain(["ingest"], { env });
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stdout, /^run 1 \(full\): 200 fetched, 200 inserted/);
+  const quiet = await runMain(["run"], { env });
+  assert.equal(quiet.stdout, "run 2: ingest ok (unchanged upstream), widgets skipped (no --site)\n");
+  const forced = await runMain(["ingest", "--full"], { env });
+  assert.match(forced.stdout, /^run 3 \(full\): 200 fetched, 0 inserted, 0 updated, 200 unchanged/);
+  const help = await runMain(["ingest", "--help"], { env });
+  assert.match(help.stdout, /--full/);
+});
