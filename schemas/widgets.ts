@@ -5,7 +5,14 @@
  */
 import { z } from "zod";
 
-export const CHART_IDS = ["daily-deaths", "cumulative-deaths", "deaths-by-age-group", "deaths-by-race-ethnicity", "deaths-by-month"] as const;
+export const CHART_IDS = [
+  "daily-deaths",
+  "cumulative-deaths",
+  "deaths-by-age-group",
+  "deaths-by-race-ethnicity",
+  "deaths-per-100k-by-race-ethnicity",
+  "deaths-by-month",
+] as const;
 export type ChartId = (typeof CHART_IDS)[number];
 
 /** Figures `{{< vigil-stat name="..." >}}` can show, each already formatted for readers. */
@@ -21,8 +28,25 @@ export const STAT_NAMES = [
   "peak_7day_avg_date",
   "data_last_changed",
   "last_checked",
+  // deaths per 100,000 residents (2020 estimates): all residents, then each rated group
+  "crude_per_100k_all",
+  "age_adjusted_per_100k_all",
+  "crude_per_100k_latino",
+  "age_adjusted_per_100k_latino",
+  "crude_per_100k_white",
+  "age_adjusted_per_100k_white",
+  "crude_per_100k_black",
+  "age_adjusted_per_100k_black",
+  "crude_per_100k_asian",
+  "age_adjusted_per_100k_asian",
+  "crude_per_100k_other",
+  "age_adjusted_per_100k_other",
 ] as const;
 export type StatName = (typeof STAT_NAMES)[number];
+
+/** The groups rates are given for in the summary's stats: all residents and each rated race or ethnicity. */
+export const RATE_KEYS = ["all", "latino", "white", "black", "asian", "other"] as const;
+export type RateKey = (typeof RATE_KEYS)[number];
 
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "must be a date written YYYY-MM-DD");
 const instant = z.iso.datetime().describe("An instant, UTC, ISO 8601");
@@ -36,6 +60,28 @@ export const dayFigureSchema = z.object({
   deaths: count.describe("COVID-19 deaths that day"),
   deaths_7day_avg: z.number().nonnegative().describe("Average of the 7 days ending that day"),
 });
+
+const per100k = z.number().nonnegative();
+
+export const groupRateSchema = z.object({
+  race_ethnicity: words.describe("Latino (of any race); White, Black, Asian (not Latino); Other (incl. American Indian); Unknown; or All residents"),
+  deaths: count.describe("COVID-19 deaths in the group, removed cases left out"),
+  population: count.nullable().describe("Residents of Cook County in the group, 2020 estimates; null for Unknown, which has no population"),
+  crude_per_100k: per100k.nullable().describe("Deaths per 100,000 residents, 2 decimals; null for Unknown"),
+  age_adjusted_per_100k: per100k.nullable().describe("Deaths per 100,000 residents adjusted for age to the 2000 U.S. standard population (direct method), 2 decimals; null for Unknown"),
+  deaths_unknown_age: count.describe("Of the deaths, those of unknown age: in the crude rate, left out of the age-adjusted one"),
+});
+
+export const ratesSchema = z.object({
+  population_as_of: isoDate.describe("The day the county's population estimates are for"),
+  standard_population: words.describe("The standard population the age-adjusted rates are weighted to"),
+  all: groupRateSchema.describe("Every death, Unknown race included, against every resident"),
+  groups: z.array(groupRateSchema).describe("Each rated group, highest age-adjusted rate first, then Unknown (deaths only)"),
+  by_age_group: z
+    .array(z.object({ age_group: words, deaths: count, population: count, crude_per_100k: per100k }))
+    .describe("All residents by the age groups the rates are computed over (0-4, 5-14, ..., 85+), youngest first; deaths of unknown age are in none"),
+});
+export type RatesSummary = z.infer<typeof ratesSchema>;
 
 export const summarySchema = z.object({
   schema_version: z.literal(1),
@@ -58,6 +104,7 @@ export const summarySchema = z.object({
       days: count.describe("Days with deaths across those files"),
     })
     .describe("Where the memorial data lives"),
+  rates: ratesSchema.describe("Deaths per 100,000 residents by race and ethnicity, crude and age-adjusted, over the whole record"),
   stats: z.object(Object.fromEntries(STAT_NAMES.map((name) => [name, words])) as Record<StatName, typeof words>).describe("Figures for vigil-stat, formatted"),
 });
 export type Summary = z.infer<typeof summarySchema>;

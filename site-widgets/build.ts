@@ -16,20 +16,27 @@ import {
   type ChartId,
   type ChartsManifest,
   type MemorialYear,
+  RATE_KEYS,
+  type RateKey,
+  type RatesSummary,
   type Summary,
 } from "../schemas/widgets.ts";
 import { toCsv, maxBy, type ChartBuilder, type ChartDraft } from "./chart.ts";
+import { EVENT_COLUMNS } from "../schemas/events.ts";
 import { cumulativeDeaths } from "./charts/cumulative-deaths.ts";
 import { dailyDeaths } from "./charts/daily-deaths.ts";
 import { deathsByAgeGroup } from "./charts/deaths-by-age-group.ts";
 import { deathsByMonth } from "./charts/deaths-by-month.ts";
 import { deathsByRaceEthnicity } from "./charts/deaths-by-race-ethnicity.ts";
-import { dateInWords, deaths, formatAverage, formatCount, instantDayInWords, instantInWords } from "./format.ts";
+import { deathsPer100kByRaceEthnicity } from "./charts/deaths-per-100k-by-race-ethnicity.ts";
+import { dateInWords, deaths, formatAverage, formatCount, formatRate, instantDayInWords, instantInWords } from "./format.ts";
 import { memorialYears } from "./memorial.ts";
+import { ALL_RESIDENTS, computeRates, type GroupRate, type Rates } from "./rates.ts";
 import type { Freshness, WidgetData } from "./read.ts";
 import { renderSvg } from "./render-svg.ts";
 import { PATHS } from "./site-paths.ts";
 import { projectPath } from "../pipeline/paths.ts";
+import { POPULATION_AS_OF } from "../pipeline/store/population.ts";
 import { checkContract } from "../pipeline/errors.ts";
 
 export const CHARTS: Record<ChartId, ChartBuilder> = {
@@ -37,6 +44,7 @@ export const CHARTS: Record<ChartId, ChartBuilder> = {
   "cumulative-deaths": cumulativeDeaths,
   "deaths-by-age-group": deathsByAgeGroup,
   "deaths-by-race-ethnicity": deathsByRaceEthnicity,
+  "deaths-per-100k-by-race-ethnicity": deathsPer100kByRaceEthnicity,
   "deaths-by-month": deathsByMonth,
 };
 
@@ -47,6 +55,9 @@ export interface SiteFile {
   path: string;
   content: string | Uint8Array;
 }
+
+/** The dated events the time charts mark, in static/vigil/ beside the charts' own CSVs. */
+export const EVENTS_FILE = "events.csv";
 
 export const chartFiles = (id: ChartId) => ({ svg: `${id}.svg`, spec: `${id}.vl.json`, csv: `${id}.csv` });
 
@@ -76,6 +87,7 @@ export function buildSummary(data: WidgetData, sourceUrl: string, memorial: Map<
   const daysWithDeaths = daily.filter((d) => d.deaths > 0).length;
   const changed = freshness.data_last_changed ? instantInWords(freshness.data_last_changed) : null;
   const checked = freshness.last_checked ? instantInWords(freshness.last_checked) : null;
+  const rates = computeRates(data.people, data.population);
   return {
     schema_version: 1,
     total_deaths: total,
@@ -92,6 +104,7 @@ export function buildSummary(data: WidgetData, sourceUrl: string, memorial: Map<
     run_id: freshness.run_id,
     source_url: sourceUrl,
     memorial: { years: [...memorial.keys()], days: [...memorial.values()].reduce((n, year) => n + Object.keys(year).length, 0) },
+    rates: ratesSummary(rates),
     stats: {
       total_deaths: formatCount(total),
       first_death_date: dateInWords(first),
@@ -104,8 +117,36 @@ export function buildSummary(data: WidgetData, sourceUrl: string, memorial: Map<
       peak_7day_avg_date: dateInWords(peakAvg.date),
       data_last_changed: changed ?? "not yet",
       last_checked: checked ?? "not yet",
+      ...rateStats(rates),
     },
   };
+}
+
+/** The rates for the summary: every group's figures, and all residents' by age group. */
+function ratesSummary(rates: Rates): RatesSummary {
+  const figures = ({ key: _, ...rate }: GroupRate) => rate;
+  return {
+    population_as_of: POPULATION_AS_OF,
+    standard_population: "2000 U.S. standard population (NCHS), 11 age groups",
+    all: figures(rates.all),
+    groups: rates.groups.map(figures),
+    by_age_group: rates.byAgeGroup.filter((r) => r.race_ethnicity === ALL_RESIDENTS).map(({ race_ethnicity: _, ...r }) => r),
+  };
+}
+
+type RateStat = `${"crude" | "age_adjusted"}_per_100k_${RateKey}`;
+
+/** crude_per_100k_black, age_adjusted_per_100k_black, ...: one decimal, like "312.4". */
+function rateStats(rates: Rates): Record<RateStat, string> {
+  const stats: Partial<Record<RateStat, string>> = {};
+  for (const group of [rates.all, ...rates.groups]) {
+    const key = RATE_KEYS.find((k) => k === group.key);
+    if (key === undefined || group.crude_per_100k === null || group.age_adjusted_per_100k === null) continue;
+    stats[`crude_per_100k_${key}`] = formatRate(group.crude_per_100k);
+    stats[`age_adjusted_per_100k_${key}`] = formatRate(group.age_adjusted_per_100k);
+  }
+  // a group missing here fails the summary's contract, which names it
+  return stats as Record<RateStat, string>;
 }
 
 /** "Data as of November 26, 2026 (last changed March 2, 2024)." in Chicago days. */
@@ -145,6 +186,8 @@ export async function planSite(data: WidgetData, sourceUrl: string): Promise<{ f
       { path: `${PATHS.static}/${names.csv}`, content: chart.csv },
     );
   }
+  // every event, drawn or not, in the format `--events` reads: the list behind the dashed lines
+  files.push({ path: `${PATHS.static}/${EVENTS_FILE}`, content: toCsv(EVENT_COLUMNS, data.events) });
   const memorial = memorialYears(data.people);
   for (const [year, days] of memorial) {
     files.push({ path: `${PATHS.data}/memorial/${year}.json`, content: memorialJson(days, `${PATHS.data}/memorial/${year}.json`) });

@@ -35,8 +35,17 @@ export const PALETTE = {
 /** Size of the static SVG's viewBox; the SVG scales to its container, keeping this aspect. */
 export const SVG_SIZE = { width: 560, height: 320 } as const;
 
-/** Class names that the SVG's own stylesheet colors (see `svgStyle`), set on Plot marks. */
-export const MARK = { accentFill: "vigil-fill-accent", mutedFill: "vigil-fill-muted", accentStroke: "vigil-stroke-accent" } as const;
+/**
+ * Class names set on Plot marks: the SVG's own stylesheet colors the first three (see `svgStyle`);
+ * the events' line and label are drawn in `currentColor`, and named for the site's stylesheet.
+ */
+export const MARK = {
+  accentFill: "vigil-fill-accent",
+  mutedFill: "vigil-fill-muted",
+  accentStroke: "vigil-stroke-accent",
+  eventRule: "vigil-event-rule",
+  eventLabel: "vigil-event-label",
+} as const;
 
 /** The stylesheet inside each SVG: mark colors for light and dark, the rest inherits the page. */
 export function svgStyle(): string {

@@ -11,6 +11,8 @@ import { planSite } from "./build.ts";
 import { FRESHNESS_FILES, KEPT_FOLDERS, OWNED_FOLDERS } from "./site-paths.ts";
 import { writeFilesAtomically } from "./files.ts";
 import { readWidgetData, type Freshness } from "./read.ts";
+import { builtInEvents, mergeEvents } from "../pipeline/store/events.ts";
+import type { ChartEvent } from "../schemas/events.ts";
 
 export interface WriteWidgetsOptions {
   /** SQLite database, opened read-only. */
@@ -21,6 +23,10 @@ export interface WriteWidgetsOptions {
   log: Logger;
   /** Link shown as the source under each chart; by default the dataset page of the last run's portal. */
   sourceUrl?: string;
+  /** Write the record as it stood after this successful run (runs.id) instead of as it stands. */
+  asOf?: number;
+  /** The site's own events (`--events FILE`), drawn with the built-in ones instead of those the database holds. */
+  events?: readonly ChartEvent[];
 }
 
 export interface WidgetsResult {
@@ -44,14 +50,21 @@ export async function writeWidgets(options: WriteWidgetsOptions): Promise<Widget
   const db = openDatabase(options.db, { readonly: true });
   let data;
   try {
-    data = readWidgetData(db);
+    data = readWidgetData(db, options.asOf);
   } finally {
     db.close();
   }
+  if (options.events) data.events = mergeEvents(builtInEvents(), options.events);
+  const asOf = options.asOf === undefined ? "" : ` as of run ${options.asOf}`;
   if (data.daily.length === 0) {
-    throw new VigilError(`the database ${options.db} holds no COVID-19 deaths to chart`, { hint: "run `vigil ingest` or `vigil backfill` first" });
+    throw new VigilError(`the database ${options.db} holds no COVID-19 deaths to chart${asOf}`, { hint: "run `vigil ingest` or `vigil backfill` first" });
   }
-  log.info("read", `${data.people.length} deaths over ${data.daily.length} days`, { deaths: data.people.length, days: data.daily.length, ms: elapsed(stage) });
+  log.info("read", `${data.people.length} deaths over ${data.daily.length} days${asOf}`, {
+    deaths: data.people.length,
+    days: data.daily.length,
+    as_of_run: options.asOf,
+    ms: elapsed(stage),
+  });
 
   stage = performance.now();
   const { files, charts } = await planSite(data, options.sourceUrl ?? sourceUrlFor(data.freshness));

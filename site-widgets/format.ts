@@ -24,6 +24,11 @@ export function formatAverage(n: number): string {
   return oneDecimal.format(n);
 }
 
+/** 312.449 → "312.4": deaths per 100,000, to one decimal as NCHS reports rates. */
+export function formatRate(n: number): string {
+  return oneDecimal.format(n);
+}
+
 /** A share as a whole percentage; shares that would round to 0 say so instead. */
 export function formatShare(part: number, whole: number): string {
   if (whole === 0) return "0%";

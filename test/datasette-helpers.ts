@@ -24,8 +24,11 @@ export type Row = Record<string, any>;
 export const CANNED_QUERIES = [
   "memorial",
   "daily_deaths",
+  "daily_deaths_as_of",
   "by_age_group",
   "by_race_ethnicity",
+  "rates",
+  "rates_by_age_group",
   "by_residence_city",
   "by_month",
   "revisions",

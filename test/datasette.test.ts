@@ -19,9 +19,13 @@ import { DATASETTE_BIN, startDatasette, type DatasetteServer } from "../pipeline
 import { publish } from "../pipeline/publish/publish.ts";
 import { FAST_HTTP, fixedClock, memoryLogger, ROOT, runCli, runMain, tempDir, VIGIL_BIN } from "./helpers.ts";
 import { memorialSentence, type Person } from "../pipeline/normalize/memorial.ts";
+import { builtInEvents, readEventsFile } from "../pipeline/store/events.ts";
+import { readWidgetData } from "../site-widgets/read.ts";
 import { CANNED_QUERIES, ensureDatasette, expectedDaily, fetchJson, nextNight, tableColumns, type Row } from "./datasette-helpers.ts";
+import { computeRates } from "../site-widgets/rates.ts";
 
 const DATASET = "3trz-enys";
+const EVENTS_FILE = join(ROOT, "fixtures", "events.csv");
 const DAY = "2020-12-01";
 
 // The first ingest loads 2,000 generated cases; the second brings what a real night brings.
@@ -34,6 +38,8 @@ let portal: FixturePortal;
 let served: DatasetteServer;
 let locked: DatasetteServer;
 let db: Database.Database;
+/** The daily_deaths view right after the first ingest. */
+let firstDaily: Row[];
 
 before(async () => {
   ensureDatasette(ROOT);
@@ -42,8 +48,13 @@ before(async () => {
   portal = await startPortal({ datasets: { [DATASET]: first } });
   const config = { db: dbPath, portal: portal.url, dataset: DATASET };
   await ingest({ config, log: memoryLogger(), now: fixedClock("2026-11-25T12:00:00Z"), http: FAST_HTTP });
+  const afterFirst = new Database(dbPath, { readonly: true });
+  firstDaily = afterFirst.prepare("SELECT * FROM daily_deaths").all() as Row[];
+  afterFirst.close();
   portal.setRows(DATASET, second);
-  await ingest({ config, log: memoryLogger(), now: fixedClock("2026-11-26T12:00:00Z"), http: FAST_HTTP });
+  // the second night as the site owner runs it, with their own dated events
+  const night = await runMain(["run", "--db", dbPath, "--portal", portal.url, "--dataset", DATASET, "--events", EVENTS_FILE], { now: fixedClock("2026-11-26T12:00:00Z") });
+  assert.equal(night.code, 0, night.stderr);
   // --public serves the published snapshot of the public record, not the live database
   const published = await publish({ db: dbPath, out: join(dir, "public"), now: fixedClock("2026-11-26T13:00:00Z"), log: memoryLogger() });
   [served, locked] = await Promise.all([
@@ -113,6 +124,20 @@ test("daily_deaths and by_month match counts taken straight from the cases", asy
   assert.ok(byMonth.some((m) => m.month === "2021-01") && byMonth.every((m) => /^\d{4}-\d{2}$/.test(String(m.month))), "YYYY-MM, in order across years");
 });
 
+test("daily_deaths_as_of gives the series as each run left it, the same privately and publicly, and what the widgets read", async () => {
+  for (const run of [1, 2]) {
+    const expected = readWidgetData(db, run).daily;
+    for (const server of [served, locked]) {
+      const { status, body } = await fetchJson(server, `/vigil/daily_deaths_as_of.json?run_id=${run}&_shape=array`);
+      assert.equal(status, 200);
+      assert.deepEqual(body, expected, `as of run ${run}${server === locked ? ", public" : ""}`);
+    }
+  }
+  // what daily_deaths said right after the first night, corrections and all undone
+  assert.deepEqual((await fetchJson(locked, "/vigil/daily_deaths_as_of.json?run_id=1&_shape=array")).body, firstDaily);
+  assert.notDeepEqual(firstDaily, (await fetchJson(served, "/vigil/daily_deaths.json?_shape=array")).body, "the second night changed the series");
+});
+
 test("by_age_group, by_race_ethnicity and by_residence_city count every published COVID death once", async () => {
   const all = covid();
   const expected = (key: (r: Row) => string) => {
@@ -137,6 +162,36 @@ test("by_age_group, by_race_ethnicity and by_residence_city count every publishe
   assert.ok(races.some((r) => r.race_ethnicity === "Latino"), "Latino is its own category");
   const cities = await check("by_residence_city", "residence_city", (r) => (r.residence_city as string | null) ?? "UNKNOWN");
   assert.equal(cities[0].residence_city, "CHICAGO", "most first");
+});
+
+test("rates and rates_by_age_group give the site's figures to 0.01 per 100,000, live and in the public record", async () => {
+  const data = readWidgetData(db);
+  const rates = computeRates(data.people, data.population);
+  const near = (a: unknown, b: number | null) => (b === null ? a === null : typeof a === "number" && Math.abs(a - b) <= 0.01 + 1e-9);
+  for (const server of [served, locked]) {
+    const rows = (await fetchJson(server, "/vigil/rates.json?_shape=array")).body as Row[];
+    assert.deepEqual(rows.map((r) => r.race_ethnicity), rates.groups.map((g) => g.race_ethnicity), "the same groups in the same order");
+    rows.forEach((row, i) => {
+      const site = rates.groups[i];
+      assert.deepEqual([row.deaths, row.population, row.deaths_unknown_age], [site.deaths, site.population, site.deaths_unknown_age], site.race_ethnicity);
+      assert.ok(near(row.crude_per_100k, site.crude_per_100k), `${site.race_ethnicity} crude: ${row.crude_per_100k} here, ${site.crude_per_100k} on the site`);
+      assert.ok(near(row.age_adjusted_per_100k, site.age_adjusted_per_100k), `${site.race_ethnicity} age-adjusted: ${row.age_adjusted_per_100k} here, ${site.age_adjusted_per_100k} on the site`);
+    });
+    assert.equal(rows.reduce((n, r) => n + r.deaths, 0), covid().length, "every published death is in one group");
+    assert.equal(rows.reduce((n, r) => n + (r.population ?? 0), 0), 5_180_493, "every resident is in one group");
+    assert.deepEqual(rows.filter((r) => r.population === null).map((r) => r.race_ethnicity), ["Unknown"]);
+
+    const byAge = (await fetchJson(server, "/vigil/rates_by_age_group.json?_shape=array")).body as Row[];
+    assert.equal(byAge.length, rates.byAgeGroup.length);
+    for (const site of rates.byAgeGroup) {
+      const row = byAge.find((r) => r.race_ethnicity === site.race_ethnicity && r.age_group === site.age_group);
+      assert.ok(row, `${site.race_ethnicity} ${site.age_group}`);
+      assert.deepEqual([row.deaths, row.population], [site.deaths, site.population], `${site.race_ethnicity} ${site.age_group}`);
+      assert.ok(near(row.crude_per_100k, site.crude_per_100k), `${site.race_ethnicity} ${site.age_group}: ${row.crude_per_100k}, ${site.crude_per_100k}`);
+    }
+    const everyone = byAge.filter((r) => r.race_ethnicity === "All residents");
+    assert.equal(everyone.reduce((n, r) => n + r.deaths, 0), covid("age IS NOT NULL").length, "all residents: every death of known age, once");
+  }
 });
 
 test("revisions shows the night's corrections newest first; rejects says what was refused and why; last_run reports health", async () => {
@@ -226,6 +281,25 @@ test("the cases table searches the causes of death and shows its default facets 
   const all = db.prepare("SELECT count(*) FROM covid_deaths").pluck().get() as number;
   assert.ok((expected as number) > 0 && (expected as number) < all, "the search narrows the list");
   assert.equal(searched.filtered_table_rows_count, expected);
+});
+
+test("the events table lists the built-in events and the owner's from `vigil run --events`, privately and publicly", async () => {
+  const owner = readEventsFile(EVENTS_FILE, "site");
+  const builtIn = builtInEvents();
+  const expected = [...builtIn, ...owner.filter((o) => !builtIn.some((b) => b.date === o.date && b.label === o.label))]
+    .map(({ date, label, source_url, origin }) => ({ date, label, source_url, origin }))
+    .sort((a, b) => a.date.localeCompare(b.date));
+  assert.ok(expected.some((e) => e.origin === "site") && expected.length === builtIn.length + 1, "one owner event, and one that is a built-in one");
+  for (const server of [served, locked]) {
+    const { status, body } = await fetchJson(server, "/vigil/events.json?_shape=array&_sort=date");
+    assert.equal(status, 200);
+    assert.deepEqual((body as Row[]).map(({ rowid: _, ...e }) => e), expected, server === locked ? "public" : "private");
+    const page = await fetch(`${server.url}/vigil/events`);
+    const html = await page.text();
+    assert.equal(page.status, 200);
+    assert.match(html, /Dated events that shaped the series/, "described");
+    assert.match(html, /Candles lit &amp; &lt;i&gt;names read&lt;\/i&gt;/, "the owner's label, as text");
+  }
 });
 
 test("every table, view and column of the database has a description, and the case columns come from the schema", async () => {

@@ -35,7 +35,7 @@ export interface CliResult {
 }
 
 /** The settings a shell may carry that would change what a command under test does. */
-const CLI_SETTINGS = ["VIGIL_DB", "VIGIL_PORTAL", "VIGIL_DATASET", "VIGIL_SITE", "VIGIL_THEN", "VIGIL_COMMIT", "VIGIL_PUSH", "VIGIL_CRON", "VIGIL_TIMEZONE", "SOCRATA_APP_TOKEN"];
+const CLI_SETTINGS = ["VIGIL_DB", "VIGIL_PORTAL", "VIGIL_DATASET", "VIGIL_SITE", "VIGIL_THEN", "VIGIL_COMMIT", "VIGIL_PUSH", "VIGIL_CRON", "VIGIL_TIMEZONE", "VIGIL_EVENTS", "SOCRATA_APP_TOKEN"];
 
 /** The environment of a command under test: this process's, less vigil's settings, plus `extra` (undefined removes a name). */
 export function cliEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {

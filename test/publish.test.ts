@@ -203,7 +203,7 @@ async function get(path: string) {
   return { status: response.status, url: response.url, cache: response.headers.get("cache-control") ?? "", text: body.toString("utf8"), body };
 }
 
-const CANNED = ["memorial?date=2020-12-01", "daily_deaths", "by_age_group", "by_race_ethnicity", "by_residence_city", "by_month", "revisions", "rejects", "last_run", "new_deaths", "corrections"];
+const CANNED = ["memorial?date=2020-12-01", "daily_deaths", "daily_deaths_as_of?run_id=1", "by_age_group", "by_race_ethnicity", "rates", "by_residence_city", "by_month", "revisions", "rejects", "last_run", "new_deaths", "corrections"];
 const PAGES = [
   "/", "/vigil", "/vigil/cases", "/vigil/covid_deaths", "/vigil/case_revisions", "/vigil/rejects", "/vigil/runs", "/vigil/daily_deaths",
   "/vigil/cases?_search=pneumonia", "/vigil/covid_deaths?_facet=residence_city", "/vigil/cases/ME2020-77001", "/vigil/covid_deaths.json?_shape=array&_size=max",

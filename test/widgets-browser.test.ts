@@ -12,6 +12,7 @@ import { join } from "node:path";
 import type { Browser, BrowserContextOptions, Page } from "playwright-core";
 import { generateCovidView } from "../fixtures/generate.ts";
 import { PALETTE } from "../site-widgets/chart.ts";
+import { CHART_IDS } from "../schemas/widgets.ts";
 import { ROOT } from "./helpers.ts";
 import { edgeRows } from "./widgets-db.ts";
 import { buildFixtureSite, requireTool, serveStatic, type BuiltSite } from "./widgets-site.ts";
@@ -84,7 +85,7 @@ async function waitInteractive(page: Page): Promise<void> {
 test("the interactive charts replace the static ones, with no console error and no request to another host", { timeout: 90_000 }, async () => {
   const { page, errors, outside } = await open("/posts/charts/");
   await waitInteractive(page);
-  assert.deepEqual(await figureStates(page), Array(5).fill("interactive"));
+  assert.deepEqual(await figureStates(page), Array(CHART_IDS.length).fill("interactive"));
   for (const figure of await page.$$("figure.vigil-chart")) {
     const id = await figure.getAttribute("data-vigil-chart");
     assert.equal(await (await figure.$(".vigil-chart__static"))!.isHidden(), true, `${id}: the static SVG is hidden once the chart is interactive`);
@@ -105,7 +106,7 @@ test("the interactive charts replace the static ones, with no console error and 
 
 test("with JavaScript disabled the static SVGs stay, readable and described", { timeout: 60_000 }, async () => {
   const { page, outside } = await open("/posts/charts/", { javaScriptEnabled: false });
-  assert.deepEqual(await figureStates(page), Array(5).fill(null));
+  assert.deepEqual(await figureStates(page), Array(CHART_IDS.length).fill(null));
   assert.equal(await page.$$eval(".vigil-chart__interactive", (e) => e.length), 0);
   for (const svg of await page.$$("figure.vigil-chart svg.vigil-svg")) {
     assert.equal(await svg.isVisible(), true);
@@ -140,6 +141,8 @@ test("colors follow the reader's light or dark mode, static and interactive; scr
     const still = await open("/posts/charts/", { colorScheme, javaScriptEnabled: false });
     const bar = await still.page.$eval(".vigil-deaths-by-age-group .vigil-fill-accent", (g) => getComputedStyle(g).fill);
     assert.equal(bar, hexToRgb(palette.accent), `${colorScheme}: static bars`);
+    const [label, text] = await still.page.$eval('figure[data-vigil-chart="daily-deaths"]', (f) => [getComputedStyle(f.querySelector(".vigil-event-label text")!).fill, getComputedStyle(f).color]);
+    assert.equal(label, text, `${colorScheme}: the static chart's event labels are in the page's text color`);
     await still.page.screenshot({ path: join(ARTIFACTS, `widgets-charts-static-${colorScheme}.png`), fullPage: true });
     await still.page.context().close();
 
@@ -147,6 +150,23 @@ test("colors follow the reader's light or dark mode, static and interactive; scr
     await waitInteractive(live.page);
     const fills = await live.page.$$eval('figure[data-vigil-chart="deaths-by-age-group"] .vigil-chart__interactive path', (paths) => paths.map((p) => p.getAttribute("fill")));
     assert.ok(fills.includes(palette.accent), `${colorScheme}: interactive bars use ${palette.accent}, saw ${[...new Set(fills)].join(" ")}`);
+    const events = await live.page.$eval('figure[data-vigil-chart="daily-deaths"]', (f) => {
+      const chart = f.querySelector(".vigil-chart__interactive svg")!.getBoundingClientRect();
+      // the built-in first confirmed death: the realistic view starts that day and ends before 2022-04-01
+      const labels = [...f.querySelectorAll(".vigil-chart__interactive text")].filter((t) => /First confirmed|Medical Examiner/.test(t.textContent ?? ""));
+      return {
+        text: getComputedStyle(f).color,
+        labels: labels.map((t) => {
+          const box = t.getBoundingClientRect();
+          return { fill: getComputedStyle(t).fill, inside: box.left >= chart.left && box.right <= chart.right && box.top >= chart.top && box.bottom <= chart.bottom };
+        }),
+      };
+    });
+    assert.equal(events.labels.length, 1, `${colorScheme}: the interactive chart labels the one event within its days`);
+    for (const label of events.labels) {
+      assert.equal(label.fill, events.text, `${colorScheme}: interactive event labels in the page's text color`);
+      assert.ok(label.inside, `${colorScheme}: an event label is cut off by the chart's edge`);
+    }
     await live.page.screenshot({ path: join(ARTIFACTS, `widgets-charts-${colorScheme}.png`), fullPage: true });
     const memorial = await open("/posts/memorial/", { colorScheme });
     await memorial.page.screenshot({ path: join(ARTIFACTS, `widgets-memorial-${colorScheme}.png`), fullPage: true });
@@ -163,7 +183,7 @@ test("a chart that cannot load its spec keeps its static SVG", { timeout: 60_000
   const page = await context.newPage();
   await page.goto(base + "/posts/charts/");
   await waitInteractive(page);
-  assert.deepEqual(await figureStates(page), Array(5).fill("static"));
+  assert.deepEqual(await figureStates(page), Array(CHART_IDS.length).fill("static"));
   assert.equal(await page.$$eval(".vigil-chart__interactive", (e) => e.length), 0);
   for (const svg of await page.$$("figure.vigil-chart svg.vigil-svg")) assert.equal(await svg.isVisible(), true);
   await context.close();
@@ -203,7 +223,7 @@ test("the standalone SVG files open as images of their own", { timeout: 60_000 }
   await page.context().close();
 });
 
-/** The README's pictures: one chart and one memorial, light mode, small PNGs. */
+/** The README's pictures: the daily and the rates charts and one memorial, light mode, small PNGs. */
 async function readmeScreenshots(charts: Page, memorial: Page): Promise<void> {
   mkdirSync(SCREENSHOTS, { recursive: true });
   await charts.setViewportSize({ width: 720, height: 900 });
@@ -211,11 +231,13 @@ async function readmeScreenshots(charts: Page, memorial: Page): Promise<void> {
   await charts.waitForTimeout(500);
   const chart = join(SCREENSHOTS, "daily-deaths.png");
   await (await charts.$('figure[data-vigil-chart="daily-deaths"]'))!.screenshot({ path: chart });
+  const rates = join(SCREENSHOTS, "deaths-per-100k-by-race-ethnicity.png");
+  await (await charts.$('figure[data-vigil-chart="deaths-per-100k-by-race-ethnicity"]'))!.screenshot({ path: rates });
   await memorial.setViewportSize({ width: 720, height: 900 });
   const section = (await memorial.$("section.vigil-memorial"))!;
   const file = join(SCREENSHOTS, "memorial.png");
   await section.screenshot({ path: file });
-  for (const path of [chart, file]) assert.ok(statSync(path).size < 150_000, `${path} is over 150 KB`);
+  for (const path of [chart, rates, file]) assert.ok(statSync(path).size < 150_000, `${path} is over 150 KB`);
 }
 
 function hexToRgb(hex: string): string {

@@ -12,8 +12,10 @@ import { buildChart, buildManifest, buildSummary, draftCharts, type BuiltChart }
 import { memorialYears } from "../site-widgets/memorial.ts";
 import { readWidgetData, type WidgetData } from "../site-widgets/read.ts";
 import { assertGolden } from "./golden.ts";
-import { tempDir } from "./helpers.ts";
-import { goldenRows, syncRows } from "./widgets-db.ts";
+import { ROOT, tempDir } from "./helpers.ts";
+import { covidRow, goldenRows, syncRows } from "./widgets-db.ts";
+import { MARK } from "../site-widgets/chart.ts";
+import { builtInEvents, mergeEvents, readEventsFile } from "../pipeline/store/events.ts";
 
 const NOW = "2026-11-26T12:00:00.000Z";
 const SOURCE = "https://datacatalog.cookcountyil.gov/d/3trz-enys";
@@ -100,6 +102,7 @@ test("the CSV behind daily-deaths sums to the total, and every chart counts ever
   assert.equal(sum("deaths-by-month"), total);
   assert.equal(sum("deaths-by-age-group"), total);
   assert.equal(sum("deaths-by-race-ethnicity"), total);
+  assert.equal(sum("deaths-per-100k-by-race-ethnicity"), total, "the rates' groups, Unknown included, hold every person once");
   const daily = rows("daily-deaths");
   assert.deepEqual(
     daily.map((r) => r.date),
@@ -118,5 +121,90 @@ test("descriptions speak plainly: numbers with separators, dates in words", asyn
     const description = chart.draft.description;
     assert.doesNotMatch(description, /\d{4}-\d{2}/, `${chart.draft.id}: dates in words`);
     for (const n of description.match(/\b\d{4,}\b/g) ?? []) assert.match(n, /^20\d\d$/, `${chart.draft.id}: ${n} needs a thousands separator`);
+  }
+});
+
+/** The fixture's days, from the county's first confirmed death on, with the site owner's events of fixtures/events.csv. */
+async function withEvents(t: Parameters<typeof tempDir>[0]): Promise<{ data: WidgetData; charts: BuiltChart[] }> {
+  const db = join(tempDir(t), "vigil.db");
+  syncRows(db, [...goldenRows(), covidRow("ME2020-00001", "2020-03-16T18:00:00.000", { age: "61", gender: "Female", residence_city: "CHICAGO" })], NOW);
+  const conn = openDatabase(db, { readonly: true });
+  try {
+    const data = readWidgetData(conn);
+    data.events = mergeEvents(builtInEvents(), readEventsFile(join(ROOT, "fixtures", "events.csv"), "site"));
+    return { data, charts: await Promise.all(draftCharts(data).filter((d) => TIME_CHARTS.includes(d.id)).map(buildChart)) };
+  } finally {
+    conn.close();
+  }
+}
+
+const TIME_CHARTS: readonly string[] = ["daily-deaths", "cumulative-deaths"];
+
+/** A label as a reader sees it: its lines (tspans) joined by spaces. */
+const labelText = (text: Element) => {
+  const lines = [...text.querySelectorAll("tspan")].map((t) => t.textContent);
+  return lines.length > 0 ? lines.join(" ") : text.textContent;
+};
+
+test("the time charts mark the events within their days: a dashed line and a label, a spec layer, a sentence of the alt text", async (t) => {
+  const { data, charts } = await withEvents(t);
+  const [first, last] = [data.daily[0].date, data.daily.at(-1)!.date];
+  assert.deepEqual([first, last], ["2020-03-16", "2021-03-30"]);
+  const on = (date: string) => data.events.find((e) => e.date === date)!;
+  const drawn = [on("2020-03-16"), on("2020-12-03")];
+  assert.equal(drawn[0].origin, "built-in", "the built-in first death; the fixture's copy of it is the same event");
+  assert.equal(data.events.filter((e) => e.date === "2020-03-16").length, 1);
+  assert.equal(on("2022-04-01").origin, "built-in");
+  assert.deepEqual(charts.map((c) => c.draft.id), TIME_CHARTS);
+
+  for (const { draft, svg, spec } of charts) {
+    const root = parseHTML(`<!doctype html><html><body>${svg}</body></html>`).document.querySelector("svg")!;
+    const labels = [...root.querySelectorAll(`g.${MARK.eventLabel} text`)].map(labelText);
+    assert.deepEqual(labels, drawn.map((e) => e.label), `${draft.id}: one label per event within its days, and no other`);
+    const rules = [...root.querySelectorAll(`g.${MARK.eventRule} line`)];
+    assert.equal(rules.length, 2, `${draft.id}: one line per event`);
+    for (const rule of rules) {
+      assert.ok(rule.getAttribute("stroke-dasharray") ?? rule.parentElement!.getAttribute("stroke-dasharray"), `${draft.id}: dashed`);
+    }
+    assert.equal(root.querySelectorAll("i").length, 0, `${draft.id}: markup in a label stays text`);
+    assert.equal(root.querySelectorAll("[id]").length, 0, `${draft.id}: still no ids`);
+    assert.ok(!/\d\.\d{3,}/.test(svg.replace(/aria-label="[^"]*"|<desc>.*<\/desc>/g, "")), `${draft.id}: coordinates are rounded`);
+    assert.match(svg, /Candles lit &amp; &lt;i&gt;names read&lt;\/i&gt;/);
+
+    assert.ok(draft.description.includes(" Dashed lines mark March 16, 2020: First confirmed COVID-19 death in Cook County; December 3, 2020: Candles lit & <i>names read</i>, \"together\"."), draft.description);
+    assert.doesNotMatch(draft.description, /April 1, 2022/, `${draft.id}: an event outside its days is not named`);
+
+    const parsed = vegaLiteSpecSchema.parse(JSON.parse(spec));
+    const layers = (parsed.layer as Array<{ data?: { values: Array<Record<string, unknown>> }; mark: { type: string }; encoding: { tooltip?: Array<{ field: string }> } }>).filter((l) => l.data);
+    assert.ok(layers.some((l) => l.mark.type === "rule") && layers.some((l) => l.mark.type === "text"), `${draft.id}: a rule layer and a text layer`);
+    for (const layer of layers) {
+      assert.ok(layer.data!.values.every((v) => drawn.some((e) => e.date === v.date && e.label === v.label && e.source_url === v.source_url)), `${draft.id}: only the events within its days`);
+      assert.deepEqual(layer.encoding.tooltip!.map((f) => f.field), ["label", "date", "source_url"], `${draft.id}: the tooltip names the event, its day and its source`);
+    }
+    assert.deepEqual(layers.find((l) => l.mark.type === "rule")!.data!.values.map((v) => v.label), drawn.map((e) => e.label));
+
+    const vl = await import("vega-lite");
+    const vega = await import("vega");
+    const warnings: string[] = [];
+    const logger = vega.logger(vega.Warn);
+    logger.warn = (...args: unknown[]) => (warnings.push(args.join(" ")), logger);
+    const csv = charts.find((c) => c.draft.id === draft.id)!.csv;
+    const inline = { ...parsed, data: { values: vega.read(csv, parsed.data.format as never) } };
+    const view = new vega.View(vega.parse(vl.compile(inline as never, { logger }).spec), { renderer: "none" });
+    const rendered = await view.toSVG();
+    view.finalize();
+    assert.deepEqual(warnings, [], `${draft.id}: vega-lite warnings`);
+    assert.match(rendered, /First confirmed COVID-19/, `${draft.id}: vega draws the labels`);
+    assert.match(rendered, /Candles lit &amp; &lt;i&gt;names read/, `${draft.id}: as text`);
+  }
+});
+
+test("a chart whose days hold no event draws none and names none", async (t) => {
+  const { data, charts } = await fixture(t);
+  assert.ok(data.events.length >= 2 && data.events.every((e) => e.date < data.daily[0].date || e.date > data.daily.at(-1)!.date), "the golden days hold no event");
+  for (const { draft, svg, spec } of charts.filter((c) => TIME_CHARTS.includes(c.draft.id))) {
+    assert.doesNotMatch(draft.description, /dashed line/i, draft.id);
+    assert.doesNotMatch(svg, /vigil-event/, draft.id);
+    assert.doesNotMatch(spec, /source_url/, draft.id);
   }
 });

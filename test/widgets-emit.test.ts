@@ -101,6 +101,7 @@ test("every emitted JSON file matches its contract", async (t) => {
     "static/vigil/deaths-by-age-group.vl.json",
     "static/vigil/deaths-by-month.vl.json",
     "static/vigil/deaths-by-race-ethnicity.vl.json",
+    "static/vigil/deaths-per-100k-by-race-ethnicity.vl.json",
   ]);
   chartsManifestSchema.parse(JSON.parse(read(site, "data/vigil/charts.json")));
   for (const spec of files.filter((f) => f.endsWith(".vl.json"))) vegaLiteSpecSchema.parse(JSON.parse(read(site, spec)));

@@ -11,9 +11,10 @@ import { parseHTML } from "linkedom";
 import { generateCovidView } from "../fixtures/generate.ts";
 import { runMain } from "./helpers.ts";
 import { covidRow, edgeRows, MARKUP_CAUSE, STREET, syncRows } from "./widgets-db.ts";
-import { buildFixtureSite, hugo, listFiles, page, runHugo, widgets, type BuiltSite } from "./widgets-site.ts";
+import { buildFixtureSite, EVENTS_FIXTURE, hugo, listFiles, page, runHugo, widgets, type BuiltSite } from "./widgets-site.ts";
+import { builtInEvents } from "../pipeline/store/events.ts";
 
-const CHART_IDS = ["daily-deaths", "cumulative-deaths", "deaths-by-age-group", "deaths-by-race-ethnicity", "deaths-by-month"];
+const CHART_IDS = ["daily-deaths", "cumulative-deaths", "deaths-by-age-group", "deaths-by-race-ethnicity", "deaths-per-100k-by-race-ethnicity", "deaths-by-month"];
 const rows = () => [...generateCovidView({ seed: 4, count: 3000 }), ...edgeRows()];
 const dom = (html: string) => parseHTML(html).document;
 
@@ -22,7 +23,7 @@ const dom = (html: string) => parseHTML(html).document;
 let shared: BuiltSite;
 const cleanups: Array<() => void> = [];
 before(async () => {
-  shared = await buildFixtureSite({ after: (fn: () => void) => void cleanups.push(fn) }, rows());
+  shared = await buildFixtureSite({ after: (fn: () => void) => void cleanups.push(fn) }, rows(), ["--events", EVENTS_FIXTURE]);
 }, { timeout: 120_000 });
 after(() => {
   for (const fn of cleanups.reverse()) fn();
@@ -50,6 +51,10 @@ test("the fixture site builds with Hugo and every shortcode renders", { timeout:
   const stats = [...charts.querySelectorAll(".vigil-stat")].map((s) => [s.getAttribute("data-vigil-stat"), s.textContent]);
   const summary = JSON.parse(readFileSync(join(built.site, "data/vigil/summary.json"), "utf8"));
   assert.deepEqual(stats[0], ["total_deaths", summary.total_deaths.toLocaleString("en-US")]);
+  const rate = (name: string) => stats.find(([stat]) => stat === name)?.[1];
+  assert.equal(rate("age_adjusted_per_100k_black"), summary.stats.age_adjusted_per_100k_black);
+  assert.match(rate("age_adjusted_per_100k_black") ?? "", /^\d{1,3}(,\d{3})*\.\d$/, "a rate per 100,000, one decimal");
+  assert.equal(rate("age_adjusted_per_100k_white"), summary.stats.age_adjusted_per_100k_white);
 
   // The scripts are self-hosted and loaded once per page with a chart, and not on other pages.
   const scripts = (html: string) => [...dom(html).querySelectorAll("script[src]")].map((s) => s.getAttribute("src"));
@@ -76,6 +81,34 @@ test("the fixture site builds with Hugo and every shortcode renders", { timeout:
   assert.equal(sections[2].textContent!.trim(), "No COVID-19 deaths are recorded in Cook County for July 4, 2019.");
 });
 
+test("the time charts mark their events in the built page: dashed lines, labels, alt text, and the list to download", { timeout: 120_000 }, async () => {
+  const built = shared;
+  const charts = dom(page(built.public, "posts/charts"));
+  const summary = JSON.parse(readFileSync(join(built.site, "data/vigil/summary.json"), "utf8"));
+  assert.deepEqual([summary.first_death_date, summary.latest_death_date], ["2020-03-16", "2022-03-31"], "the days the charts span");
+  const firstDeath = builtInEvents().find((e) => e.date === "2020-03-16")!;
+  const endOfJurisdiction = builtInEvents().find((e) => e.date === "2022-04-01")!;
+  for (const id of ["daily-deaths", "cumulative-deaths"]) {
+    const svg = charts.querySelector(`figure[data-vigil-chart="${id}"] .vigil-chart__static svg`)!;
+    const labels = [...svg.querySelectorAll("g.vigil-event-label text")].map((text) => {
+      const lines = [...text.querySelectorAll("tspan")].map((t) => t.textContent);
+      return lines.length > 0 ? lines.join(" ") : text.textContent;
+    });
+    assert.deepEqual(labels, [firstDeath.label, 'Candles lit & <i>names read</i>, "together"'], `${id}: the built-in first death and the owner's event, in date order`);
+    assert.equal(svg.querySelectorAll("g.vigil-event-rule line").length, 2, `${id}: a line for each`);
+    assert.equal(svg.querySelectorAll("i").length, 0, `${id}: the owner's markup is text`);
+    const alt = svg.getAttribute("aria-label")!;
+    assert.ok(alt.includes(`March 16, 2020: ${firstDeath.label}`) && alt.includes("December 3, 2020: Candles lit"), `${id}: ${alt}`);
+    assert.ok(!alt.includes(endOfJurisdiction.label), `${id}: 2022-04-01 is after the last day of the chart`);
+  }
+  for (const id of ["deaths-by-age-group", "deaths-by-month"]) {
+    assert.equal(charts.querySelectorAll(`figure[data-vigil-chart="${id}"] [class*="vigil-event"]`).length, 0, `${id}: not a time chart`);
+  }
+  const listed = readFileSync(join(built.public, "vigil", "events.csv"), "utf8").trim().split("\n");
+  assert.equal(listed[0], "date,label,source_url");
+  assert.deepEqual(listed.slice(1).map((line) => line.slice(0, 10)), ["2020-03-16", "2020-12-03", "2022-04-01"], "every event once, drawn or not");
+});
+
 test("markup in the data is shown as text, and no street address reaches the site", { timeout: 120_000 }, async () => {
   const built = shared;
   const html = page(built.public, "posts/another-day");
@@ -100,7 +133,7 @@ test("a shortcode with a wrong argument fails the build with a message that says
   const post = join(built.site, "content", "posts", "broken.md");
   t.after(() => rmSync(post, { force: true }));
   const cases: Array<[string, RegExp]> = [
-    [`{{< vigil-chart id="deaths-by-mood" >}}`, /vigil-chart: unknown chart id "deaths-by-mood"; known ids: cumulative-deaths, daily-deaths, deaths-by-age-group, deaths-by-month, deaths-by-race-ethnicity/],
+    [`{{< vigil-chart id="deaths-by-mood" >}}`, /vigil-chart: unknown chart id "deaths-by-mood"; known ids: cumulative-deaths, daily-deaths, deaths-by-age-group, deaths-by-month, deaths-by-race-ethnicity, deaths-per-100k-by-race-ethnicity/],
     [`{{< vigil-chart >}}`, /vigil-chart: the id parameter is missing/],
     [`{{< vigil-stat name="totl_deaths" >}}`, /vigil-stat: unknown name "totl_deaths"; known names: .*total_deaths/],
     [`{{< vigil-memorial date="12/03/2020" >}}`, /vigil-memorial: date "12\/03\/2020" must be written YYYY-MM-DD/],
@@ -119,7 +152,7 @@ test("a frozen post keeps its charts, figures and memorial after the data change
   const chartsBefore = page(built.public, "posts/charts");
   const freeze = await runMain(["widgets", "--site", built.site, "--freeze", "content/posts/frozen"]);
   assert.equal(freeze.code, 0, freeze.stderr);
-  assert.match(freeze.stdout, /^froze 20 files into .*content\/posts\/frozen\/vigil\n$/);
+  assert.match(freeze.stdout, /^froze 23 files into .*content\/posts\/frozen\/vigil\n$/);
   await hugo(built.site, built.public);
   const frozen = page(built.public, "posts/frozen");
   const figure = dom(frozen).querySelector("figure.vigil-chart")!;
@@ -134,6 +167,10 @@ test("a frozen post keeps its charts, figures and memorial after the data change
   await hugo(built.site, built.public);
 
   assert.equal(page(built.public, "posts/frozen"), frozen, "the frozen post is byte for byte the same");
+  // the new latest day is after 2022-04-01: the live charts now mark it, the frozen copy does not
+  const altOf = (html: string) => dom(html).querySelector('figure[data-vigil-chart="daily-deaths"] svg')!.getAttribute("aria-label")!;
+  assert.match(altOf(page(built.public, "posts/charts")), /April 1, 2022: Medical Examiner stops/);
+  assert.doesNotMatch(altOf(frozen), /April 1, 2022/);
   assert.notEqual(strip(page(built.public, "posts/charts")), strip(chartsBefore), "a post that is not frozen follows the data");
   const liveTotal = dom(page(built.public, "posts/charts")).querySelector(".vigil-stat")!.textContent;
   const frozenTotal = dom(frozen).querySelector(".vigil-stat")!.textContent;

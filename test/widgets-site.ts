@@ -15,6 +15,8 @@ import { syncRows } from "./widgets-db.ts";
 
 export const FIXTURE_SITE = join(ROOT, "fixtures", "hugo-site");
 export const NOW = "2026-11-26T12:00:00.000Z";
+/** A site owner's own dated events, for `--events`. */
+export const EVENTS_FIXTURE = join(ROOT, "fixtures", "events.csv");
 
 type TestContext = Parameters<typeof tempDir>[0];
 
@@ -31,15 +33,15 @@ export interface BuiltSite {
   hugoMs: number;
 }
 
-/** Copies the fixture site, loads `rows`, runs `vigil widgets` through the CLI, builds with Hugo. */
-export async function buildFixtureSite(t: TestContext, rows: readonly RawRow[]): Promise<BuiltSite> {
+/** Copies the fixture site, loads `rows`, runs `vigil widgets` (with `widgetsArgs`) through the CLI, builds with Hugo. */
+export async function buildFixtureSite(t: TestContext, rows: readonly RawRow[], widgetsArgs: readonly string[] = []): Promise<BuiltSite> {
   requireTool("/usr/bin/hugo", "hugo");
   const dir = tempDir(t, "vigil-site-");
   const site = join(dir, "site");
   cpSync(FIXTURE_SITE, site, { recursive: true });
   const db = join(dir, "vigil.db");
   syncRows(db, rows, NOW);
-  await widgets(site, db);
+  await widgets(site, db, ...widgetsArgs);
   const built = await hugo(site, join(dir, "public"));
   return { dir, site, db, public: join(dir, "public"), hugoMs: built.ms };
 }

@@ -2,6 +2,8 @@ import { UsageError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { DEFAULT_LIMITS, type Limits } from "../store/limits.ts";
 import { DATASETS, DEFAULTS, type Config } from "../../schemas/config.ts";
+import type { ChartEvent } from "../../schemas/events.ts";
+import { readEventsFile } from "../store/events.ts";
 
 /** One option of a command, described for parsing and for `--help`. */
 export interface OptionSpec {
@@ -113,4 +115,22 @@ export function parseDuration(value: unknown, flag: string): number {
   const ms = match ? Number(match[1]) * { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[match[2] as "ms" | "s" | "m" | "h"] : NaN;
   if (!(ms > 0)) throw new UsageError(`${flag} must be a duration such as 5m, 30s or 1h, got "${String(value)}"`);
   return ms;
+}
+
+/** The site's own dated events, marked on the time charts with the built-in ones (`vigil widgets`, `run`, `schedule`). */
+export const EVENTS_OPTIONS: Record<string, OptionSpec> = {
+  events: {
+    type: "string",
+    arg: "FILE",
+    env: "VIGIL_EVENTS",
+    description: "CSV of the site's own dated events (date,label,source_url), marked on the time charts with the built-in ones",
+  },
+};
+
+/** The --events file and its events, checked (a bad file is a usage error naming its line); undefined without it. */
+export function eventsFlag(values: OptionValues): { file: string; events: ChartEvent[] } | undefined {
+  const file = values.events;
+  if (file === undefined) return undefined;
+  if (typeof file !== "string" || file.trim() === "") throw new UsageError("--events needs a CSV file, e.g. --events site-events.csv");
+  return { file, events: readEventsFile(file, "site") };
 }

@@ -1,13 +1,13 @@
 /** `vigil run`: the nightly job: ingest, then widgets, then an optional commit and --then hook. */
 import type { Config } from "../../schemas/config.ts";
-import { LIMIT_OPTIONS, parseLimits, PUBLIC_OPTIONS, publicDir, SITE_OPTIONS, SOURCE_OPTIONS, type Command, type OptionValues } from "./command.ts";
+import { EVENTS_OPTIONS, eventsFlag, LIMIT_OPTIONS, parseLimits, PUBLIC_OPTIONS, publicDir, SITE_OPTIONS, SOURCE_OPTIONS, type Command, type OptionValues } from "./command.ts";
 import { UsageError } from "../errors.ts";
 import { nightly, type NightlyOptions } from "../ops/nightly.ts";
 import { backupDir, KEEP_OPTION, parseKeep } from "./backup.ts";
 import { FULL_OPTION } from "./ingest.ts";
 
 /** Reads the run's own flags; shared with `vigil schedule`, which takes the same ones. */
-export function runFlags(values: OptionValues, config: Config): Pick<NightlyOptions, "then" | "commit" | "push" | "limits" | "publish" | "backup"> {
+export function runFlags(values: OptionValues, config: Config): Pick<NightlyOptions, "then" | "commit" | "push" | "limits" | "publish" | "backup" | "events"> {
   const then = typeof values.then === "string" ? values.then : undefined;
   if (then !== undefined && then.trim() === "") throw new UsageError("--then needs a command, e.g. --then \"hugo --minify -s /srv/site\"");
   const commit = isOn(values.commit, "VIGIL_COMMIT");
@@ -17,7 +17,9 @@ export function runFlags(values: OptionValues, config: Config): Pick<NightlyOpti
   const publish = isOn(values.publish, "VIGIL_PUBLISH") ? publicDir({ values }) : undefined;
   const backupTo = backupDir(values.backup, "--backup");
   const backup = backupTo === undefined ? undefined : { to: backupTo, keep: parseKeep(values) };
-  return { then, commit, push, limits: parseLimits(values), publish, backup };
+  // read once now, so a bad file stops the command before it starts; each run reads it again
+  const events = eventsFlag(values)?.file;
+  return { then, commit, push, limits: parseLimits(values), publish, backup, events };
 }
 
 /** A boolean flag, or its environment variable's text (1/true/yes, 0/false/no or empty). */
@@ -31,6 +33,7 @@ function isOn(value: OptionValues[string], env: string): boolean {
 export const RUN_OPTIONS: Command["options"] = {
   ...SOURCE_OPTIONS,
   ...SITE_OPTIONS,
+  ...EVENTS_OPTIONS,
   ...LIMIT_OPTIONS,
   then: { type: "string", arg: "CMD", env: "VIGIL_THEN", description: "shell command to run after the widgets changed, e.g. a Hugo build" },
   commit: { type: "boolean", env: "VIGIL_COMMIT", description: "commit the changed widget files in the site's git repository" },
@@ -58,10 +61,16 @@ with --site, into the site too): a new snapshot only when something published ch
 With --backup DIR, after every successful ingest (changed or not) and before the commit and hook,
 it backs up the database into DIR, keeping the newest --keep (see \`vigil backup\`).
 The hook sees VIGIL_RUN_ID, VIGIL_DB and VIGIL_SITE, never SOCRATA_APP_TOKEN.
+After a successful ingest, the database's events table (listed in datasette) is made to hold
+the built-in dated events plus those of --events FILE (CSV: date,label,source_url; see
+\`vigil widgets --help\`), read again at each run: an event removed from the file leaves the
+table and the charts, and without --events the table holds the built-in events only. A bad
+file stops the command before it runs anything (exit 2).
 
 Examples:
   vigil run --site /srv/site --then "hugo --minify -s /srv/site"
   vigil run --site /srv/blog --commit --push
+  vigil run --site /srv/blog --events /srv/blog/vigil-events.csv
   vigil run --site /srv/blog --publish --out /srv/vigil/public
   vigil run --backup /var/backups/vigil --keep 14
   vigil run                      (ingest only, for a datasette-only install)`,

@@ -12,7 +12,8 @@ Stays up and does \`vigil run\` on a cron schedule, by default every night at 04
 (clear of the hours daylight saving skips or repeats). When no run has succeeded since the last
 scheduled time (the machine was off, or this is the first start), it runs once at start. A run due
 while another is still going is logged and skipped. SIGTERM or SIGINT let the run in progress
-finish or roll back, then it exits 0. Takes every option of \`vigil run\`.
+finish or roll back, then it exits 0. Takes every option of \`vigil run\`; the --events file
+is checked at start and read again at each run, so an edit to it counts from the next run.
 
 Examples:
   vigil schedule --site /srv/site --then "hugo --minify -s /srv/site"

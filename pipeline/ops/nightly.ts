@@ -1,14 +1,16 @@
 /**
- * The nightly job (`vigil run`, and each run of `vigil schedule`). Ingest; then the widgets, only
- * after a successful ingest; then (with --publish, --backup) the public record and a backup of the
- * database; then (with --commit) a commit of the changed widget files in the site's repository;
- * then the --then hook. Commit and hook happen only when what the site shows changed. Every step
- * reports into one summary line and the exit code.
+ * The nightly job (`vigil run`, and each run of `vigil schedule`). Ingest; then, only after a
+ * successful ingest, the dated events into their table and the widgets; then (with --publish,
+ * --backup) the public record and a backup of the database; then (with --commit) a commit of the
+ * changed widget files in the site's repository; then the --then hook. Commit and hook happen
+ * only when what the site shows changed. Every step reports into one summary line and the exit code.
  */
 import { spawn } from "node:child_process";
 import { existsSync, rmSync, writeFileSync } from "node:fs";
 import type { Config } from "../../schemas/config.ts";
 import { openDatabase } from "../store/db.ts";
+import { builtInEvents, mergeEvents, readEventsFile, replaceEvents } from "../store/events.ts";
+import { acquireWriteLock } from "../store/lock.ts";
 import type { Limits } from "../store/limits.ts";
 import { redact } from "../errors.ts";
 import { childEnv } from "./children.ts";
@@ -38,6 +40,8 @@ export interface NightlyOptions {
   publish?: string;
   /** Back up the database into this folder after a successful ingest, keeping the newest `keep`. */
   backup?: { to: string; keep: number };
+  /** The site's events file (`--events`), read at each run; the events table then holds its events and the built-in ones. */
+  events?: string;
   /** Where the hook's own output goes. */
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
@@ -54,6 +58,7 @@ export interface NightlyResult {
   ok: boolean;
   runId: number | null;
   ingest: Step<IngestResult>;
+  events: Step<EventsResult>;
   widgets: Step<WidgetsResult>;
   publish: Step<PublishResult>;
   backup: Step<BackupResult>;
@@ -73,6 +78,12 @@ export async function nightly(options: NightlyOptions): Promise<NightlyResult> {
   );
   const runId = ingestStep.status === "ok" ? ingestStep.value.runId : findRunId(config.db, startedAt);
   const stopped = () => signal?.aborted === true;
+
+  // Before the widgets, which draw the events the table holds.
+  let events: Step<EventsResult>;
+  if (ingestStep.status !== "ok") events = { status: "skipped", reason: "ingest failed" };
+  else if (stopped()) events = { status: "skipped", reason: "stopped" };
+  else events = await attempt(async () => storeEvents(config.db, options.events, log));
 
   let widgets: Step<WidgetsResult>;
   if (ingestStep.status !== "ok") widgets = { status: "skipped", reason: "ingest failed" };
@@ -102,7 +113,7 @@ export async function nightly(options: NightlyOptions): Promise<NightlyResult> {
     else backedUp = await attempt(() => backup({ db: config.db, to, keep, now: options.now, log }));
   }
   const changed = siteChanged(ingestStep, widgets) || (published.status === "ok" && published.value.changed && config.site !== undefined);
-  const failed = [ingestStep, widgets, published, backedUp].some((step) => step.status === "failed");
+  const failed = [ingestStep, events, widgets, published, backedUp].some((step) => step.status === "failed");
   // A commit, push or hook that failed last time is retried now, even if nothing changed since.
   const pending = readPending(config.db);
   const due = changed || pending;
@@ -134,7 +145,7 @@ export async function nightly(options: NightlyOptions): Promise<NightlyResult> {
     writePending(config.db, !(done(commit) && hookOk));
   }
 
-  const result = { runId, ingest: ingestStep, widgets, publish: published, backup: backedUp, commit, hook, stopped: stopped() };
+  const result = { runId, ingest: ingestStep, events, widgets, publish: published, backup: backedUp, commit, hook, stopped: stopped() };
   const ok = !failed && commit.status !== "failed" && hook.status !== "failed" && (hook.status !== "ok" || hook.value.code === 0);
   // Error messages may quote what the portal sent back, and a portal may echo the token.
   const summary = redact(summarize(result), [config.appToken]);
@@ -187,6 +198,39 @@ function findRunId(db: string, since: string): number | null {
     }
   } catch {
     return null;
+  }
+}
+
+export interface EventsResult {
+  builtIn: number;
+  /** Events of the site's file, less those that are built-in ones too. */
+  site: number;
+  /** Whether the events table changed. */
+  changed: boolean;
+}
+
+/**
+ * The events step: the table made to hold the built-in events and those of the site's file
+ * (read again now, so an edit since the last run counts; none without one), in one transaction
+ * under the write lock. The table then reflects the file: an event deleted from it is gone.
+ */
+function storeEvents(dbPath: string, file: string | undefined, log: Logger): EventsResult {
+  const started = performance.now();
+  const events = mergeEvents(builtInEvents(), file === undefined ? [] : readEventsFile(file, "site"));
+  const db = openDatabase(dbPath);
+  try {
+    const lock = acquireWriteLock(dbPath, db);
+    try {
+      const changed = db.transaction(() => replaceEvents(db, events)).immediate();
+      const site = events.filter((e) => e.origin === "site").length;
+      const result = { builtIn: events.length - site, site, changed };
+      log.info("events", `${result.builtIn} built-in and ${site} site events${changed ? ", table updated" : ", unchanged"}`, { ...result, file, ms: elapsed(started) });
+      return result;
+    } finally {
+      lock.release();
+    }
+  } finally {
+    db.close();
   }
 }
 
@@ -244,8 +288,11 @@ function ingestText(result: IngestResult): string {
 
 export function summarize(result: Omit<NightlyResult, "ok" | "summary">): string {
   const parts: string[] = [];
-  const { ingest: i, widgets: w, publish: p, backup: b, commit: c, hook: h } = result;
+  const { ingest: i, events: e, widgets: w, publish: p, backup: b, commit: c, hook: h } = result;
   parts.push(i.status === "ok" ? `ingest ok (${ingestText(i.value)})` : `ingest failed: ${oneLine(i.status === "failed" ? i.error : "")}`);
+  // said only when the table changed: most nights it does not
+  if (e.status === "ok" && e.value.changed) parts.push(`events updated (${e.value.builtIn} built-in, ${e.value.site} of the site)`);
+  else if (e.status === "failed") parts.push(`events failed: ${oneLine(e.error)}`);
   if (w.status === "ok") {
     const { changed, written } = w.value;
     parts.push(changed ? `widgets changed (${written.length} files)` : written.length ? "widgets unchanged (freshness updated)" : "widgets unchanged");

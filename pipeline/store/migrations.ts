@@ -4,6 +4,8 @@
  */
 import type Database from "better-sqlite3";
 import { memorialSentence, type Person } from "../normalize/memorial.ts";
+import { loadPopulation, POPULATION_SQL } from "./population.ts";
+import { EVENTS_SQL, loadBuiltInEvents } from "./events.ts";
 
 export interface Migration {
   name: string;
@@ -206,6 +208,18 @@ SELECT *, rowid AS case_rowid FROM cases WHERE is_covid = 1 AND removed_run_id I
     // still spare them from its tombstone pass.
     name: "005-backfill-rejected",
     sql: "CREATE TABLE backfill_rejected (casenumber TEXT PRIMARY KEY) WITHOUT ROWID;",
+  },
+  {
+    // The denominators of the death rates, from the files shipped in store/reference/population/.
+    name: "006-population",
+    sql: POPULATION_SQL,
+    fill: loadPopulation,
+  },
+  {
+    // The dated events the time charts mark and datasette lists, starting with the built-in ones.
+    name: "007-events",
+    sql: EVENTS_SQL,
+    fill: loadBuiltInEvents,
   },
   {
     // What a nightly ingest needs to fetch only what changed: how the run synced and why, the

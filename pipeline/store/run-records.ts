@@ -178,10 +178,10 @@ export function lastSuccess(db: DB): LastSuccess | undefined {
     .get() as LastSuccess | undefined;
 }
 
-/** When a successful run last changed a case (UTC ISO), or null when none has. */
-export function dataLastChanged(db: DB): string | null {
+/** When a successful run last changed a case (UTC ISO), or null when none has; as of `asOfRun`, among the runs up to it. */
+export function dataLastChanged(db: DB, asOfRun?: number): string | null {
   return db
-    .prepare("SELECT max(finished_at) FROM runs WHERE status = 'success' AND (inserted + updated + removed + restored) > 0")
+    .prepare("SELECT max(finished_at) FROM runs WHERE status = 'success' AND (inserted + updated + removed + restored) > 0 AND id <= ?")
     .pluck()
-    .get() as string | null;
+    .get(asOfRun ?? Number.MAX_SAFE_INTEGER) as string | null;
 }

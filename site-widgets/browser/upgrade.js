@@ -19,6 +19,9 @@
       view: { stroke: null },
       axis: { labelColor: text, titleColor: text, domainColor: text, tickColor: text, gridColor: text, gridOpacity: 0.15 },
       legend: { labelColor: text, titleColor: text },
+      // marks without a color of their own: the dated events' lines and labels
+      rule: { color: text },
+      text: { color: text },
       title: { color: text },
     };
   }

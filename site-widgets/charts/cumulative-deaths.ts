@@ -2,14 +2,20 @@
  * The running total of deaths, and how early half of them had already happened.
  */
 import { MARK, SVG_SIZE, vegaLite, type ChartBuilder } from "../chart.ts";
+import { eventLayers, eventMarks, eventsSentence, type Span } from "../events.ts";
 import { dateInWords, formatCount, utcDay } from "../format.ts";
 
-export const cumulativeDeaths: ChartBuilder = ({ daily }) => {
+/** The static SVG's margins; the top one grows to make room for the events' labels. */
+const MARGIN = { left: 52, right: 20, top: 20 } as const;
+
+export const cumulativeDeaths: ChartBuilder = ({ daily, events }) => {
   const total = daily.at(-1)!.cumulative_deaths;
   const half = daily.find((d) => d.cumulative_deaths * 2 >= total)!;
+  const span: Span = [daily[0].date, daily.at(-1)!.date];
   const description =
     `COVID-19 deaths recorded by the Medical Examiner in Cook County rose to ${formatCount(total)} between ` +
-    `${dateInWords(daily[0].date)} and ${dateInWords(daily.at(-1)!.date)}. Half of them had died by ${dateInWords(half.date)}.`;
+    `${dateInWords(daily[0].date)} and ${dateInWords(daily.at(-1)!.date)}. Half of them had died by ${dateInWords(half.date)}.` +
+    eventsSentence(events, span);
   const date = { field: "date", type: "temporal", timeUnit: "utcyearmonthdate" } as const;
   return {
     id: "cumulative-deaths",
@@ -36,19 +42,24 @@ export const cumulativeDeaths: ChartBuilder = ({ daily }) => {
             ],
           },
         },
+        ...eventLayers(events, span, date),
       ],
     }),
     plot: (Plot) => {
       const points = daily.map((d) => ({ date: utcDay(d.date), total: d.cumulative_deaths }));
+      const annotations = eventMarks(Plot, events, span, { ...MARGIN, width: SVG_SIZE.width });
       return {
         ...SVG_SIZE,
-        marginLeft: 52,
+        marginLeft: MARGIN.left,
+        marginRight: MARGIN.right,
+        marginTop: annotations.marginTop,
         x: { type: "utc", label: null },
         y: { grid: true, label: "Total deaths", labelArrow: "none" },
         marks: [
           Plot.areaY(points, { x: "date", y: "total", className: MARK.mutedFill, fillOpacity: 0.5 }),
           Plot.lineY(points, { x: "date", y: "total", strokeWidth: 2, className: MARK.accentStroke }),
           Plot.ruleY([0]),
+          ...annotations.marks,
         ],
       };
     },

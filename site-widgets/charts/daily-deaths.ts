@@ -2,16 +2,22 @@
  * Deaths per day with the 7-day average: the shape of the waves, and the deadliest day.
  */
 import { MARK, SVG_SIZE, maxBy, vegaLite, type ChartBuilder } from "../chart.ts";
+import { eventLayers, eventMarks, eventsSentence, type Span } from "../events.ts";
 import { dateInWords, deaths, formatAverage, formatCount, utcDay } from "../format.ts";
 
-export const dailyDeaths: ChartBuilder = ({ daily }) => {
+/** The static SVG's margins; the top one grows to make room for the events' labels. */
+const MARGIN = { left: 44, right: 20, top: 20 } as const;
+
+export const dailyDeaths: ChartBuilder = ({ daily, events }) => {
   const total = daily.at(-1)!.cumulative_deaths;
   const peak = maxBy(daily, (d) => d.deaths);
   const peakAvg = maxBy(daily, (d) => d.deaths_7day_avg);
+  const span: Span = [daily[0].date, daily.at(-1)!.date];
   const description =
     `From ${dateInWords(daily[0].date)} to ${dateInWords(daily.at(-1)!.date)}, the Cook County Medical Examiner recorded ` +
     `${formatCount(total)} COVID-19 deaths. The deadliest day was ${dateInWords(peak.date)}, with ${deaths(peak.deaths)}; ` +
-    `the 7-day average peaked at ${formatAverage(peakAvg.deaths_7day_avg)} deaths a day on ${dateInWords(peakAvg.date)}.`;
+    `the 7-day average peaked at ${formatAverage(peakAvg.deaths_7day_avg)} deaths a day on ${dateInWords(peakAvg.date)}.` +
+    eventsSentence(events, span);
   const date = { field: "date", type: "temporal", timeUnit: "utcyearmonthdate" } as const;
   return {
     id: "daily-deaths",
@@ -44,19 +50,24 @@ export const dailyDeaths: ChartBuilder = ({ daily }) => {
             ],
           },
         },
+        ...eventLayers(events, span, date),
       ],
     }),
     plot: (Plot) => {
       const points = daily.map((d) => ({ date: utcDay(d.date), deaths: d.deaths, avg: d.deaths_7day_avg }));
+      const annotations = eventMarks(Plot, events, span, { ...MARGIN, width: SVG_SIZE.width });
       return {
         ...SVG_SIZE,
-        marginLeft: 44,
+        marginLeft: MARGIN.left,
+        marginRight: MARGIN.right,
+        marginTop: annotations.marginTop,
         x: { type: "utc", label: null },
         y: { grid: true, label: "Deaths per day", labelArrow: "none" },
         marks: [
           Plot.areaY(points, { x: "date", y: "deaths", curve: "step", className: MARK.mutedFill }),
           Plot.lineY(points, { x: "date", y: "avg", strokeWidth: 2, className: MARK.accentStroke }),
           Plot.ruleY([0]),
+          ...annotations.marks,
         ],
       };
     },

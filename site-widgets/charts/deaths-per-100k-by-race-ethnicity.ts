@@ -1,0 +1,99 @@
+/**
+ * Deaths per 100,000 residents by race and ethnicity, adjusted for age: counts alone mislead, since
+ * the groups differ in size and in age. The bars are the age-adjusted rates; the CSV adds the
+ * deaths, the population and the crude rates, and the Unknown row, which has no population.
+ */
+import { MARK, SVG_SIZE, vegaLite, type ChartBuilder } from "../chart.ts";
+import { dateInWords, formatRate, people } from "../format.ts";
+import { computeRates, type GroupRate } from "../rates.ts";
+
+/** How the takeaway speaks of each rated group's residents, by key. */
+const RESIDENTS: Readonly<Record<string, string>> = {
+  latino: "Latino residents",
+  white: "White residents",
+  black: "Black residents",
+  asian: "Asian residents",
+  other: "residents of other races (American Indian included)",
+};
+
+const AXIS_TITLE = "Deaths per 100,000 residents, age-adjusted";
+
+export const deathsPer100kByRaceEthnicity: ChartBuilder = ({ people: persons, population, daily }) => {
+  const rates = computeRates(persons, population);
+  const rows = rates.groups.map(({ race_ethnicity, deaths, population: residents, crude_per_100k, age_adjusted_per_100k }) => ({
+    race_ethnicity,
+    deaths,
+    population: residents,
+    crude_per_100k,
+    age_adjusted_per_100k,
+  }));
+  const rated = rates.groups.filter((g): g is GroupRate & { age_adjusted_per_100k: number } => g.age_adjusted_per_100k !== null);
+  const order = rated.map((g) => g.race_ethnicity);
+  const description = takeaway(rated, rates.groups, daily[0].date, daily.at(-1)!.date);
+  return {
+    id: "deaths-per-100k-by-race-ethnicity",
+    title: "COVID-19 deaths per 100,000 residents of Cook County by race and ethnicity, age-adjusted",
+    description,
+    columns: ["race_ethnicity", "deaths", "population", "crude_per_100k", "age_adjusted_per_100k"],
+    rows,
+    spec: vegaLite(
+      "deaths-per-100k-by-race-ethnicity",
+      description,
+      { race_ethnicity: "string", deaths: "number", population: "number", crude_per_100k: "number", age_adjusted_per_100k: "number" },
+      {
+        height: rated.length * 28,
+        // Unknown has deaths but no population, so no rate to draw: it stays in the CSV only.
+        transform: [{ filter: "isValid(datum.age_adjusted_per_100k)" }],
+        mark: { type: "bar", color: { expr: "accent" } },
+        encoding: {
+          y: { field: "race_ethnicity", type: "nominal", sort: order, title: null },
+          x: { field: "age_adjusted_per_100k", type: "quantitative", title: AXIS_TITLE, axis: { format: ",d", tickCount: 4 } },
+          tooltip: [
+            { field: "race_ethnicity", type: "nominal", title: "Race or ethnicity" },
+            { field: "age_adjusted_per_100k", type: "quantitative", title: "Per 100,000, age-adjusted", format: ",.1f" },
+            { field: "crude_per_100k", type: "quantitative", title: "Per 100,000, crude", format: ",.1f" },
+            { field: "deaths", type: "quantitative", title: "Deaths", format: ",d" },
+            { field: "population", type: "quantitative", title: "Residents (2020)", format: ",d" },
+          ],
+        },
+      },
+    ),
+    plot: (Plot) => ({
+      ...SVG_SIZE,
+      marginLeft: 184,
+      marginRight: 48,
+      x: { grid: true, label: AXIS_TITLE, labelArrow: "none" },
+      y: { domain: order, label: null, padding: 0.2 },
+      marks: [
+        Plot.barX(rated, { x: "age_adjusted_per_100k", y: "race_ethnicity", className: MARK.accentFill }),
+        Plot.text(rated, { x: "age_adjusted_per_100k", y: "race_ethnicity", text: (d: GroupRate) => formatRate(d.age_adjusted_per_100k!), textAnchor: "start", dx: 4 }),
+        Plot.ruleX([0]),
+      ],
+    }),
+  };
+};
+
+function takeaway(rated: ReadonlyArray<GroupRate & { age_adjusted_per_100k: number }>, groups: readonly GroupRate[], first: string, latest: string): string {
+  const speak = (g: GroupRate) => RESIDENTS[g.key ?? ""] ?? `${g.race_ethnicity} residents`;
+  const parts = rated.map((g, i) => `${formatRate(g.age_adjusted_per_100k)}${i === 0 ? " COVID-19 deaths" : ""} per 100,000 ${speak(g)}`);
+  const list = parts.length > 1 ? `${parts.slice(0, -1).join(", ")} and ${parts.at(-1)}` : parts[0];
+  const sentences = [`From ${dateInWords(first)} to ${dateInWords(latest)}, the Cook County Medical Examiner recorded ${list}, adjusted for age.`];
+  const [highest, lowest] = [rated[0], rated.at(-1)!];
+  if (rated.length > 1 && lowest.age_adjusted_per_100k > 0) {
+    const ratio = highest.age_adjusted_per_100k / lowest.age_adjusted_per_100k;
+    sentences.push(`${capitalize(speak(highest))} died at ${formatRate(ratio)} times the rate of ${speak(lowest)}.`);
+  }
+  sentences.push(
+    "Rates are against the county's population estimates for 2020 and count only the deaths the Medical Examiner investigated. " +
+      "Adjusting for age weighs each group's rates by age as in the 2000 U.S. standard population, since the groups differ in age.",
+  );
+  const unknownRace = groups.filter((g) => g.population === null).reduce((n, g) => n + g.deaths, 0);
+  if (unknownRace > 0) sentences.push(`The race or ethnicity of ${people(unknownRace)} was not recorded: they are in no group's rate.`);
+  const unknownAge = rated.reduce((n, g) => n + g.deaths_unknown_age, 0);
+  if (unknownAge > 0) sentences.push(`The age of ${people(unknownAge)} was not recorded: they count in the crude rates but not in the age-adjusted ones.`);
+  return sentences.join(" ");
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
