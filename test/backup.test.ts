@@ -331,3 +331,45 @@ test("vigil run --backup backs up after a successful ingest and says so in its s
   assert.match(failed.stderr, /backup skipped \(ingest failed\)/);
   assert.deepEqual(readdirSync(to), ["vigil-20261130T041500Z-run2.db"]);
 });
+
+test("a backup's own hook copies it off the machine: `backup --then` and `run --backup-then`, every night, never with the token", async () => {
+  const db = await copyOfSeed("offsite");
+  const to = join(dir, "offsite", "backups");
+  const remote = join(dir, "offsite", "remote");
+  mkdirSync(remote, { recursive: true });
+  const copy = `cp "$VIGIL_BACKUP_FILE" ${remote}/ && env > ${remote}/env-$(basename "$VIGIL_BACKUP_FILE" .db)`;
+  const env = { SOCRATA_APP_TOKEN: "secret-token-for-the-hook-test" };
+  const taken = await runMain(["backup", "--to", to, "--db", db, "--then", copy], { env, now: fixedClock("2026-12-02T04:00:00Z") });
+  assert.equal(taken.code, 0, taken.stderr);
+  const file = "vigil-20261202T040000Z-run1.db";
+  assert.deepEqual(readFileSync(join(remote, file)), readFileSync(join(to, file)), "the hook saw the finished backup");
+  const seen = readFileSync(join(remote, `env-${file.slice(0, -3)}`), "utf8");
+  assert.match(seen, new RegExp(`^VIGIL_BACKUP_DIR=${to}$`, "m"));
+  assert.match(seen, new RegExp(`^VIGIL_DB=${db}$`, "m"));
+  assert.doesNotMatch(seen, /secret-token/);
+
+  // the nightly job: the source has not changed, so --then is skipped, but the backup's hook runs
+  portal.setRows(DATASET, first);
+  const nights = ["2026-12-03T04:00:00Z", "2026-12-04T04:00:00Z"];
+  for (const now of nights) {
+    const run = await runMain(["run", "--db", db, "--portal", portal.url, "--dataset", DATASET, "--backup", to, "--then", "echo site hook"], {
+      env: { ...env, VIGIL_BACKUP_THEN: copy },
+      now: fixedClock(now),
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.doesNotMatch(run.stdout, /site hook/);
+  }
+  assert.equal(readdirSync(remote).filter((name) => BACKUP_NAME.test(name)).length, 3, "one copy a night");
+
+  // a hook that fails fails the command, and keeps the backup
+  const failing = await runMain(["backup", "--to", to, "--db", db, "--then", "exit 3"], { now: fixedClock("2026-12-05T04:00:00Z") });
+  assert.equal(failing.code, 1);
+  assert.match(failing.stderr, /^vigil backup: vigil-20261205T040000Z-run\d+\.db was taken, but --then exited 3$/m);
+  assert.ok(existsSync(join(to, failing.stdout.trim().split("/").at(-1) as string)));
+  const night = await runMain(["run", "--db", db, "--portal", portal.url, "--dataset", DATASET, "--backup", to, "--backup-then", "exit 4"], { now: fixedClock("2026-12-06T04:00:00Z") });
+  assert.equal(night.code, 1);
+  assert.match(night.stderr, /backup failed: vigil-20261206T040000Z-run\d+\.db was taken, but --backup-then exited 4/);
+  const alone = await runMain(["run", "--db", db, "--backup-then", "true"]);
+  assert.equal(alone.code, 2);
+  assert.match(alone.stderr, /--backup-then needs --backup DIR/);
+});

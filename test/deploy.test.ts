@@ -18,7 +18,7 @@ import { COMMON_OPTIONS } from "../pipeline/cli/command.ts";
 import { DEFAULT_CRON, DEFAULT_TIMEZONE } from "../pipeline/ops/schedule.ts";
 import { startPortal } from "../fixtures/portal.ts";
 import { generateCovidView } from "../fixtures/generate.ts";
-import { ROOT, tempDir } from "./helpers.ts";
+import { ROOT, runMain, tempDir } from "./helpers.ts";
 
 const DEPLOY = join(ROOT, "deploy");
 const ENV_FILE = "/etc/vigil/vigil.env";
@@ -126,17 +126,30 @@ function renderEnvFile(dir: string, vars: Record<string, unknown>): string {
   return dest;
 }
 
-const ANSIBLE_DEFAULTS = { vigil_site: "", vigil_then: "", vigil_commit: false, vigil_push: false, vigil_app_token: "" };
+const ANSIBLE_DEFAULTS = { vigil_site: "", vigil_then: "", vigil_commit: false, vigil_push: false, vigil_app_token: "", vigil_backup_dir: "", vigil_backup_keep: 7, vigil_backup_then: "", vigil_events: "" };
 
 test("the Ansible settings file holds only variables vigil reads, quoted for sh and systemd alike", { skip: !has("ansible") && "ansible is not installed" }, async (t) => {
   const dir = tempDir(t);
-  const env = renderEnvFile(dir, { ...ANSIBLE_DEFAULTS, vigil_data_dir: "/var/lib/vigil", vigil_site: "/srv/site", vigil_then: "hugo --minify -s '/srv/site'", vigil_cron: DEFAULT_CRON, vigil_app_token: "t0k en", vigil_commit: true, vigil_push: true });
+  const env = renderEnvFile(dir, {
+    ...ANSIBLE_DEFAULTS,
+    vigil_data_dir: "/var/lib/vigil",
+    vigil_site: "/srv/site",
+    vigil_then: "hugo --minify -s '/srv/site'",
+    vigil_cron: DEFAULT_CRON,
+    vigil_app_token: "t0k en",
+    vigil_commit: true,
+    vigil_push: true,
+    vigil_backup_dir: "/var/backups/vigil",
+    vigil_backup_keep: 14,
+    vigil_backup_then: 'rclone copy "$VIGIL_BACKUP_DIR" remote:vigil',
+    vigil_events: "/srv/site/data/events.csv",
+  });
   const text = readFileSync(env, "utf8");
   const names = [...text.matchAll(/^([A-Z_]+)=/gm)].map((m) => m[1]);
   const known = await knownEnv();
   assert.deepEqual(names.filter((name) => !known.has(name)), [], "every variable is one vigil reads");
-  const shell = spawnSync("sh", ["-c", `set -a && . "${env}" && node -e 'const e = process.env; console.log(JSON.stringify([e.VIGIL_DB, e.VIGIL_SITE, e.VIGIL_THEN, e.VIGIL_CRON, e.SOCRATA_APP_TOKEN, e.VIGIL_COMMIT, e.VIGIL_PUSH]))'`], { encoding: "utf8" });
-  assert.deepEqual(JSON.parse(shell.stdout), ["/var/lib/vigil/vigil.db", "/srv/site", "hugo --minify -s '/srv/site'", DEFAULT_CRON, "t0k en", "1", "1"]);
+  const shell = spawnSync("sh", ["-c", `set -a && . "${env}" && node -e 'const e = process.env; console.log(JSON.stringify([e.VIGIL_DB, e.VIGIL_SITE, e.VIGIL_THEN, e.VIGIL_CRON, e.SOCRATA_APP_TOKEN, e.VIGIL_COMMIT, e.VIGIL_PUSH, e.VIGIL_BACKUP, e.VIGIL_BACKUP_KEEP, e.VIGIL_BACKUP_THEN, e.VIGIL_EVENTS]))'`], { encoding: "utf8" });
+  assert.deepEqual(JSON.parse(shell.stdout), ["/var/lib/vigil/vigil.db", "/srv/site", "hugo --minify -s '/srv/site'", DEFAULT_CRON, "t0k en", "1", "1", "/var/backups/vigil", "14", 'rclone copy "$VIGIL_BACKUP_DIR" remote:vigil', "/srv/site/data/events.csv"]);
 });
 
 test("supervisord parses the programs, then runs them: a catch-up run, datasette, a clean stop", { skip: (!has("supervisord") || !has("ansible")) && "supervisor or ansible is not installed" }, async (t) => {
@@ -221,6 +234,29 @@ test("the Ansible playbook passes ansible-playbook --syntax-check and installs w
   const clone = play.tasks.find((task) => task["ansible.builtin.git"])!["ansible.builtin.git"];
   assert.equal(play.vars[clone.dest.replace(/[{} ]/g, "")], INSTALL_DIR);
   assert.equal(play.vars.vigil_node_major, 20);
+});
+
+test("the playbook's restore task, run by Ansible as written, puts a backup in place on a machine without a database", { skip: !has("ansible") && "ansible is not installed" }, async (t) => {
+  const dir = tempDir(t);
+  const text = readFileSync(join(DEPLOY, "ansible", "pi.yml"), "utf8");
+  const [play] = parseAllDocuments(text)[0].toJS() as Array<{ tasks: Array<Record<string, any>> }>;
+  const task = play.tasks.find((x) => /^Restore the database/.test(String(x.name)))!;
+  assert.equal(task.args.creates, "{{ vigil_data_dir }}/vigil.db", "never over a database already there");
+  const portal = await startPortal({ datasets: { "3trz-enys": generateCovidView({ seed: 3, count: 40 }) } });
+  t.after(() => portal.close());
+  const old = join(dir, "old", "vigil.db");
+  assert.equal((await runMain(["ingest", "--db", old, "--portal", portal.url])).code, 0);
+  const backup = await runMain(["backup", "--db", old, "--to", join(dir, "backups")]);
+  assert.equal(backup.code, 0, backup.stderr);
+  const vars = { vigil_data_dir: join(dir, "new pi"), vigil_restore_from: backup.stdout.trim() };
+  mkdirSync(vars.vigil_data_dir);
+  const run = spawnSync("ansible", ["localhost", "-i", "localhost,", "-c", "local", "-m", "ansible.builtin.command", "-a", `${task["ansible.builtin.command"]} chdir=${ROOT}`, "-e", JSON.stringify(vars)], {
+    encoding: "utf8",
+    env: { ...process.env, ANSIBLE_NOCOLOR: "1", ANSIBLE_LOCALHOST_WARNING: "false" },
+  });
+  assert.equal(run.status, 0, run.stdout + run.stderr);
+  const count = (path: string) => execFileSync("sqlite3", [path, "SELECT count(*) || ' ' || max(id) FROM runs; SELECT count(*) FROM cases;"], { encoding: "utf8" });
+  assert.equal(count(join(vars.vigil_data_dir, "vigil.db")), count(old));
 });
 
 test("k3s manifests: one writer, one node, and the commands, paths, ports and environment the code expects", async () => {

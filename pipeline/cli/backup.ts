@@ -1,6 +1,7 @@
 /** `vigil backup`: an online, checked copy of the private database, with rotation. */
 import { UsageError } from "../errors.ts";
-import { backup, DEFAULT_KEEP } from "../ops/backup.ts";
+import { backup, backupHookEnv, DEFAULT_KEEP } from "../ops/backup.ts";
+import { runShell } from "../ops/children.ts";
 import type { Command, OptionSpec, OptionValues } from "./command.ts";
 
 /** The backup options of `vigil backup`, and of `vigil run` and `vigil schedule` as --backup. */
@@ -35,19 +36,38 @@ under such a name is always a complete backup. It is one self-contained file (no
 ready to copy off the machine. Then only the newest --keep of vigil's backups in DIR are kept;
 other files in DIR are left alone. Prints the backup's path.
 
-\`vigil run --backup DIR\` takes one after each successful ingest; \`vigil restore FILE\` puts one back.
+With --then, runs a command with \`sh -c\` after the backup, to copy it off the machine; it sees
+VIGIL_BACKUP_FILE (the new backup), VIGIL_BACKUP_DIR and VIGIL_DB, never SOCRATA_APP_TOKEN. When it
+fails, vigil backup exits 1 (the backup itself is kept).
+
+\`vigil run --backup DIR\` takes one after each successful ingest (and runs --backup-then after it);
+\`vigil restore FILE\` puts one back.
 
 Examples:
   vigil backup --to /var/backups/vigil
-  vigil backup --to /var/backups/vigil --keep 30 && rclone copy /var/backups/vigil remote:vigil`,
+  vigil backup --to /var/backups/vigil --keep 30 --then 'rclone copy "$VIGIL_BACKUP_DIR" remote:vigil'`,
   options: {
     to: { type: "string", arg: "DIR", description: "folder to write the backup into (required)" },
     ...KEEP_OPTION,
+    then: { type: "string", arg: "CMD", description: "shell command to run after the backup, e.g. an rclone copy off the machine" },
   },
   async run(ctx) {
     const to = backupDir(ctx.values.to, "--to");
     if (to === undefined) throw new UsageError("--to is required: the folder to write the backup into, e.g. --to /var/backups/vigil");
+    const then = hookCommand(ctx.values.then, "--then");
     const result = await backup({ db: ctx.config.db, to, keep: parseKeep(ctx.values), now: ctx.now, log: ctx.log });
     ctx.stdout.write(result.path + "\n");
+    if (then === undefined) return 0;
+    const hook = await runShell({ ...ctx, command: then, extra: backupHookEnv(result, ctx.config.db), stage: "backup" });
+    if ("code" in hook && hook.code === 0) return 0;
+    ctx.stderr.write(`vigil backup: ${result.file} was taken, but --then ${"error" in hook ? `could not start: ${hook.error}` : `exited ${hook.code}`}\n`);
+    return 1;
   },
 };
+
+/** A hook flag's command, or a usage error naming the flag. */
+export function hookCommand(value: OptionValues[string], flag: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || value.trim() === "") throw new UsageError(`${flag} needs a command, e.g. ${flag} "rclone copy /var/backups/vigil remote:vigil"`);
+  return value;
+}

@@ -3,7 +3,7 @@ import type { Config } from "../../schemas/config.ts";
 import { EVENTS_OPTIONS, eventsFlag, LIMIT_OPTIONS, parseLimits, PUBLIC_OPTIONS, publicDir, SITE_OPTIONS, SOURCE_OPTIONS, type Command, type OptionValues } from "./command.ts";
 import { UsageError } from "../errors.ts";
 import { nightly, type NightlyOptions } from "../ops/nightly.ts";
-import { backupDir, KEEP_OPTION, parseKeep } from "./backup.ts";
+import { backupDir, hookCommand, KEEP_OPTION, parseKeep } from "./backup.ts";
 import { FULL_OPTION } from "./ingest.ts";
 
 /** Reads the run's own flags; shared with `vigil schedule`, which takes the same ones. */
@@ -16,7 +16,9 @@ export function runFlags(values: OptionValues, config: Config): Pick<NightlyOpti
   if (commit && !config.site) throw new UsageError("--commit needs --site (or VIGIL_SITE): the Hugo site inside a git repository");
   const publish = isOn(values.publish, "VIGIL_PUBLISH") ? publicDir({ values }) : undefined;
   const backupTo = backupDir(values.backup, "--backup");
-  const backup = backupTo === undefined ? undefined : { to: backupTo, keep: parseKeep(values) };
+  const backupThen = hookCommand(values["backup-then"], "--backup-then");
+  if (backupThen !== undefined && backupTo === undefined) throw new UsageError("--backup-then needs --backup DIR (or VIGIL_BACKUP)");
+  const backup = backupTo === undefined ? undefined : { to: backupTo, keep: parseKeep(values), then: backupThen };
   // read once now, so a bad file stops the command before it starts; each run reads it again
   const events = eventsFlag(values)?.file;
   return { then, commit, push, limits: parseLimits(values), publish, backup, events };
@@ -42,6 +44,7 @@ export const RUN_OPTIONS: Command["options"] = {
   ...PUBLIC_OPTIONS,
   backup: { type: "string", arg: "DIR", env: "VIGIL_BACKUP", description: "after a successful ingest, back up the database into DIR (see vigil backup)" },
   ...KEEP_OPTION,
+  "backup-then": { type: "string", arg: "CMD", env: "VIGIL_BACKUP_THEN", description: "shell command to run after each backup, e.g. an rclone copy off the machine" },
 };
 
 export const command: Command = {
@@ -59,7 +62,9 @@ and the steps after it are skipped. One summary line says what each step did.
 With --publish, after the widgets it publishes the public record into --out (see \`vigil publish\`;
 with --site, into the site too): a new snapshot only when something published changed.
 With --backup DIR, after every successful ingest (changed or not) and before the commit and hook,
-it backs up the database into DIR, keeping the newest --keep (see \`vigil backup\`).
+it backs up the database into DIR, keeping the newest --keep (see \`vigil backup\`), then runs
+--backup-then with \`sh -c\` (VIGIL_BACKUP_FILE, VIGIL_BACKUP_DIR, VIGIL_DB), every night, changed
+or not: the place for a copy off the machine. When it fails, the backup step and the run fail.
 The hook sees VIGIL_RUN_ID, VIGIL_DB and VIGIL_SITE, never SOCRATA_APP_TOKEN.
 After a successful ingest, the database's events table (listed in datasette) is made to hold
 the built-in dated events plus those of --events FILE (CSV: date,label,source_url; see

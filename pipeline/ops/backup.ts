@@ -46,6 +46,11 @@ export interface BackupResult {
   pruned: string[];
 }
 
+/** What a hook run after a backup (`--then`, `--backup-then`) is told: the new file, its folder and the database. */
+export function backupHookEnv(taken: BackupResult, db: string): NodeJS.ProcessEnv {
+  return { VIGIL_BACKUP_FILE: taken.path, VIGIL_BACKUP_DIR: dirname(taken.path), VIGIL_DB: db };
+}
+
 export async function backup(options: BackupOptions): Promise<BackupResult> {
   const { db, to, log } = options;
   const started = performance.now();

@@ -10,6 +10,45 @@ import { createServer } from "node:net";
 import { VigilError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 
+/** A shell hook as the user wrote it (`--then`, `--backup-then`) and where it runs. */
+export interface ShellHook {
+  command: string;
+  /** What the hook may know (added to vigil's own environment, which never passes the app token on). */
+  env: NodeJS.ProcessEnv;
+  extra: NodeJS.ProcessEnv;
+  /** Where the hook's own output goes. */
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  /** Stopping vigil stops the hook too (supervisord signals only vigil, not its children). */
+  signal?: AbortSignal;
+  log: Logger;
+  /** The log's stage for the hook's lines, e.g. "hook". */
+  stage: string;
+}
+
+/** Runs a hook with `sh -c` to its end: its exit code (128 + the signal's number when killed), or an error when it could not start. */
+export function runShell(hook: ShellHook): Promise<{ code: number } | { error: string }> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const child = spawn("sh", ["-c", hook.command], { stdio: ["ignore", "pipe", "pipe"], env: childEnv(hook.env, hook.extra) });
+    child.stdout.pipe(hook.stdout, { end: false });
+    child.stderr.pipe(hook.stderr, { end: false });
+    const stop = () => child.kill("SIGTERM");
+    hook.signal?.addEventListener("abort", stop, { once: true });
+    child.on("error", (error) => {
+      hook.signal?.removeEventListener("abort", stop);
+      hook.log.error(hook.stage, `could not start \`${hook.command}\`: ${error.message}`);
+      resolve({ error: error.message });
+    });
+    child.on("close", (code, signal) => {
+      hook.signal?.removeEventListener("abort", stop);
+      const exit = code ?? 128 + (signal === "SIGTERM" ? 15 : signal === "SIGKILL" ? 9 : signal === "SIGINT" ? 2 : 0);
+      hook.log[exit === 0 ? "info" : "error"](hook.stage, `\`${hook.command}\` exited ${exit}${signal ? ` (${signal})` : ""}`, { code: exit, ms: Math.round(performance.now() - started) });
+      resolve({ code: exit });
+    });
+  });
+}
+
 /** The environment for a child (git, a --then hook, datasette, Hugo): vigil's own, less the app token. */
 export function childEnv(env: NodeJS.ProcessEnv, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const { SOCRATA_APP_TOKEN: _token, ...rest } = env;

@@ -5,7 +5,6 @@
  * changed widget files in the site's repository; then the --then hook. Commit and hook happen
  * only when what the site shows changed. Every step reports into one summary line and the exit code.
  */
-import { spawn } from "node:child_process";
 import { existsSync, rmSync, writeFileSync } from "node:fs";
 import type { Config } from "../../schemas/config.ts";
 import { openDatabase } from "../store/db.ts";
@@ -13,11 +12,11 @@ import { builtInEvents, mergeEvents, readEventsFile, replaceEvents } from "../st
 import { acquireWriteLock } from "../store/lock.ts";
 import type { Limits } from "../store/limits.ts";
 import { redact } from "../errors.ts";
-import { childEnv } from "./children.ts";
+import { runShell } from "./children.ts";
 import { commitSite, type CommitResult } from "./site-git.ts";
 import { ingest, type IngestOptions, type IngestResult, type RunResult } from "../ingest/ingest.ts";
 import { publish, type PublishResult } from "../publish/publish.ts";
-import { backup, type BackupResult } from "./backup.ts";
+import { backup, backupHookEnv, type BackupResult } from "./backup.ts";
 import { elapsed, type Logger } from "../log.ts";
 
 // A type-only import: the module itself is loaded lazily, since the chart libraries take a second.
@@ -38,8 +37,8 @@ export interface NightlyOptions {
   push?: boolean;
   /** Publish the public record into this folder after the widgets (and into the site with --site). */
   publish?: string;
-  /** Back up the database into this folder after a successful ingest, keeping the newest `keep`. */
-  backup?: { to: string; keep: number };
+  /** Back up the database into this folder after a successful ingest, keeping the newest `keep`; then run `then`. */
+  backup?: { to: string; keep: number; then?: string };
   /** The site's events file (`--events`), read at each run; the events table then holds its events and the built-in ones. */
   events?: string;
   /** Where the hook's own output goes. */
@@ -111,6 +110,8 @@ export async function nightly(options: NightlyOptions): Promise<NightlyResult> {
     else if (stopped()) backedUp = { status: "skipped", reason: "stopped" };
     // before the commit and hook, so a hook that copies the backups off the machine has tonight's
     else backedUp = await attempt(() => backup({ db: config.db, to, keep, now: options.now, log }));
+    const then = options.backup.then;
+    if (then !== undefined && backedUp.status === "ok") backedUp = await afterBackup(then, backedUp.value, options);
   }
   const changed = siteChanged(ingestStep, widgets) || (published.status === "ok" && published.value.changed && config.site !== undefined);
   const failed = [ingestStep, events, widgets, published, backedUp].some((step) => step.status === "failed");
@@ -234,29 +235,19 @@ function storeEvents(dbPath: string, file: string | undefined, log: Logger): Eve
   }
 }
 
-function runHook(command: string, options: NightlyOptions & { runId: number | null }): Promise<Step<{ code: number }>> {
-  const started = performance.now();
-  return new Promise((resolve) => {
-    // The hook gets what it needs to know about the run, and never the app token.
-    const env = childEnv(options.env, { VIGIL_RUN_ID: String(options.runId ?? ""), VIGIL_DB: options.config.db, VIGIL_SITE: options.config.site ?? "" });
-    const child = spawn("sh", ["-c", command], { stdio: ["ignore", "pipe", "pipe"], env });
-    child.stdout.pipe(options.stdout, { end: false });
-    child.stderr.pipe(options.stderr, { end: false });
-    // Stopping the run stops the hook too (supervisord signals only vigil, not its children).
-    const stop = () => child.kill("SIGTERM");
-    options.signal?.addEventListener("abort", stop, { once: true });
-    child.on("error", (error) => {
-      options.signal?.removeEventListener("abort", stop);
-      options.log.error("hook", `could not start the hook: ${error.message}`);
-      resolve({ status: "failed", error: error.message });
-    });
-    child.on("close", (code, signal) => {
-      options.signal?.removeEventListener("abort", stop);
-      const exit = code ?? 128 + (signal === "SIGTERM" ? 15 : signal === "SIGKILL" ? 9 : signal === "SIGINT" ? 2 : 0);
-      options.log[exit === 0 ? "info" : "error"]("hook", `\`${command}\` exited ${exit}${signal ? ` (${signal})` : ""}`, { code: exit, ms: elapsed(started) });
-      resolve({ status: "ok", value: { code: exit } });
-    });
-  });
+/** The backup's own hook (--backup-then), every night a backup is taken: a failure fails the backup step. */
+async function afterBackup(command: string, taken: BackupResult, options: NightlyOptions): Promise<Step<BackupResult>> {
+  const result = await runShell({ ...options, command, extra: backupHookEnv(taken, options.config.db), stage: "backup" });
+  if ("code" in result && result.code === 0) return { status: "ok", value: taken };
+  const why = "error" in result ? `could not start: ${result.error}` : `exited ${result.code}`;
+  return { status: "failed", error: `${taken.file} was taken, but --backup-then ${why}` };
+}
+
+async function runHook(command: string, options: NightlyOptions & { runId: number | null }): Promise<Step<{ code: number }>> {
+  // The hook gets what it needs to know about the run, and never the app token.
+  const extra = { VIGIL_RUN_ID: String(options.runId ?? ""), VIGIL_DB: options.config.db, VIGIL_SITE: options.config.site ?? "" };
+  const result = await runShell({ ...options, command, extra, stage: "hook" });
+  return "error" in result ? { status: "failed", error: result.error } : { status: "ok", value: result };
 }
 
 function commitSubject(runId: number | null, ingested: RunResult | null, files: number): string {
