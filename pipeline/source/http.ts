@@ -67,14 +67,16 @@ export class HttpClient {
   }
 
   private connection(): NonNullable<HttpClient["undici"]> {
-    this.undici ??= import("undici").then(({ Agent, request }) => ({
-      agent: new Agent({
+    this.undici ??= import("undici").then((loaded) => {
+      // Node names a CommonJS package's exports; the build, which bundles undici, hands them as `default`
+      const { Agent, request } = "Agent" in loaded ? loaded : (loaded as { default: typeof loaded }).default;
+      const agent = new Agent({
         connect: { timeout: this.options.connectTimeoutMs },
         headersTimeout: this.options.headersTimeoutMs,
         bodyTimeout: this.options.bodyTimeoutMs,
-      }),
-      request,
-    }));
+      });
+      return { agent, request };
+    });
     return this.undici;
   }
 
