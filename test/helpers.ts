@@ -99,6 +99,20 @@ export { memoryLogger };
 /** Fast retries for tests: no real waiting between attempts. */
 export const FAST_HTTP = { baseDelayMs: 1, maxDelayMs: 5, sleep: async () => {} } as const;
 
+/** The record an ingest keeps, every column, in a fixed order: cases, revisions, rejects. */
+export function recordSnapshot(path: string) {
+  const db = new Database(path, { readonly: true });
+  try {
+    return {
+      cases: db.prepare("SELECT * FROM cases ORDER BY casenumber").all(),
+      revisions: db.prepare("SELECT * FROM case_revisions ORDER BY id").all(),
+      rejects: db.prepare("SELECT * FROM rejects ORDER BY id").all(),
+    };
+  } finally {
+    db.close();
+  }
+}
+
 /**
  * Everything a bulk load leaves in a database, in load order: cases, revisions, rejects, run counts,
  * the search index and backfill leftovers. Two loads that should converge compare equal.

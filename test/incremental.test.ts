@@ -12,18 +12,16 @@ import { startPortal } from "../fixtures/portal.ts";
 import { generateCovidView } from "../fixtures/generate.ts";
 import { ingest, type IngestOptions } from "../pipeline/ingest/ingest.ts";
 import { SOURCE_COLUMNS, type RawRow } from "../schemas/source-columns.ts";
-import { FAST_HTTP, fixedClock, memoryLogger, runMain, tempDir } from "./helpers.ts";
+import { FAST_HTTP, fixedClock, memoryLogger, recordSnapshot, runMain, tempDir } from "./helpers.ts";
 
 const DATASET = "3trz-enys";
 
-/** Every table of the record, every column, in a fixed order; runs by what they changed. */
+/** Every table of the record, every column, in a fixed order; runs by what they changed; the daily series. */
 function record(path: string) {
   const db = new Database(path, { readonly: true });
   try {
     return {
-      cases: db.prepare("SELECT * FROM cases ORDER BY casenumber").all(),
-      revisions: db.prepare("SELECT * FROM case_revisions ORDER BY id").all(),
-      rejects: db.prepare("SELECT * FROM rejects ORDER BY id").all(),
+      ...recordSnapshot(path),
       runs: db.prepare("SELECT id, status, inserted, updated, removed, restored FROM runs ORDER BY id").all(),
       daily: db.prepare("SELECT * FROM daily_deaths").all(),
     };

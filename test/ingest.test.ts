@@ -10,7 +10,7 @@ import { generateCovidView } from "../fixtures/generate.ts";
 import { ingest, type IngestOptions } from "../pipeline/ingest/ingest.ts";
 import { RunRefusedError, HttpError } from "../pipeline/errors.ts";
 import { SOURCE_COLUMNS, type RawRow } from "../schemas/source-columns.ts";
-import { FAST_HTTP, fixedClock, memoryLogger, tempDir } from "./helpers.ts";
+import { FAST_HTTP, fixedClock, memoryLogger, recordSnapshot, tempDir } from "./helpers.ts";
 
 const DATASET = "3trz-enys";
 
@@ -30,18 +30,7 @@ async function setup(t: Parameters<typeof tempDir>[0], rows: RawRow[]) {
   return { dir, db, portal, log, options, read: () => new Database(db, { readonly: true }) };
 }
 
-function snapshot(path: string) {
-  const db = new Database(path, { readonly: true });
-  try {
-    return {
-      cases: db.prepare("SELECT * FROM cases ORDER BY casenumber").all(),
-      revisions: db.prepare("SELECT * FROM case_revisions ORDER BY id").all(),
-      rejects: db.prepare("SELECT * FROM rejects ORDER BY id").all(),
-    };
-  } finally {
-    db.close();
-  }
-}
+const snapshot = recordSnapshot;
 
 const sample = generateCovidView({ seed: 7, count: 1200 });
 
