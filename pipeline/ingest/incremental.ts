@@ -41,6 +41,8 @@ export function planSync(
   if (updated !== null && updated === last.source_rows_updated_at && !refusalsMayNowPass(db, options.now)) {
     return { sync: "unchanged", reason: `rowsUpdatedAt and columns as in run ${last.id}`, last };
   }
+  // Written without a zone, as SoQL timestamps are: a portal reading it as Chicago time instead of
+  // UTC moves it 5 or 6 hours later, which the day of overlap still covers.
   const since = new Date(Date.parse(last.source_max_updated_at) - OVERLAP_HOURS * 3_600_000).toISOString().slice(0, -1);
   return { sync: "incremental", reason: `rows updated since ${since} UTC`, last, since };
 }

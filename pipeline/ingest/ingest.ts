@@ -86,10 +86,12 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     let read: Read | undefined;
     if (plan.sync === "incremental") {
       const changes = await fetchChanges(source, db, plan.since);
-      const drift = changes.ok ? detectDrift(metadata, [...rowKeys(changes.rows), ...parseList(plan.last.unknown_columns)]) : undefined;
-      if (!changes.ok) reason = changes.reason;
-      else if (!sameDrift(drift as Drift, plan.last)) reason = "the columns the rows carry changed";
-      else read = { rows: changes.rows, drift: drift as Drift, incremental: { listed: changes.listed, unchanged: changes.unchanged } };
+      if (changes.ok) {
+        // columns only unchanged rows carry were seen by the run that read them: carried over
+        const drift = detectDrift(metadata, [...rowKeys(changes.rows), ...parseList(plan.last.unknown_columns)]);
+        if (sameDrift(drift, plan.last)) read = { rows: changes.rows, drift, incremental: { listed: changes.listed, unchanged: changes.unchanged } };
+        else reason = "the columns the rows carry changed";
+      } else reason = changes.reason;
       if (!read) {
         sync = "full";
         log.info("fetch", `reading every row: ${reason}`, { run: runId });
@@ -121,9 +123,9 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
       if (read.incremental) writer.markListed(listedCaseNumbers(read.incremental.listed));
       const scope = removalScopeFor(config.dataset);
       const { unseen, active } = writer.countUnseen(scope);
-      if (rows === 0 || (valid.length === 0 && !read.incremental)) {
-        if (active > 0) throw new RunRefusedError(`the portal returned no cases but the database has ${active}`, { hint: "the source looks broken; nothing was changed" });
-      }
+      // an incremental run's valid rows are only the changed ones: the list says whether the source is empty
+      const empty = read.incremental ? rows === 0 : valid.length === 0;
+      if (empty && active > 0) throw new RunRefusedError(`the portal returned no cases but the database has ${active}`, { hint: "the source looks broken; nothing was changed" });
       checkRemovalShare({ unseen, active }, limits, "the portal", "nothing was changed");
       writer.markRemoved(scope);
       writer.counts.fetched = raws.length;
