@@ -34,7 +34,7 @@ const day = (n: number) => new Date(Date.parse("2026-11-20T09:00:00Z") + n * 86_
 
 test("incremental runs leave exactly the database full runs leave, night after night", async (t) => {
   const dir = tempDir(t);
-  const base = generateCovidView({ seed: 23, count: 1500 });
+  const base = generateCovidView({ seed: 23, count: 1000 });
   const portal = await startPortal({ datasets: { [DATASET]: base } });
   t.after(() => portal.close());
   const full = join(dir, "full.db");

@@ -38,7 +38,9 @@ With --as-of RUN, writes the same files from the record as it stood after run RU
 successful run (\`vigil status\` lists them; so does the runs table in datasette): corrections
 made since are undone from the correction log, cases added since are left out and cases
 withdrawn since are counted again, so every chart, figure and memorial day shows what that run
-published, "data as of" included. The site then shows that record until the next
+published, "data as of" included. The dated events drawn on the time charts are today's list
+(built-in, --events or the last run's), not the one of that night. The site then shows that
+record until the next
 \`vigil widgets\` or \`vigil run\` writes the current one. --as-of does not combine with
 --freeze: to freeze a post as it stood after a run, write the widgets --as-of that run,
 --freeze the post, then write the widgets again without --as-of.
