@@ -40,10 +40,9 @@ made since are undone from the correction log, cases added since are left out an
 withdrawn since are counted again, so every chart, figure and memorial day shows what that run
 published, "data as of" included. The dated events drawn on the time charts are today's list
 (built-in, --events or the last run's), not the one of that night. The site then shows that
-record until the next
-\`vigil widgets\` or \`vigil run\` writes the current one. --as-of does not combine with
---freeze: to freeze a post as it stood after a run, write the widgets --as-of that run,
---freeze the post, then write the widgets again without --as-of.
+record until the next \`vigil widgets\` or \`vigil run\` writes the current one. --as-of does
+not combine with --freeze: to freeze a post as it stood after a run, write the widgets --as-of
+that run, --freeze the post, then write the widgets again without --as-of.
 
 Examples:
   vigil widgets --site ~/blog
