@@ -10,7 +10,8 @@ import { parse } from "yaml";
 import { z } from "zod";
 import { caseSchema, CASE_FIELDS, PROVENANCE_COLUMNS } from "../schemas/case.ts";
 import { checkContract, InternalError } from "../pipeline/errors.ts";
-import { PRIVATE_TABLES, WITHHELD_COLUMNS } from "../pipeline/publish/projection.ts";
+import { PRIVATE_TABLES, WITHHELD_COLUMNS, WITHHELD_FIELDS_SQL } from "../pipeline/publish/projection.ts";
+import { FIGURES, figureSql, type FigureName } from "../pipeline/store/figures.ts";
 
 export const METADATA_PATH = projectPath("datasette", "metadata.yml");
 
@@ -32,7 +33,8 @@ const tableSchema = z.looseObject({
 });
 
 const querySchema = z.looseObject({
-  sql: text,
+  // absent for the published figures, whose SQL is pipeline/store/figures/
+  sql: text.optional(),
   title: text,
   description: text,
   // A canned query that writes is never wanted: datasette serves the database read-only.
@@ -45,6 +47,9 @@ const databaseSchema = z.looseObject({
   queries: z.record(z.string(), querySchema),
 });
 
+/** The placeholder metadata.yml writes for the list of withheld fields. */
+const WITHHELD_PLACEHOLDER = "WITHHELD_FIELDS";
+
 const metadataSchema = z.looseObject({
   title: text,
   source: text,
@@ -54,11 +59,11 @@ const metadataSchema = z.looseObject({
 });
 
 export type TableMetadata = z.infer<typeof tableSchema>;
-export type QueryMetadata = z.infer<typeof querySchema>;
+export type QueryMetadata = z.infer<typeof querySchema> & { sql: string };
 export type DatabaseMetadata = z.infer<typeof databaseSchema>;
 
 /** Datasette metadata with exactly one database, under the name it is served as. */
-export type Metadata = Omit<z.infer<typeof metadataSchema>, "databases"> & { databases: Record<string, DatabaseMetadata> };
+export type Metadata = Omit<z.infer<typeof metadataSchema>, "databases"> & { databases: Record<string, DatabaseMetadata & { queries: Record<string, QueryMetadata> }> };
 
 /** The name datasette serves a database file under: its file name without the extension. */
 export function databaseName(dbPath: string): string {
@@ -97,7 +102,7 @@ const publicSchema = z.object({
  */
 export function buildMetadata(base: unknown, options: { database?: string; snapshot?: Snapshot } = {}): Metadata {
   const { databases, public: publicBlock, ...top } = checkContract(metadataSchema, base, "datasette/metadata.yml", "fix datasette/metadata.yml");
-  const database = structuredClone(databases[BASE_DATABASE]);
+  const database = withQuerySql(structuredClone(databases[BASE_DATABASE]));
   const described = caseColumnDescriptions();
   for (const table of SCHEMA_TABLES) {
     const entry = database.tables[table];
@@ -120,6 +125,26 @@ export function buildMetadata(base: unknown, options: { database?: string; snaps
     makePublic(top, database, overrides, options.snapshot);
   }
   return { ...top, databases: { [options.database ?? BASE_DATABASE]: database } };
+}
+
+/**
+ * Every query with its SQL: the published figures' from pipeline/store/figures/ (the same text the
+ * site runs), the others' as written, the list of withheld fields filled in.
+ */
+function withQuerySql(database: z.infer<typeof databaseSchema>): DatabaseMetadata & { queries: Record<string, QueryMetadata> } {
+  for (const name of Object.keys(FIGURES) as FigureName[]) {
+    const query = database.queries[name];
+    if (!query) throw new InternalError(`datasette/metadata.yml has no query ${name}`, { hint: "describe it under databases.vigil.queries, without sql" });
+    if (query.sql !== undefined) {
+      throw new InternalError(`datasette/metadata.yml writes the SQL of ${name}, which pipeline/store/figures/ already holds`, { hint: "remove its sql" });
+    }
+    query.sql = figureSql(name);
+  }
+  for (const [name, query] of Object.entries(database.queries)) {
+    if (query.sql === undefined) throw new InternalError(`datasette/metadata.yml: query ${name} has no sql`);
+    query.sql = query.sql.replaceAll(WITHHELD_PLACEHOLDER, WITHHELD_FIELDS_SQL);
+  }
+  return database as DatabaseMetadata & { queries: Record<string, QueryMetadata> };
 }
 
 function makePublic(top: Record<string, unknown>, database: DatabaseMetadata, overrides: z.infer<typeof publicSchema>, snapshot: Snapshot): void {

@@ -61,14 +61,15 @@ export const dayFigureSchema = z.object({
   deaths_7day_avg: z.number().nonnegative().describe("Average of the 7 days ending that day"),
 });
 
-const per100k = z.number().nonnegative();
+/** A rate as the figures print it: text with 2 decimals, the same string in every file and in datasette. */
+const per100k = z.string().regex(/^\d+\.\d{2}$/);
 
 export const groupRateSchema = z.object({
   race_ethnicity: words.describe("Latino (of any race); White, Black, Asian (not Latino); Other (incl. American Indian); Unknown; or All residents"),
   deaths: count.describe("COVID-19 deaths in the group, removed cases left out"),
   population: count.nullable().describe("Residents of Cook County in the group, 2020 estimates; null for Unknown, which has no population"),
-  crude_per_100k: per100k.nullable().describe("Deaths per 100,000 residents, 2 decimals; null for Unknown"),
-  age_adjusted_per_100k: per100k.nullable().describe("Deaths per 100,000 residents adjusted for age to the 2000 U.S. standard population (direct method), 2 decimals; null for Unknown"),
+  crude_per_100k: per100k.nullable().describe("Deaths per 100,000 residents, text with 2 decimals (\"312.40\"); null for Unknown"),
+  age_adjusted_per_100k: per100k.nullable().describe("Deaths per 100,000 residents adjusted for age to the 2000 U.S. standard population (direct method), text with 2 decimals; null for Unknown"),
   deaths_unknown_age: count.describe("Of the deaths, those of unknown age: in the crude rate, left out of the age-adjusted one"),
 });
 
@@ -84,7 +85,7 @@ export const ratesSchema = z.object({
 export type RatesSummary = z.infer<typeof ratesSchema>;
 
 export const summarySchema = z.object({
-  schema_version: z.literal(1),
+  schema_version: z.literal(2),
   total_deaths: count.describe("COVID-19 deaths recorded by the Medical Examiner, removed cases left out"),
   first_death_date: isoDate.describe("First day with a death, America/Chicago"),
   latest_death_date: isoDate.describe("Latest day with a death, America/Chicago: the memorial's default day"),

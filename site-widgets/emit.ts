@@ -4,10 +4,10 @@
  */
 import { existsSync, statSync } from "node:fs";
 import { datasetPageUrl, DEFAULTS } from "../schemas/config.ts";
-import { openDatabase } from "../pipeline/store/db.ts";
+import { openDatabase, requireDatabase } from "../pipeline/store/db.ts";
 import { VigilError } from "../pipeline/errors.ts";
 import { elapsed, type Logger } from "../pipeline/log.ts";
-import { planSite } from "./build.ts";
+import { planSite } from "./site-plan.ts";
 import { FRESHNESS_FILES, KEPT_FOLDERS, OWNED_FOLDERS } from "./site-paths.ts";
 import { writeFilesAtomically } from "./files.ts";
 import { readWidgetData, type Freshness } from "./read.ts";
@@ -43,9 +43,7 @@ export interface WidgetsResult {
 export async function writeWidgets(options: WriteWidgetsOptions): Promise<WidgetsResult> {
   const { log } = options;
   requireSite(options.site);
-  if (!existsSync(options.db)) {
-    throw new VigilError(`no database at ${options.db}`, { hint: "run `vigil ingest` or `vigil backfill` first, or pass --db" });
-  }
+  requireDatabase(options.db);
   let stage = performance.now();
   const db = openDatabase(options.db, { readonly: true });
   let data;

@@ -4,8 +4,10 @@
  * temporary name, and only when all of them are on disk are they renamed into place. A file whose
  * bytes would not change is not touched at all (same bytes, same mtime).
  */
-import { mkdir, readdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
-import { basename, dirname, join, relative, sep } from "node:path";
+import { rmSync } from "node:fs";
+import { readdir, readFile, unlink } from "node:fs/promises";
+import { join, relative, sep } from "node:path";
+import { renameIntoPlace, tempPathFor, writeTemp } from "../pipeline/atomic.ts";
 
 export interface FileToWrite {
   /** Path relative to `root`, with forward slashes. */
@@ -42,21 +44,20 @@ export async function writeFilesAtomically(root: string, files: readonly FileToW
     }
     // A leading dot and a suffix Hugo does not read as data or content, in the same folder so
     // the rename never crosses a file system.
-    pending.push({ path: file.path, target, temp: join(dirname(target), `.${basename(target)}.vigil-tmp-${process.pid}`), bytes });
+    pending.push({ path: file.path, target, temp: tempPathFor(target), bytes });
   }
   const staged: string[] = [];
   try {
     for (const file of pending) {
-      await mkdir(dirname(file.target), { recursive: true });
-      await writeFile(file.temp, file.bytes);
+      writeTemp(file.temp, file.bytes);
       staged.push(file.temp);
     }
     for (const file of pending) {
-      await rename(file.temp, file.target);
+      renameIntoPlace(file.temp, file.target);
       staged.splice(staged.indexOf(file.temp), 1);
     }
   } catch (error) {
-    await Promise.all(staged.map((temp) => unlink(temp).catch(() => {})));
+    for (const temp of staged) rmSync(temp, { force: true });
     throw error;
   }
   const planned = new Set(files.map((f) => f.path));

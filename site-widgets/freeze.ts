@@ -4,12 +4,13 @@
  * showing what the data said when it was written, whatever later runs change.
  */
 import { existsSync, statSync } from "node:fs";
-import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { readdir, readFile, rm } from "node:fs/promises";
+import { isAbsolute, join, relative, resolve } from "node:path";
+import { renameIntoPlace, writeTemp } from "../pipeline/atomic.ts";
 import { chartsManifestSchema, summarySchema } from "../schemas/widgets.ts";
 import { checkContract, InternalError, UsageError, VigilError } from "../pipeline/errors.ts";
 import type { Logger } from "../pipeline/log.ts";
-import { json } from "./build.ts";
+import { json } from "./site-plan.ts";
 import { PATHS } from "./site-paths.ts";
 
 export interface FreezeOptions {
@@ -62,13 +63,10 @@ export async function freezePost(options: FreezeOptions): Promise<{ dir: string;
   const staging = join(post, `.vigil-freeze-${process.pid}`);
   await rm(staging, { recursive: true, force: true });
   try {
-    for (const [from, to] of copies) {
-      await mkdir(dirname(join(staging, to)), { recursive: true });
-      await writeFile(join(staging, to), await readFile(from));
-    }
+    for (const [from, to] of copies) writeTemp(join(staging, to), await readFile(from));
     const frozen = { ...manifest, frozen_at: options.now().toISOString() };
-    await writeFile(join(staging, "charts.json"), json(chartsManifestSchema, frozen, join(options.post, FROZEN_DIR, "charts.json")));
-    await rename(staging, target);
+    writeTemp(join(staging, "charts.json"), json(chartsManifestSchema, frozen, join(options.post, FROZEN_DIR, "charts.json")));
+    renameIntoPlace(staging, target);
   } catch (error) {
     await rm(staging, { recursive: true, force: true });
     throw error;

@@ -2,8 +2,10 @@
  * Death rates per 100,000 residents against a hand computation: a dozen cases, one edge each, and
  * the shipped population tables. The expected figures are written out below as arithmetic on the
  * fixture's counts and the population file's rows (pipeline/store/reference/population/), never
- * taken from the code under test; the site's rates, its chart and summary, and datasette's `rates`
- * query (run here in process, on the private database and on its public projection) must all give them.
+ * taken from the code under test. The rates are made once (pipeline/store/figures/rates.sql) as text
+ * with 2 decimals: each must be the hand figure rounded to 2 decimals, and the chart's CSV, the
+ * summary, its stats and datasette's `rates` query (run here in process, on the private database
+ * and on its public projection) must print the very same strings.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -12,9 +14,9 @@ import Database from "better-sqlite3";
 import { loadMetadata } from "../datasette/metadata.ts";
 import { openDatabase } from "../pipeline/store/db.ts";
 import { writeProjection } from "../pipeline/publish/projection.ts";
-import { buildSummary, CHARTS } from "../site-widgets/build.ts";
+import { CHARTS } from "../site-widgets/chart-registry.ts";
+import { buildSummary } from "../site-widgets/summary.ts";
 import { memorialYears } from "../site-widgets/memorial.ts";
-import { computeRates } from "../site-widgets/rates.ts";
 import { readWidgetData, type WidgetData } from "../site-widgets/read.ts";
 import { tempDir } from "./helpers.ts";
 import { covidRow, syncRows } from "./widgets-db.ts";
@@ -118,7 +120,13 @@ const BY_AGE: Array<[string, string, number, number]> = [
   ["Asian", "0-4", 0, asian0to4],
 ];
 
-type Figures = { race_ethnicity: string; deaths: number; population: number | null; crude_per_100k: number | null; age_adjusted_per_100k: number | null; deaths_unknown_age?: number };
+type Figures = { race_ethnicity: string; deaths: number; population: number | null; crude_per_100k: string | null; age_adjusted_per_100k: string | null; deaths_unknown_age?: number };
+
+/** `got` is `want` per 100,000 to 2 decimals: "312.40" for 312.4049, never "312.41" nor "312.4". */
+function assertRate(got: string | null, want: number, what: string): void {
+  assert.ok(got !== null && /^\d+\.\d{2}$/.test(got), `${what}: ${got} is not a rate with 2 decimals`);
+  assert.ok(Math.abs(Number(got) - want) <= 0.005 + 1e-9, `${what}: ${got}, by hand ${want}`);
+}
 
 function assertFigures(actual: Figures, expected: (typeof EXPECTED)[string], where: string): void {
   const [deaths, population, crude, adjusted, unknownAge] = expected;
@@ -127,10 +135,13 @@ function assertFigures(actual: Figures, expected: (typeof EXPECTED)[string], whe
   assert.equal(actual.population, population, `${what} population`);
   for (const [name, got, want] of [["crude", actual.crude_per_100k, crude], ["age-adjusted", actual.age_adjusted_per_100k, adjusted]] as const) {
     if (want === null) assert.equal(got, null, `${what} ${name}`);
-    else assert.ok(got !== null && Math.abs(got - want) < 0.01, `${what} ${name}: ${got}, by hand ${want}`);
+    else assertRate(got, want, `${what} ${name}`);
   }
   if (actual.deaths_unknown_age !== undefined) assert.equal(actual.deaths_unknown_age, unknownAge, `${what} deaths of unknown age`);
 }
+
+/** The published figures of a group, as one line to compare digit for digit. */
+const printed = (r: Figures) => [r.race_ethnicity, r.deaths, r.population, r.crude_per_100k, r.age_adjusted_per_100k].join("|");
 
 function fixture(t: Parameters<typeof tempDir>[0]): { path: string; data: WidgetData } {
   const path = join(tempDir(t), "vigil.db");
@@ -163,32 +174,33 @@ test("the shipped population tables hold the county's 2020 estimates and the 200
   ]);
 });
 
-test("rates by race and ethnicity, crude and age-adjusted, equal the hand computation to 0.01 per 100,000", (t) => {
+test("rates by race and ethnicity, crude and age-adjusted, are the hand computation to 2 decimals", (t) => {
   const { data } = fixture(t);
-  const rates = computeRates(data.people, data.population);
+  const { rates } = data;
   assert.deepEqual(rates.groups.map((g) => g.race_ethnicity).sort(), Object.keys(EXPECTED).sort());
-  for (const group of rates.groups) assertFigures(group, EXPECTED[group.race_ethnicity], "computeRates");
-  assertFigures(rates.all, ALL, "computeRates");
-  const adjusted = rates.groups.map((g) => g.age_adjusted_per_100k);
-  assert.deepEqual(adjusted, [...adjusted].sort((a, b) => (b ?? -1) - (a ?? -1)), "highest age-adjusted rate first, Unknown last");
+  for (const group of rates.groups) assertFigures(group, EXPECTED[group.race_ethnicity], "rates");
+  assertFigures(rates.all, ALL, "rates");
+  const adjusted = rates.groups.map((g) => (g.age_adjusted_per_100k === null ? -1 : Number(g.age_adjusted_per_100k)));
+  assert.deepEqual(adjusted, [...adjusted].sort((a, b) => b - a), "highest age-adjusted rate first, Unknown last");
   assert.equal(rates.groups.at(-1)!.race_ethnicity, "Unknown");
   for (const [race, age, deaths, population] of BY_AGE) {
     const row = rates.byAgeGroup.find((r) => r.race_ethnicity === race && r.age_group === age)!;
     assert.deepEqual([row.deaths, row.population], [deaths, population], `${race} ${age}`);
-    assert.ok(Math.abs(row.crude_per_100k - (deaths / population) * 1e5) < 0.01, `${race} ${age}: ${row.crude_per_100k}`);
+    assertRate(row.crude_per_100k, (deaths / population) * 1e5, `${race} ${age}`);
   }
-  assert.deepEqual(rates.ageGroups, ["0-4", "5-14", "15-24", "25-34", "35-44", "45-54", "55-64", "65-74", "75-84", "85+"]);
+  const ageGroups = [...new Set(rates.byAgeGroup.map((r) => r.age_group))];
+  assert.deepEqual(ageGroups, ["0-4", "5-14", "15-24", "25-34", "35-44", "45-54", "55-64", "65-74", "75-84", "85+"]);
 });
 
-test("the chart's CSV, its takeaway and the summary give the same figures", (t) => {
-  const { data } = fixture(t);
+test("the chart's CSV, its takeaway, the summary, its stats and datasette print the same rates, digit for digit", (t) => {
+  const { path, data } = fixture(t);
   const chart = CHARTS["deaths-per-100k-by-race-ethnicity"](data);
   assert.deepEqual(chart.columns, ["race_ethnicity", "deaths", "population", "crude_per_100k", "age_adjusted_per_100k"]);
   for (const row of chart.rows) assertFigures(row as Figures, EXPECTED[String(row.race_ethnicity)], "CSV");
   assert.deepEqual(chart.rows.at(-1), { race_ethnicity: "Unknown", deaths: 9, population: null, crude_per_100k: null, age_adjusted_per_100k: null });
-  const black = EXPECTED.Black[3]!.toFixed(1);
+  const black = data.rates.groups.find((g) => g.race_ethnicity === "Black")!;
   assert.match(chart.description, new RegExp(`^From April 10, 2020 to April 10, 2020, the Cook County Medical Examiner recorded [\\d.]+ COVID-19 deaths per 100,000 `));
-  assert.ok(chart.description.includes(`${black} per 100,000 Black residents`) || chart.description.includes(`${black} COVID-19 deaths per 100,000 Black residents`), chart.description);
+  assert.ok(chart.description.includes(`${black.age_adjusted_per_100k} per 100,000 Black residents`) || chart.description.includes(`${black.age_adjusted_per_100k} COVID-19 deaths per 100,000 Black residents`), chart.description);
   assert.match(chart.description, /The race or ethnicity of 9 people was not recorded: they are in no group's rate\./);
   assert.match(chart.description, /The age of 7 people was not recorded: they count in the crude rates but not in the age-adjusted ones\./);
   assert.match(chart.description, /population estimates for 2020 and count only the deaths the Medical Examiner investigated/);
@@ -199,11 +211,21 @@ test("the chart's CSV, its takeaway and the summary give the same figures", (t) 
   assert.equal(summary.rates.population_as_of, "2020-07-01");
   const byAge = summary.rates.by_age_group.find((r) => r.age_group === "75-84")!;
   assert.deepEqual([byAge.deaths, byAge.population], [200, all75to84]);
-  assert.equal(summary.stats.age_adjusted_per_100k_black, black);
-  assert.equal(summary.stats.crude_per_100k_black, EXPECTED.Black[2]!.toFixed(1));
-  assert.equal(summary.stats.age_adjusted_per_100k_other, EXPECTED[OTHER_LABEL][3]!.toFixed(1));
-  assert.equal(summary.stats.crude_per_100k_all, ALL[2].toFixed(1));
-  assert.equal(summary.stats.age_adjusted_per_100k_asian, "0.0");
+
+  const { queries } = loadMetadata().databases.vigil;
+  const db = new Database(path, { readonly: true });
+  t.after(() => db.close());
+  const served = db.prepare(queries.rates.sql).all({ run_id: "" }) as Figures[];
+  assert.deepEqual(served.map(printed), [summary.rates.all, ...summary.rates.groups].map(printed), "datasette = summary");
+  assert.deepEqual(chart.rows.map((r) => printed(r as Figures)), summary.rates.groups.map(printed), "CSV = summary");
+  const stat = (name: string) => summary.stats[name as keyof typeof summary.stats];
+  for (const row of served) {
+    const key = row.race_ethnicity === "All residents" ? "all" : row.race_ethnicity === OTHER_LABEL ? "other" : row.race_ethnicity.toLowerCase();
+    if (row.population === null) continue;
+    assert.equal(stat(`crude_per_100k_${key}`), row.crude_per_100k, `vigil-stat crude ${key}`);
+    assert.equal(stat(`age_adjusted_per_100k_${key}`), row.age_adjusted_per_100k, `vigil-stat age-adjusted ${key}`);
+  }
+  assert.equal(summary.stats.age_adjusted_per_100k_asian, "0.00");
 });
 
 test("datasette's rates queries give the hand-computed figures, on the private database and on its public projection", (t) => {
@@ -214,15 +236,17 @@ test("datasette's rates queries give the hand-computed figures, on the private d
   for (const file of [path, projection]) {
     const db = new Database(file, { readonly: true });
     t.after(() => db.close());
-    const rows = db.prepare(queries.rates.sql).all() as Figures[];
-    assert.deepEqual(rows.map((r) => r.race_ethnicity).sort(), Object.keys(EXPECTED).sort(), file);
-    for (const row of rows) assertFigures(row, EXPECTED[row.race_ethnicity], file);
-    const byAge = db.prepare(queries.rates_by_age_group.sql).all() as Array<{ race_ethnicity: string; age_group: string; deaths: number; population: number; crude_per_100k: number }>;
+    const rows = db.prepare(queries.rates.sql).all({ run_id: "" }) as Figures[];
+    assert.deepEqual(rows.map((r) => r.race_ethnicity), ["All residents", ...rows.slice(1).map((r) => r.race_ethnicity)], file);
+    assert.deepEqual(rows.slice(1).map((r) => r.race_ethnicity).sort(), Object.keys(EXPECTED).sort(), file);
+    assertFigures(rows[0], ALL, file);
+    for (const row of rows.slice(1)) assertFigures(row, EXPECTED[row.race_ethnicity], file);
+    const byAge = db.prepare(queries.rates_by_age_group.sql).all({ run_id: "" }) as Array<{ race_ethnicity: string; age_group: string; deaths: number; population: number; crude_per_100k: string }>;
     assert.equal(byAge.length, 6 * 10, "all residents and the five rated groups, ten age groups each");
     for (const [race, age, deaths, population] of BY_AGE) {
       const row = byAge.find((r) => r.race_ethnicity === race && r.age_group === age)!;
       assert.deepEqual([row.deaths, row.population], [deaths, population], `${race} ${age}`);
-      assert.ok(Math.abs(row.crude_per_100k - (deaths / population) * 1e5) < 0.01, `${race} ${age}: ${row.crude_per_100k}`);
+      assertRate(row.crude_per_100k, (deaths / population) * 1e5, `${race} ${age}`);
     }
   }
 });

@@ -38,7 +38,7 @@ import { chicagoDate } from "../normalize/row.ts";
 import { noProgress, type Progress } from "../progress.ts";
 import { checkRejectShare, checkRemovalShare, DEFAULT_LIMITS, type Limits } from "../store/limits.ts";
 import { acquireWriteLock, type WriteLock } from "../store/lock.ts";
-import { abandonStaleRuns, failRun, finishRun, startRun, type RunCounts } from "../store/run-records.ts";
+import { abandonStaleRuns, changedRecord, failRun, finishRun, startRun, type RunCounts } from "../store/run-records.ts";
 import { rowsUpdatedAt } from "../source/socrata.ts";
 import { CaseWriter, removalScopeFor } from "../store/case-writer.ts";
 
@@ -251,7 +251,7 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
       outside: state.outside,
       ms: elapsed(loadStarted),
     });
-    const changed = counts.inserted + counts.updated + counts.removed + counts.restored > 0;
+    const changed = changedRecord(counts);
     return { runId, counts, drift: layout.drift, changed, outside: state.outside, resumedAt: resume?.line };
   } catch (caught) {
     const error = signal?.aborted && !(caught instanceof VigilError) ? (signal.reason ?? caught) : caught;

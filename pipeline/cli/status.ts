@@ -2,11 +2,10 @@
  * `vigil status`: recent runs and freshness. With `--max-age HOURS` it exits 1 when the last
  * successful run is older, for monitors; `--json` prints the same for machines.
  */
-import { existsSync } from "node:fs";
 import type { Command } from "./command.ts";
-import { openDatabase } from "../store/db.ts";
+import { openDatabase, requireDatabase } from "../store/db.ts";
 import { readStatus, type Status } from "../store/status.ts";
-import { UsageError, VigilError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
 
 export const command: Command = {
   help: `
@@ -28,9 +27,7 @@ Examples:
     if (maxAge !== undefined && !(maxAge > 0)) throw new UsageError(`--max-age must be a positive number of hours, got "${String(ctx.values["max-age"])}"`);
     const limit = ctx.values.limit === undefined ? 10 : Number(ctx.values.limit);
     if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive whole number`);
-    if (!existsSync(ctx.config.db)) {
-      throw new VigilError(`no database at ${ctx.config.db}`, { hint: "run `vigil ingest` or `vigil backfill` first, or pass --db" });
-    }
+    requireDatabase(ctx.config.db);
     const db = openDatabase(ctx.config.db, { readonly: true });
     let status: Status;
     try {

@@ -15,7 +15,7 @@ import { caseNumberKey, chicagoDate, normalizeRow, type Normalized, type Rejecte
 import { laterWins } from "../normalize/duplicates.ts";
 import { checkRejectShare, checkRemovalShare, DEFAULT_LIMITS, type Limits } from "../store/limits.ts";
 import { acquireWriteLock } from "../store/lock.ts";
-import { abandonStaleRuns, failRun, finishRun, lastSync, startRun, type LastSync, type RunCounts, type SyncState } from "../store/run-records.ts";
+import { abandonStaleRuns, changedRecord, failRun, finishRun, lastSync, startRun, type LastSync, type RunCounts, type SyncState } from "../store/run-records.ts";
 import { columnsSignature, detectDrift, rowsUpdatedAt, SocrataSource, type ListedRow } from "../source/socrata.ts";
 import { CaseWriter, removalScopeFor } from "../store/case-writer.ts";
 import { fetchChanges, newestUpdate, planSync } from "./incremental.ts";
@@ -138,7 +138,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
       ...counts,
       ms: elapsed(stage),
     });
-    return { runId, counts, drift, changed: counts.inserted + counts.updated + counts.removed + counts.restored > 0, sync, syncReason: reason };
+    return { runId, counts, drift, changed: changedRecord(counts), sync, syncReason: reason };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     failRun(db, runId, message, now(), elapsed(started), partial);

@@ -7,13 +7,14 @@
  * one whose schema this version of vigil does not know, keeps the current database beside it
  * and renames the backup into place while holding the write lock.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { VigilError } from "../errors.ts";
 import { removeLeftovers } from "../leftovers.ts";
 import { elapsed, type Logger } from "../log.ts";
-import { openDatabase } from "../store/db.ts";
+import { renameIntoPlace } from "../atomic.ts";
+import { integrityProblem, openDatabase, requireDatabase } from "../store/db.ts";
 import { acquireWriteLock, type WriteLock } from "../store/lock.ts";
 import { MIGRATIONS } from "../store/migrations.ts";
 
@@ -55,9 +56,7 @@ export async function backup(options: BackupOptions): Promise<BackupResult> {
   const { db, to, log } = options;
   const started = performance.now();
   if (!Number.isInteger(options.keep) || options.keep < 1) throw new VigilError(`keep must be a whole number of at least 1, got ${options.keep}`);
-  if (db === ":memory:" || !existsSync(db)) {
-    throw new VigilError(`no database at ${db}`, { hint: "run `vigil ingest` or `vigil backfill` first, or pass --db" });
-  }
+  requireDatabase(db);
   mkdirSync(to, { recursive: true });
   removeLeftovers(to, new RegExp(`^${TEMP_PREFIX.replace(".", "\\.")}(\\d+)\\.db`));
   const stamp = options.now().toISOString().replace(/\.\d+Z$/, "Z").replace(/[-:]/g, "");
@@ -67,15 +66,13 @@ export async function backup(options: BackupOptions): Promise<BackupResult> {
   try {
     await onlineCopy(db, temp);
     runId = checkCopy(temp).runId;
-    syncFile(temp);
   } catch (error) {
     rmSync(temp, { force: true });
     throw error;
   }
   const file = `vigil-${stamp}-run${runId ?? 0}.db`;
   const path = join(to, file);
-  renameSync(temp, path);
-  syncFile(to);
+  renameIntoPlace(temp, path);
   const pruned = rotate(to, options.keep, file);
   const bytes = statSync(path).size;
   log.info("backup", `backed up ${db} to ${path}`, { run: runId ?? undefined, bytes, pruned: pruned.length, ms: elapsed(started) });
@@ -114,7 +111,6 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
       throw unsound(file, error);
     }
     const { runId, cases } = checkCopy(temp, file);
-    syncFile(temp);
     const previous = existsSync(db) ? `${db}.before-restore` : null;
     const reader = lockReader(db);
     let lock: WriteLock;
@@ -125,8 +121,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
     }
     try {
       if (previous !== null) await setAside(db, previous);
-      renameSync(temp, db);
-      syncFile(dirname(resolve(db)));
+      renameIntoPlace(temp, db);
       // Back to WAL mode, with any migration newer than the backup applied, as a run would.
       openDatabase(db).close();
     } finally {
@@ -164,8 +159,8 @@ function checkCopy(path: string, shownAs = path): { runId: number | null; cases:
   let handle: Database.Database | undefined;
   try {
     handle = new Database(path, { readonly: true, fileMustExist: true });
-    const integrity = handle.pragma("integrity_check", { simple: true });
-    if (integrity !== "ok") throw refused(shownAs, `failed its integrity check: ${String(integrity)}`);
+    const problem = integrityProblem(handle);
+    if (problem !== null) throw refused(shownAs, `failed its integrity check: ${problem}`);
     const hasMigrations = handle.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'migrations'").pluck().get();
     if (!hasMigrations) throw refused(shownAs, "is not a vigil database (it has no migrations table)");
     const applied = (handle.prepare("SELECT name FROM migrations").pluck().all() as string[]).sort();
@@ -204,8 +199,7 @@ async function setAside(db: string, previous: string): Promise<void> {
   rmSync(temp, { force: true });
   try {
     await onlineCopy(db, temp);
-    syncFile(temp);
-    renameSync(temp, previous);
+    renameIntoPlace(temp, previous);
   } finally {
     rmSync(temp, { force: true });
   }
@@ -248,14 +242,4 @@ function rotate(dir: string, keep: number, current: string): string[] {
   const old = backups.slice(keep - 1);
   for (const name of old) rmSync(join(dir, name), { force: true });
   return old;
-}
-
-/** Flushes a file (or a folder's entries) to disk, so a rename never names bytes still in cache. */
-function syncFile(path: string): void {
-  const fd = openSync(path, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }

@@ -22,8 +22,14 @@ export const WITHHELD_COLUMNS: Readonly<Record<string, string>> = {
   longitude: "the incident's exact position",
 };
 
-/** Source fields whose values are withheld wherever they appear (notes, reasons, the correction log). */
-const WITHHELD_FIELDS = ["incident_address", "incident_street", "latitude", "longitude", "location"];
+/**
+ * Every field whose values are withheld wherever they appear (notes, reasons, the correction log,
+ * the corrections feed): the withheld columns and the source fields they are made from.
+ */
+export const WITHHELD_FIELDS: readonly string[] = [...Object.keys(WITHHELD_COLUMNS), "incident_street", "location"];
+
+/** WITHHELD_FIELDS as an SQL list of strings, for `NOT IN (...)`. */
+export const WITHHELD_FIELDS_SQL = WITHHELD_FIELDS.map((field) => `'${field}'`).join(", ");
 
 /** Tables of the private database that are not part of the public record at all. */
 export const PRIVATE_TABLES: ReadonlySet<string> = new Set(["migrations", "backfill_checkpoints", "backfill_seen", "backfill_rejected", "sqlite_sequence"]);
@@ -115,8 +121,8 @@ const SCRUBBED: Record<string, string[]> = {
  * change of the record, so it does not make a new snapshot either.
  */
 const ROW_FILTER: Record<string, string> = {
-  case_revisions: `WHERE field IS NULL OR field NOT IN (${WITHHELD_FIELDS.map((f) => `'${f}'`).join(", ")})`,
-  runs: `WHERE status = 'success' AND (inserted + updated + removed + restored > 0 OR id IN (SELECT run_id FROM src.rejects))`,
+  case_revisions: `WHERE field IS NULL OR field NOT IN (${WITHHELD_FIELDS_SQL})`,
+  runs: `WHERE status = 'success' AND (changed = 1 OR id IN (SELECT run_id FROM src.rejects))`,
 };
 
 interface Column {

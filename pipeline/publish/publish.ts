@@ -6,14 +6,15 @@
  * The two snapshots before the latest stay, for readers still downloading them; older ones go.
  */
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, copyFileSync, writeFileSync } from "node:fs";
+import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, copyFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { manifestSchema, SNAPSHOT_NAME, type Manifest } from "../../schemas/publish.ts";
-import { checkContract, InternalError, VigilError } from "../errors.ts";
+import { renameIntoPlace, writeAtomically } from "../atomic.ts";
+import { checkContract, InternalError } from "../errors.ts";
 import { removeLeftovers } from "../leftovers.ts";
 import { elapsed, type Logger } from "../log.ts";
-import { openDatabase } from "../store/db.ts";
+import { integrityProblem, openDatabase, requireDatabase } from "../store/db.ts";
 import { writeProjection } from "./projection.ts";
 import { PATHS } from "../../site-widgets/site-paths.ts";
 
@@ -48,9 +49,7 @@ export interface PublishResult {
 export async function publish(options: PublishOptions): Promise<PublishResult> {
   const { log, out } = options;
   const started = performance.now();
-  if (!existsSync(options.db)) {
-    throw new VigilError(`no database at ${options.db}`, { hint: "run `vigil ingest` or `vigil backfill` first, or pass --db" });
-  }
+  requireDatabase(options.db);
   // brings an older database's schema up to date, so the projection sees every column
   openDatabase(options.db).close();
   mkdirSync(out, { recursive: true });
@@ -71,7 +70,7 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
     const previous = readManifest(out);
     changed = !(previous?.sha256 === sha256 && existsSync(path));
     if (changed) {
-      renameSync(temp, path);
+      renameIntoPlace(temp, path);
       manifest = {
         file,
         sha256,
@@ -103,7 +102,7 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
     if (!existsSync(join(dir, manifest.file)) || (await sha256File(join(dir, manifest.file))) !== manifest.sha256) {
       const siteTemp = join(dir, `${TEMP_PREFIX}${process.pid}.db`);
       copyFileSync(path, siteTemp);
-      renameSync(siteTemp, join(dir, manifest.file));
+      renameIntoPlace(siteTemp, join(dir, manifest.file));
     }
     if (JSON.stringify(readManifest(dir)) !== JSON.stringify(manifest)) writeManifest(dir, manifest);
     prune(dir, manifest.file);
@@ -126,16 +125,14 @@ export function readManifest(dir: string): Manifest | undefined {
 
 function writeManifest(dir: string, manifest: Manifest): void {
   checkContract(manifestSchema, manifest, join(dir, MANIFEST));
-  const temp = join(dir, `${TEMP_PREFIX}${process.pid}.json`);
-  writeFileSync(temp, JSON.stringify(manifest, null, 2) + "\n");
-  renameSync(temp, join(dir, MANIFEST));
+  writeAtomically(join(dir, MANIFEST), JSON.stringify(manifest, null, 2) + "\n", join(dir, `${TEMP_PREFIX}${process.pid}.json`));
 }
 
 export function checkIntegrity(path: string): void {
   const db = new Database(path, { readonly: true });
   try {
-    const result = db.pragma("integrity_check", { simple: true });
-    if (result !== "ok") throw new InternalError(`${path} failed its integrity check: ${String(result)}`);
+    const problem = integrityProblem(db);
+    if (problem !== null) throw new InternalError(`${path} failed its integrity check: ${problem}`);
   } finally {
     db.close();
   }

@@ -6,11 +6,12 @@
  * and whatever the replica served before stays.
  */
 import { createHash } from "node:crypto";
-import { closeSync, createReadStream, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, createReadStream, existsSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { manifestSchema, SNAPSHOT_NAME, type Manifest } from "../../schemas/publish.ts";
+import { renameIntoPlace } from "../atomic.ts";
 import { checkContract, SnapshotMismatchError, VigilError } from "../errors.ts";
 import type { HttpClient } from "../source/http.ts";
 
@@ -67,7 +68,6 @@ export async function fetchSnapshot(from: string, manifest: Manifest, dir: strin
       source.on("end", () => done());
       source.on("error", fail);
     });
-    fsyncSync(fd);
     closeSync(fd);
     const sha256 = hash.digest("hex");
     if (sha256 !== manifest.sha256 || bytes !== manifest.bytes) {
@@ -76,7 +76,7 @@ export async function fetchSnapshot(from: string, manifest: Manifest, dir: strin
         { hint: "the download was damaged or the publisher's files do not match; the replica keeps what it had" },
       );
     }
-    renameSync(temp, path);
+    renameIntoPlace(temp, path);
   } finally {
     try {
       closeSync(fd);

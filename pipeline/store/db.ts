@@ -1,7 +1,7 @@
 /**
  * Opening the database: WAL mode (datasette reads while a run writes), named migrations.
  */
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { MIGRATIONS } from "./migrations.ts";
@@ -13,6 +13,19 @@ export interface OpenOptions {
   readonly?: boolean;
   /** Milliseconds to wait for a lock held by a reader checkpointing, before failing. */
   busyTimeoutMs?: number;
+}
+
+/** Fails with the one message every command gives when the database is not there yet. */
+export function requireDatabase(path: string): void {
+  if (path === ":memory:" || !existsSync(path)) {
+    throw new VigilError(`no database at ${path}`, { hint: "run `vigil ingest` or `vigil backfill` first, or pass --db" });
+  }
+}
+
+/** `PRAGMA integrity_check` of an open database: null when it is sound, else what SQLite found. */
+export function integrityProblem(db: DB): string | null {
+  const result = String(db.pragma("integrity_check", { simple: true }));
+  return result === "ok" ? null : result;
 }
 
 export function openDatabase(path: string, options: OpenOptions = {}): DB {

@@ -5,6 +5,7 @@
 import type { Drift } from "../../schemas/source-columns.ts";
 import type { DB } from "./db.ts";
 import { VERSION } from "../version.ts";
+import { storeDailyDeaths } from "./figures.ts";
 
 export type RunKind = "ingest" | "backfill";
 
@@ -73,18 +74,33 @@ export interface SyncState {
   maxUpdatedAt: string | null;
 }
 
+/**
+ * Whether a run changed the record (added, corrected, withdrew or restored a case): decided here
+ * only, and stored as `runs.changed` when the run finishes; everything else reads the column.
+ */
+export function changedRecord(counts: RunCounts): boolean {
+  return counts.inserted + counts.updated + counts.removed + counts.restored > 0;
+}
+
+/**
+ * Records a run's success, and when it changed the record, the daily series that follows from it
+ * (pipeline/store/figures.ts): both in one transaction, the caller's when it has one.
+ */
 export function finishRun(
   db: DB,
   id: number,
   result: { counts: RunCounts; drift: Drift; sourceRowsUpdatedAt: string | null; now: Date; durationMs: number; sync?: SyncState },
 ): void {
   const { counts, drift, sync } = result;
-  db.prepare(
-    `UPDATE runs SET status = 'success', finished_at = ?, duration_ms = ?, source_rows_updated_at = ?,
+  const changed = changedRecord(counts);
+  const record = db.prepare(
+    `UPDATE runs SET status = 'success', changed = ?, finished_at = ?, duration_ms = ?, source_rows_updated_at = ?,
        fetched = ?, inserted = ?, updated = ?, unchanged = ?, removed = ?, restored = ?, rejected = ?,
        unknown_columns = ?, missing_columns = ?, sync = ?, sync_reason = ?, source_columns = ?, source_max_updated_at = ?
      WHERE id = ?`,
-  ).run(
+  );
+  const values = [
+    changed ? 1 : 0,
     result.now.toISOString(),
     result.durationMs,
     result.sourceRowsUpdatedAt,
@@ -102,7 +118,11 @@ export function finishRun(
     sync?.columns ?? null,
     sync?.maxUpdatedAt ?? null,
     id,
-  );
+  ];
+  db.transaction(() => {
+    if (changed) storeDailyDeaths(db);
+    record.run(...values);
+  })();
 }
 
 /** The last successful ingest of a dataset that recorded its sync state, and when its last full sync finished. */
@@ -181,7 +201,7 @@ export function lastSuccess(db: DB): LastSuccess | undefined {
 /** When a successful run last changed a case (UTC ISO), or null when none has; as of `asOfRun`, among the runs up to it. */
 export function dataLastChanged(db: DB, asOfRun?: number): string | null {
   return db
-    .prepare("SELECT max(finished_at) FROM runs WHERE status = 'success' AND (inserted + updated + removed + restored) > 0 AND id <= ?")
+    .prepare("SELECT max(finished_at) FROM runs WHERE status = 'success' AND changed = 1 AND id <= ?")
     .pluck()
     .get(asOfRun ?? Number.MAX_SAFE_INTEGER) as string | null;
 }

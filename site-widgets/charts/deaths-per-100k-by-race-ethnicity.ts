@@ -5,7 +5,7 @@
  */
 import { MARK, SVG_SIZE, vegaLite, type ChartBuilder } from "../chart.ts";
 import { dateInWords, formatRate, people } from "../format.ts";
-import { computeRates, type GroupRate } from "../rates.ts";
+import { rateKey, type GroupRate } from "../rates.ts";
 
 /** How the takeaway speaks of each rated group's residents, by key. */
 const RESIDENTS: Readonly<Record<string, string>> = {
@@ -18,8 +18,10 @@ const RESIDENTS: Readonly<Record<string, string>> = {
 
 const AXIS_TITLE = "Deaths per 100,000 residents, age-adjusted";
 
-export const deathsPer100kByRaceEthnicity: ChartBuilder = ({ people: persons, population, daily }) => {
-  const rates = computeRates(persons, population);
+/** A rated group, with its age-adjusted rate as a number to draw. */
+type Rated = GroupRate & { age_adjusted_per_100k: string; value: number };
+
+export const deathsPer100kByRaceEthnicity: ChartBuilder = ({ rates, daily }) => {
   const rows = rates.groups.map(({ race_ethnicity, deaths, population: residents, crude_per_100k, age_adjusted_per_100k }) => ({
     race_ethnicity,
     deaths,
@@ -27,9 +29,10 @@ export const deathsPer100kByRaceEthnicity: ChartBuilder = ({ people: persons, po
     crude_per_100k,
     age_adjusted_per_100k,
   }));
-  const rated = rates.groups.filter((g): g is GroupRate & { age_adjusted_per_100k: number } => g.age_adjusted_per_100k !== null);
+  const rated: Rated[] = rates.groups.flatMap((g) => (g.age_adjusted_per_100k === null ? [] : [{ ...g, age_adjusted_per_100k: g.age_adjusted_per_100k, value: Number(g.age_adjusted_per_100k) }]));
   const order = rated.map((g) => g.race_ethnicity);
-  const description = takeaway(rated, rates.groups, daily[0].date, daily.at(-1)!.date);
+  const speak = (g: GroupRate) => RESIDENTS[rateKey(rates, g) ?? ""] ?? `${g.race_ethnicity} residents`;
+  const description = takeaway(rated, rates.groups, speak, daily[0].date, daily.at(-1)!.date);
   return {
     id: "deaths-per-100k-by-race-ethnicity",
     title: "COVID-19 deaths per 100,000 residents of Cook County by race and ethnicity, age-adjusted",
@@ -65,22 +68,21 @@ export const deathsPer100kByRaceEthnicity: ChartBuilder = ({ people: persons, po
       x: { grid: true, label: AXIS_TITLE, labelArrow: "none" },
       y: { domain: order, label: null, padding: 0.2 },
       marks: [
-        Plot.barX(rated, { x: "age_adjusted_per_100k", y: "race_ethnicity", className: MARK.accentFill }),
-        Plot.text(rated, { x: "age_adjusted_per_100k", y: "race_ethnicity", text: (d: GroupRate) => formatRate(d.age_adjusted_per_100k!), textAnchor: "start", dx: 4 }),
+        Plot.barX(rated, { x: "value", y: "race_ethnicity", className: MARK.accentFill }),
+        Plot.text(rated, { x: "value", y: "race_ethnicity", text: (d: Rated) => d.age_adjusted_per_100k, textAnchor: "start", dx: 4 }),
         Plot.ruleX([0]),
       ],
     }),
   };
 };
 
-function takeaway(rated: ReadonlyArray<GroupRate & { age_adjusted_per_100k: number }>, groups: readonly GroupRate[], first: string, latest: string): string {
-  const speak = (g: GroupRate) => RESIDENTS[g.key ?? ""] ?? `${g.race_ethnicity} residents`;
-  const parts = rated.map((g, i) => `${formatRate(g.age_adjusted_per_100k)}${i === 0 ? " COVID-19 deaths" : ""} per 100,000 ${speak(g)}`);
+function takeaway(rated: readonly Rated[], groups: readonly GroupRate[], speak: (g: GroupRate) => string, first: string, latest: string): string {
+  const parts = rated.map((g, i) => `${g.age_adjusted_per_100k}${i === 0 ? " COVID-19 deaths" : ""} per 100,000 ${speak(g)}`);
   const list = parts.length > 1 ? `${parts.slice(0, -1).join(", ")} and ${parts.at(-1)}` : parts[0];
   const sentences = [`From ${dateInWords(first)} to ${dateInWords(latest)}, the Cook County Medical Examiner recorded ${list}, adjusted for age.`];
   const [highest, lowest] = [rated[0], rated.at(-1)!];
-  if (rated.length > 1 && lowest.age_adjusted_per_100k > 0) {
-    const ratio = highest.age_adjusted_per_100k / lowest.age_adjusted_per_100k;
+  if (rated.length > 1 && lowest.value > 0) {
+    const ratio = highest.value / lowest.value;
     sentences.push(`${capitalize(speak(highest))} died at ${formatRate(ratio)} times the rate of ${speak(lowest)}.`);
   }
   sentences.push(

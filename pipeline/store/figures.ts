@@ -1,0 +1,89 @@
+/**
+ * The published figures, each written once as SQL in pipeline/store/figures/ and executed as it is
+ * by vigil (the site's charts, summary and stats) and by datasette (the canned queries of the same
+ * names): one text, so both give the same rows, digit for digit.
+ *
+ * Every figure is over the COVID-19 deaths published after a run (`published.sql`: the record as it
+ * stood then, rebuilt from the correction log; no run: as it stands). The daily series of the record
+ * as it stands is also kept in the `daily_deaths` table, written by the run that changed the record
+ * from the same query, so the series "as of the latest run" is that table by construction.
+ */
+import { readFileSync } from "node:fs";
+import { projectPath } from "../paths.ts";
+import type { DB } from "./db.ts";
+
+/** The figures, by the name of their canned query in datasette/metadata.yml. */
+export const FIGURES = {
+  daily_deaths_as_of: "daily-series.sql",
+  rates: "rates.sql",
+  rates_by_age_group: "rates-by-age-group.sql",
+} as const;
+export type FigureName = keyof typeof FIGURES;
+
+const text = (file: string) => readFileSync(projectPath("pipeline", "store", "figures", file), "utf8").trim();
+
+const cache = new Map<FigureName, string>();
+
+/** The whole query of a figure: the published deaths after `:run_id`, then the figure's own CTEs and SELECT. */
+export function figureSql(name: FigureName): string {
+  let sql = cache.get(name);
+  if (sql === undefined) cache.set(name, (sql = `WITH RECURSIVE\n${text("published.sql")},\n${text(FIGURES[name])}`));
+  return sql;
+}
+
+/** `runId` as the queries take it: empty for the record as it stands. */
+const asked = (runId: number | undefined) => ({ run_id: runId === undefined ? "" : String(runId) });
+
+/** One day of the daily series: YYYY-MM-DD (America/Chicago), deaths, 7-day average, running total. */
+export type DailyRow = { date: string; deaths: number; deaths_7day_avg: number; cumulative_deaths: number };
+
+/** The daily series after run `runId`, or of the record as it stands. */
+export function dailySeries(db: DB, runId?: number): DailyRow[] {
+  return db.prepare(figureSql("daily_deaths_as_of")).all(asked(runId)) as DailyRow[];
+}
+
+/** A group's rates as the `rates` query gives them; the rates are text with 2 decimals, null without a population. */
+export type GroupRate = {
+  /** Latino, White, Black, Asian, Other (incl. American Indian), Unknown, or All residents. */
+  race_ethnicity: string;
+  deaths: number;
+  population: number | null;
+  crude_per_100k: string | null;
+  age_adjusted_per_100k: string | null;
+  deaths_unknown_age: number;
+};
+
+/** A row of the `rates_by_age_group` query: crude deaths per 100,000 residents of one age group. */
+export type AgeGroupRate = { race_ethnicity: string; age_group: string; deaths: number; population: number; crude_per_100k: string };
+
+/** The `rates` query's rows (All residents first, then the rated groups, highest age-adjusted rate first, then Unknown). */
+export function rates(db: DB, runId?: number): GroupRate[] {
+  return db.prepare(figureSql("rates")).all(asked(runId)) as GroupRate[];
+}
+
+/** The `rates_by_age_group` query's rows (All residents first, then each rated group; youngest first). */
+export function ratesByAgeGroup(db: DB, runId?: number): AgeGroupRate[] {
+  return db.prepare(figureSql("rates_by_age_group")).all(asked(runId)) as AgeGroupRate[];
+}
+
+/**
+ * Writes the daily series of the record as it stands into `daily_deaths`. Called by the run that
+ * changed the record, inside the transaction that commits it.
+ */
+export function storeDailyDeaths(db: DB): void {
+  db.prepare("DELETE FROM daily_deaths").run();
+  db.prepare(`INSERT INTO daily_deaths (date, deaths, deaths_7day_avg, cumulative_deaths) SELECT * FROM (${figureSql("daily_deaths_as_of")})`).run(asked(undefined));
+}
+
+/**
+ * The deaths published after run `runId` as `published.sql` rules, with `columns` of each as they
+ * stand now and `undo`: the old values (as text) of the fields a later run changed, which
+ * pipeline/store/as-of.ts applies. Ordered by case number.
+ */
+export function publishedAsOf(db: DB, runId: number, columns: readonly string[]): Array<Record<string, unknown> & { undo: Record<string, string | null> }> {
+  const selected = columns.map((column) => `c.${column}`).join(", ");
+  const rows = db
+    .prepare(`WITH RECURSIVE\n${text("published.sql")}\nSELECT ${selected}, d.undo AS undo FROM deaths_then d JOIN cases c USING (casenumber) ORDER BY c.casenumber`)
+    .all(asked(runId)) as Array<Record<string, unknown> & { undo: string | null }>;
+  return rows.map((row) => ({ ...row, undo: row.undo ? (JSON.parse(row.undo) as Record<string, string | null>) : {} }));
+}

@@ -1,0 +1,90 @@
+/**
+ * The plan of the site: every file `vigil widgets` owns, computed and checked against its schema
+ * before a single byte is written, so a failure leaves the site as it was.
+ */
+import type { z } from "zod";
+import { chartsManifestSchema, memorialYearSchema, summarySchema, vegaLiteSpecSchema, type ChartId, type ChartsManifest, type MemorialYear } from "../schemas/widgets.ts";
+import { EVENT_COLUMNS } from "../schemas/events.ts";
+import { checkContract } from "../pipeline/errors.ts";
+import { toCsv, type ChartDraft } from "./chart.ts";
+import { draftCharts } from "./chart-registry.ts";
+import { memorialYears } from "./memorial.ts";
+import type { Freshness, WidgetData } from "./read.ts";
+import { renderSvg } from "./render-svg.ts";
+import { PATHS } from "./site-paths.ts";
+import { buildSummary, dataAsOf, SOURCE_NAME } from "./summary.ts";
+import { siteTemplates, type SiteFile } from "./templates.ts";
+
+export type { SiteFile };
+
+/** The dated events the time charts mark, in static/vigil/ beside the charts' own CSVs. */
+export const EVENTS_FILE = "events.csv";
+
+export const chartFiles = (id: ChartId) => ({ svg: `${id}.svg`, spec: `${id}.vl.json`, csv: `${id}.csv` });
+
+export interface BuiltChart {
+  draft: ChartDraft;
+  svg: string;
+  spec: string;
+  csv: string;
+}
+
+export async function buildChart(draft: ChartDraft): Promise<BuiltChart> {
+  return { draft, svg: await renderSvg(draft), spec: json(vegaLiteSpecSchema, draft.spec, `${PATHS.static}/${chartFiles(draft.id).spec}`), csv: toCsv(draft.columns, draft.rows) };
+}
+
+export function buildManifest(charts: readonly ChartDraft[], freshness: Freshness, sourceUrl: string): ChartsManifest {
+  return {
+    schema_version: 1,
+    source_name: SOURCE_NAME,
+    source_url: sourceUrl,
+    data_as_of_text: dataAsOf(freshness),
+    data_last_changed: freshness.data_last_changed,
+    last_checked: freshness.last_checked,
+    frozen_at: null,
+    charts: Object.fromEntries(
+      charts.map((c) => [c.id, { title: c.title, description: c.description, ...chartFiles(c.id) }]),
+    ) as ChartsManifest["charts"],
+  };
+}
+
+/** Every file `vigil widgets` owns in the site, computed and validated, nothing written yet. */
+export async function planSite(data: WidgetData, sourceUrl: string): Promise<{ files: SiteFile[]; charts: BuiltChart[] }> {
+  const files: SiteFile[] = [];
+  const drafts = draftCharts(data);
+  const charts = await Promise.all(drafts.map(buildChart));
+  for (const chart of charts) {
+    const names = chartFiles(chart.draft.id);
+    files.push(
+      { path: `${PATHS.static}/${names.svg}`, content: chart.svg },
+      { path: `${PATHS.assets}/${names.svg}`, content: chart.svg },
+      { path: `${PATHS.static}/${names.spec}`, content: chart.spec },
+      { path: `${PATHS.static}/${names.csv}`, content: chart.csv },
+    );
+  }
+  // every event, drawn or not, in the format `--events` reads: the list behind the dashed lines
+  files.push({ path: `${PATHS.static}/${EVENTS_FILE}`, content: toCsv(EVENT_COLUMNS, data.events) });
+  const memorial = memorialYears(data.people);
+  for (const [year, days] of memorial) {
+    files.push({ path: `${PATHS.data}/memorial/${year}.json`, content: memorialJson(days, `${PATHS.data}/memorial/${year}.json`) });
+  }
+  files.push(
+    { path: `${PATHS.data}/summary.json`, content: json(summarySchema, buildSummary(data, sourceUrl, memorial), `${PATHS.data}/summary.json`) },
+    { path: `${PATHS.data}/charts.json`, content: json(chartsManifestSchema, buildManifest(drafts, data.freshness, sourceUrl), `${PATHS.data}/charts.json`) },
+  );
+  files.push(...(await siteTemplates()));
+  return { files, charts };
+}
+
+/** Pretty JSON, checked against its contract first; keys keep the order they were written in. */
+export function json<S extends z.ZodType>(schema: S, value: z.input<S>, file: string): string {
+  checkContract(schema, value, file);
+  return JSON.stringify(value, null, 2) + "\n";
+}
+
+/** One day per line: a year of ~7,000 people stays small and diffs stay readable. */
+function memorialJson(year: MemorialYear, file: string): string {
+  checkContract(memorialYearSchema, year, file);
+  const lines = Object.entries(year).map(([date, day]) => `${JSON.stringify(date)}:${JSON.stringify(day)}`);
+  return `{\n${lines.join(",\n")}\n}\n`;
+}

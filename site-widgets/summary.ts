@@ -1,0 +1,61 @@
+/** summary.json: the record's headline figures, with each in words for `{{< vigil-stat >}}`. */
+import type { MemorialYear, Summary } from "../schemas/widgets.ts";
+import { maxBy } from "./chart.ts";
+import { dateInWords, deaths, formatAverage, formatCount, instantDayInWords, instantInWords } from "./format.ts";
+import { rateStats, ratesSummary } from "./rates.ts";
+import type { Freshness, WidgetData } from "./read.ts";
+
+export const SOURCE_NAME = "Cook County Medical Examiner";
+
+export function buildSummary(data: WidgetData, sourceUrl: string, memorial: Map<string, MemorialYear>): Summary {
+  const { daily, freshness } = data;
+  const figure = (d: (typeof daily)[number]) => ({ date: d.date, date_text: dateInWords(d.date), deaths: d.deaths, deaths_7day_avg: d.deaths_7day_avg });
+  const total = daily.at(-1)!.cumulative_deaths;
+  const peak = maxBy(daily, (d) => d.deaths);
+  const peakAvg = maxBy(daily, (d) => d.deaths_7day_avg);
+  const first = daily[0].date;
+  const latest = daily.at(-1)!.date;
+  const daysWithDeaths = daily.filter((d) => d.deaths > 0).length;
+  const changed = freshness.data_last_changed ? instantInWords(freshness.data_last_changed) : null;
+  const checked = freshness.last_checked ? instantInWords(freshness.last_checked) : null;
+  return {
+    schema_version: 2,
+    total_deaths: total,
+    first_death_date: first,
+    latest_death_date: latest,
+    days_with_deaths: daysWithDeaths,
+    peak_day: figure(peak),
+    peak_7day_avg: figure(peakAvg),
+    recent_days: daily.slice(-14).map(figure),
+    data_last_changed: freshness.data_last_changed,
+    data_last_changed_text: changed,
+    last_checked: freshness.last_checked,
+    last_checked_text: checked,
+    run_id: freshness.run_id,
+    source_url: sourceUrl,
+    memorial: { years: [...memorial.keys()], days: [...memorial.values()].reduce((n, year) => n + Object.keys(year).length, 0) },
+    rates: ratesSummary(data.rates),
+    stats: {
+      total_deaths: formatCount(total),
+      first_death_date: dateInWords(first),
+      latest_death_date: dateInWords(latest),
+      days_with_deaths: formatCount(daysWithDeaths),
+      peak_day: `${deaths(peak.deaths)} on ${dateInWords(peak.date)}`,
+      peak_day_date: dateInWords(peak.date),
+      peak_day_deaths: formatCount(peak.deaths),
+      peak_7day_avg: formatAverage(peakAvg.deaths_7day_avg),
+      peak_7day_avg_date: dateInWords(peakAvg.date),
+      data_last_changed: changed ?? "not yet",
+      last_checked: checked ?? "not yet",
+      ...rateStats(data.rates),
+    },
+  };
+}
+
+/** "Data as of November 26, 2026 (last changed March 2, 2024)." in Chicago days. */
+export function dataAsOf(freshness: Pick<Freshness, "data_last_changed" | "last_checked">): string {
+  const checked = freshness.last_checked ? instantDayInWords(freshness.last_checked) : null;
+  const changed = freshness.data_last_changed ? instantDayInWords(freshness.data_last_changed) : null;
+  if (!checked) return "Data as of the last load.";
+  return changed && changed !== checked ? `Data as of ${checked} (last changed ${changed}).` : `Data as of ${checked}.`;
+}

@@ -1,0 +1,38 @@
+/** The files vigil copies into a site as they are: shortcodes, the head partial, the upgrade script, the stylesheet, the vega bundles. */
+import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { projectPath } from "../pipeline/paths.ts";
+import { PATHS } from "./site-paths.ts";
+
+/** A file of the site, by its path relative to the site root. */
+export interface SiteFile {
+  path: string;
+  content: string | Uint8Array;
+}
+
+const here = (name: string) => projectPath("site-widgets", name);
+
+export async function siteTemplates(): Promise<SiteFile[]> {
+  const own: Array<[string, string]> = [
+    ["shortcodes/vigil-chart.html", `${PATHS.shortcodes}/vigil-chart.html`],
+    ["shortcodes/vigil-memorial.html", `${PATHS.shortcodes}/vigil-memorial.html`],
+    ["shortcodes/vigil-stat.html", `${PATHS.shortcodes}/vigil-stat.html`],
+    ["shortcodes/vigil-head.html", `${PATHS.partials}/vigil-head.html`],
+    ["browser/upgrade.js", `${PATHS.static}/upgrade.js`],
+    ["browser/vigil.css", `${PATHS.static}/vigil.css`],
+  ];
+  const files: SiteFile[] = await Promise.all(own.map(async ([from, to]) => ({ path: to, content: await readFile(here(from), "utf8") })));
+  const require = createRequire(import.meta.url);
+  const bundles: Array<[string, string]> = [
+    ["vega", "vega.min.js"],
+    ["vega-lite", "vega-lite.min.js"],
+    ["vega-embed", "vega-embed.min.js"],
+  ];
+  for (const [pkg, file] of bundles) {
+    // Each package's entry point sits in its build/ folder, beside the minified browser bundle.
+    const content = await readFile(join(dirname(require.resolve(pkg)), file));
+    files.push({ path: `${PATHS.static}/${file}`, content });
+  }
+  return files;
+}
