@@ -3,8 +3,8 @@
  * served by the fixture portal, one real ingest per night and `vigil widgets` written after each.
  * Afterwards, `vigil widgets --as-of RUN` must write again, byte for byte, what was written right
  * after RUN; the record as of each run must be the one the portal listed that night; and the
- * `daily_deaths_as_of` query must answer what the widgets read, in the private database and in the
- * public snapshot.
+ * `daily_deaths_as_of` and `rates` queries must answer what was published after each run, in the
+ * private database and in the public snapshot.
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -58,6 +58,7 @@ before(async () => {
     runs.push(result.runId);
     await widgets();
     written.set(result.runId, siteFiles());
+    copyFileSync(join(site, "data/vigil/summary.json"), join(dir, `summary-after-run-${result.runId}.json`));
   }
 });
 
@@ -144,19 +145,24 @@ test("the memorial's words follow the person as they stood, even where the log h
   }
 });
 
-test("daily_deaths_as_of answers what the widgets read, for every run, in the private database and in the public snapshot", async (t) => {
-  const { sql } = loadMetadata().databases.vigil.queries.daily_deaths_as_of;
+test("daily_deaths_as_of and rates answer what was published after every run, in the private database and in the public snapshot", async (t) => {
+  const { queries } = loadMetadata().databases.vigil;
   const published = await publish({ db, out: join(tempDir(t), "public"), now: fixedClock("2026-11-07T12:00:00Z"), log: memoryLogger() });
   const conn = open();
   const snapshot = open(published.path);
+  const line = (r: Record<string, unknown>) => [r.race_ethnicity, r.deaths, r.population, r.crude_per_100k, r.age_adjusted_per_100k, r.deaths_unknown_age].join("|");
   try {
-    for (const run of runs) {
-      const expected = readWidgetData(conn, run).daily;
-      assert.deepEqual(conn.prepare(sql).all({ run_id: String(run) }), expected, `private, as of run ${run}`);
-      assert.deepEqual(snapshot.prepare(sql).all({ run_id: ` ${run} ` }), expected, `public snapshot, as of run ${run}`);
+    for (const [night, run] of runs.entries()) {
+      const expected = expectedDaily(deathDates(night));
+      assert.deepEqual(conn.prepare(queries.daily_deaths_as_of.sql).all({ run_id: String(run) }), expected, `private, as of run ${run}`);
+      assert.deepEqual(snapshot.prepare(queries.daily_deaths_as_of.sql).all({ run_id: ` ${run} ` }), expected, `public snapshot, as of run ${run}`);
+      // the rates the summary written right after that run printed, digit for digit
+      const summary = summarySchema.parse(JSON.parse(readFileSync(join(dir, `summary-after-run-${run}.json`), "utf8")));
+      const printed = [summary.rates.all, ...summary.rates.groups].map((r) => line(r));
+      for (const database of [conn, snapshot]) assert.deepEqual((database.prepare(queries.rates.sql).all({ run_id: String(run) }) as Array<Record<string, unknown>>).map(line), printed, `rates as of run ${run}`);
     }
-    assert.deepEqual(conn.prepare(sql).all({ run_id: "" }), conn.prepare("SELECT * FROM daily_deaths").all(), "no run: the record as it stands");
-    assert.deepEqual(conn.prepare(sql).all({ run_id: "0" }), [], "before the first run there was nothing");
+    assert.deepEqual(conn.prepare(queries.daily_deaths_as_of.sql).all({ run_id: "" }), conn.prepare("SELECT * FROM daily_deaths").all(), "no run: the record as it stands");
+    assert.deepEqual(conn.prepare(queries.daily_deaths_as_of.sql).all({ run_id: "0" }), [], "before the first run there was nothing");
   } finally {
     conn.close();
     snapshot.close();
