@@ -40,6 +40,8 @@ export interface Command {
   options: Record<string, OptionSpec>;
   /** Whether the command takes positional arguments (otherwise they are a usage error). */
   positionals?: boolean;
+  /** Common options the command does not take, because it would ignore them (so neither --help nor the parser offers them). */
+  withoutCommon?: Array<keyof typeof COMMON_OPTIONS>;
   run(ctx: CommandContext): Promise<number | void>;
 }
 
@@ -49,6 +51,26 @@ export const COMMON_OPTIONS: Record<string, OptionSpec> = {
   "log-format": { type: "string", arg: "FORMAT", description: "json or pretty (default: pretty on a terminal, json otherwise)" },
   debug: { type: "boolean", description: "show stack traces and debug lines" },
   help: { type: "boolean", short: "h", description: "show this help" },
+};
+
+/** Every option a command takes: its own, then the common ones it does not leave out. */
+export function commandOptions(command: Command): Record<string, OptionSpec> {
+  const common = Object.entries(COMMON_OPTIONS).filter(([key]) => !command.withoutCommon?.includes(key));
+  return { ...command.options, ...Object.fromEntries(common) };
+}
+
+/** Environment variables vigil reads that stand for no flag (those that do are the options' `env`). */
+export const ENVIRONMENT: Record<string, string> = {
+  SOCRATA_APP_TOKEN: "the portal's app token, sent as X-App-Token; never logged, never passed to a hook",
+  VIGIL_BUILD: "off: run the TypeScript sources through tsx instead of the build in dist/",
+  VIGIL_PYTHON: "the Python 3.8+ that datasette/install.sh makes .venv with (default python3)",
+};
+
+/** Environment variables vigil sets for the shell commands it runs (--then, --backup-then), beside VIGIL_DB and VIGIL_SITE. */
+export const HOOK_ENVIRONMENT: Record<string, string> = {
+  VIGIL_RUN_ID: "the run's id (vigil run --then)",
+  VIGIL_BACKUP_FILE: "the new backup (vigil backup --then, vigil run --backup-then)",
+  VIGIL_BACKUP_DIR: "the folder of the backups (vigil backup --then, vigil run --backup-then)",
 };
 
 /** Options of commands that read the portal. */

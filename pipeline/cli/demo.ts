@@ -8,7 +8,7 @@ Runs the whole flow offline, against the fixture portal bundled with vigil (abou
 cases shaped like the Medical Examiner's COVID-19 view): ingest into DIR/vigil.db, widgets into
 DIR/site (a fresh copy of fixtures/hugo-site, so the repository stays clean), the site served
 by \`hugo server\` when Hugo is installed, and the database by datasette. Prints the URLs to open;
-Ctrl-C stops everything. Each start begins afresh in DIR; --db and VIGIL_DB are not used.
+Ctrl-C stops everything. Each start begins afresh in DIR, so it takes no --db (and ignores VIGIL_DB).
 
 Examples:
   vigil demo
@@ -18,6 +18,7 @@ Examples:
     port: { type: "string", arg: "N", description: "datasette's port; 0 picks a free one (default 8001)" },
     "site-port": { type: "string", arg: "N", description: "the Hugo site's port; 0 picks a free one (default 1313)" },
   },
+  withoutCommon: ["db"],
   async run(ctx) {
     await runDemo({
       dir: typeof ctx.values.dir === "string" ? ctx.values.dir : "data/demo",

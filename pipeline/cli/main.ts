@@ -4,14 +4,14 @@
  */
 import { parseArgs } from "node:util";
 import { ZodError } from "zod";
-import { COMMON_OPTIONS, type Command, type OptionSpec, type OptionValues } from "./command.ts";
+import { commandOptions, ENVIRONMENT, HOOK_ENVIRONMENT, type Command, type OptionSpec, type OptionValues } from "./command.ts";
 import { resolveConfig } from "./config.ts";
 import { InternalError, redact, UsageError, VigilError } from "../errors.ts";
 import { createLogger, type LogFormat } from "../log.ts";
 import { VERSION } from "../version.ts";
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command: Command }> }> = {
-  ingest: { summary: "one full sync of the dataset from the portal into the database", load: () => import("./ingest.ts") },
+  ingest: { summary: "one sync of the dataset from the portal into the database: incremental, every row with --full", load: () => import("./ingest.ts") },
   backfill: { summary: "bulk load from the portal's CSV export, or a local export with --file", load: () => import("./backfill.ts") },
   widgets: { summary: "write chart bundles, data files and shortcodes into a Hugo site", load: () => import("./widgets.ts") },
   run: { summary: "the nightly job: ingest, then widgets, then an optional --then command", load: () => import("./run.ts") },
@@ -42,7 +42,7 @@ export async function main(argv: string[], effects: MainEffects = defaultEffects
   const { stdout, stderr } = effects;
   const name = argv[0];
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
-    stdout.write(topHelp());
+    stdout.write(await topHelp());
     return name === undefined ? 2 : 0;
   }
   if (name === "--version" || name === "-v") {
@@ -101,7 +101,7 @@ export async function main(argv: string[], effects: MainEffects = defaultEffects
 }
 
 function parse(name: string, command: Command, args: string[], env: NodeJS.ProcessEnv) {
-  const specs = { ...COMMON_OPTIONS, ...command.options };
+  const specs = commandOptions(command);
   const options: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }> = {};
   for (const [key, spec] of Object.entries(specs)) {
     options[key] = { type: spec.type, ...(spec.short ? { short: spec.short } : {}), ...(spec.multiple ? { multiple: true } : {}) };
@@ -147,7 +147,7 @@ export function report(error: unknown, name: string, debug: boolean, stderr: Nod
   return code;
 }
 
-function topHelp(): string {
+async function topHelp(): Promise<string> {
   const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
   const lines = Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(width)}  ${c.summary}`);
   return `vigil ${VERSION}: a public record of COVID-19 deaths investigated by the Cook County Medical Examiner
@@ -158,12 +158,33 @@ Commands:
 ${lines.join("\n")}
 
 Run \`vigil COMMAND --help\` for a command's options.
-Environment: VIGIL_DB, VIGIL_PORTAL, VIGIL_DATASET, VIGIL_SITE, VIGIL_PUBLIC, SOCRATA_APP_TOKEN (flags win).
+
+Environment (a flag wins over its variable):
+${table(await environmentRows())}
+
+Shell hooks see VIGIL_DB (and vigil run's --then VIGIL_SITE), never SOCRATA_APP_TOKEN, and:
+${table(Object.entries(HOOK_ENVIRONMENT))}
 `;
 }
 
+/** Every environment variable vigil reads, with what it stands for: the options' \`env\` of every command, then ENVIRONMENT. */
+export async function environmentRows(): Promise<Array<[string, string]>> {
+  const rows = new Map<string, string>();
+  for (const name of Object.keys(COMMANDS)) {
+    for (const [key, spec] of Object.entries(commandOptions(await loadCommand(name) as Command))) {
+      if (spec.env && !rows.has(spec.env)) rows.set(spec.env, `--${key}${spec.arg ? ` ${spec.arg}` : ""}`);
+    }
+  }
+  return [...rows, ...Object.entries(ENVIRONMENT)];
+}
+
+function table(rows: Array<[string, string]>): string {
+  const width = Math.max(...rows.map(([name]) => name.length));
+  return rows.map(([name, text]) => `  ${name.padEnd(width)}  ${text}`).join("\n");
+}
+
 export function commandHelp(name: string, summary: string, command: Command): string {
-  const specs: Array<[string, OptionSpec]> = Object.entries({ ...command.options, ...COMMON_OPTIONS });
+  const specs: Array<[string, OptionSpec]> = Object.entries(commandOptions(command));
   const labels = specs.map(([key, spec]) => `${spec.short ? `-${spec.short}, ` : "    "}--${key}${spec.arg ? ` ${spec.arg}` : ""}`);
   const width = Math.max(...labels.map((l) => l.length));
   const rows = specs.map(([, spec], i) => `  ${labels[i].padEnd(width)}  ${spec.description}${spec.env ? ` [env ${spec.env}]` : ""}`);
