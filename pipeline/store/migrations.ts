@@ -11,6 +11,7 @@ import { migration as backfillRejected } from "./migrations/005-backfill-rejecte
 import { migration as population } from "./migrations/006-population.ts";
 import { migration as events } from "./migrations/007-events.ts";
 import { migration as syncState } from "./migrations/008-sync-state.ts";
+import { migration as rejectCodes } from "./migrations/009-reject-codes.ts";
 import type { Migration } from "./migrations/migration.ts";
 
 export type { Migration } from "./migrations/migration.ts";
@@ -24,4 +25,5 @@ export const MIGRATIONS: readonly Migration[] = [
   population,
   events,
   syncState,
+  rejectCodes,
 ];
