@@ -273,8 +273,8 @@ test("a chunk parses into packed rows, rejects with their lines, and skips rows 
   assert.deepEqual(JSON.parse(result.keys), ["ME2020-00001", "ME2020-00002"]);
   assert.equal(result.distinct, true);
   assert.deepEqual(result.rejects.map((r) => r.line), [5, 8]);
-  assert.match(result.rejects[0].reasons.join(), /casenumber/);
-  assert.match(result.rejects[1].reasons.join(), /not a real calendar date/);
+  assert.deepEqual(result.rejects.map((r) => r.reasons.map((reason) => reason.code)), [["missing_casenumber"], ["invalid_death_date"]]);
+  assert.match(result.rejects[1].reasons[0].message, /not a real calendar date/);
 });
 
 test("chunks parsed by the worker and on the calling thread give the same results", async (t) => {

@@ -69,8 +69,9 @@ test("a file goes through ingest's validation: cases, an 'added' revision each, 
   assert.equal(run.status, "success");
   assert.equal(run.source_file, file);
   assert.equal(run.inserted, view.length);
-  const rejects = query<{ reasons: string; casenumber: string }>("SELECT reasons, casenumber FROM rejects ORDER BY id");
+  const rejects = query<{ reasons: string; codes: string; casenumber: string }>("SELECT reasons, codes, casenumber FROM rejects ORDER BY id");
   assert.match(rejects[0].reasons, /death_date is missing; line 702 of export\.csv/);
+  assert.deepEqual(rejects.map((r) => r.codes), ['["missing_death_date"]', '["duplicate_casenumber"]']);
   assert.equal(rejects[1].casenumber, String(view[10].casenumber));
   assert.match(rejects[1].reasons, /appears more than once in the source; the row at line 703 replaced this earlier one \(export\.csv\)/);
   assert.deepEqual(query("SELECT age FROM cases WHERE casenumber = ?", view[10].casenumber), [{ age: 99 }]);

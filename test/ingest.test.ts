@@ -210,8 +210,9 @@ test("a source whose rows turned to garbage is refused: nothing loaded, no rejec
   assert.equal(ok.counts.rejected, Math.ceil(sample.length / 100));
   const conn = new Database(db, { readonly: true });
   t.after(() => conn.close());
-  const reject = conn.prepare("SELECT * FROM rejects WHERE run_id = ? LIMIT 1").get(ok.runId) as { reasons: string; raw: string; casenumber: string };
+  const reject = conn.prepare("SELECT * FROM rejects WHERE run_id = ? LIMIT 1").get(ok.runId) as { reasons: string; codes: string; raw: string; casenumber: string };
   assert.match(reject.reasons, /death_date "2021-02-30T00:00:00.000" is not a real calendar date/);
+  assert.equal(reject.codes, '["invalid_death_date"]');
   assert.equal(JSON.parse(reject.raw).casenumber, reject.casenumber);
 });
 

@@ -144,13 +144,15 @@ const expectations: Record<string, () => void> = {
     assert.equal(cases("unknown-columns.json").length, load("unknown-columns.json").length);
   },
   "missing-casenumber.json": () => {
-    for (const r of rejects("missing-casenumber.json")) assert.ok(r.reasons.some((x) => /casenumber/.test(x)));
+    for (const r of rejects("missing-casenumber.json")) assert.deepEqual(r.reasons, [{ code: "missing_casenumber", message: "casenumber is missing" }]);
   },
   "missing-death-date.json": () => {
-    for (const r of rejects("missing-death-date.json")) assert.ok(r.reasons.some((x) => /death_date is missing/.test(x)));
+    for (const r of rejects("missing-death-date.json")) assert.deepEqual(r.reasons, [{ code: "missing_death_date", message: "death_date is missing" }]);
   },
   "impossible-death-date.json": () => {
-    for (const r of rejects("impossible-death-date.json")) assert.ok(r.reasons.some((x) => /not a real calendar date/.test(x)));
+    for (const r of rejects("impossible-death-date.json")) {
+      assert.ok(r.reasons.some((x) => x.code === "invalid_death_date" && /^death_date ".*" is not a real calendar date/.test(x.message)), JSON.stringify(r.reasons));
+    }
   },
   "bad-optional-age.json": () => {
     const [c] = cases("bad-optional-age.json");
@@ -166,7 +168,8 @@ const expectations: Record<string, () => void> = {
     const { valid, rejected } = validate(load("duplicate-casenumber.json"), TODAY);
     assert.equal(valid.length, 1);
     assert.equal(rejected.length, load("duplicate-casenumber.json").length - 1);
-    assert.match(rejected[0].result.reasons[0], /more than once/);
+    assert.equal(rejected[0].result.reasons[0].code, "duplicate_casenumber");
+    assert.match(rejected[0].result.reasons[0].message, /more than once/);
     assert.equal(valid[0].case.age, 83, "the row updated last wins");
     // The order the rows arrive in does not matter.
     const reversed = validate(load("duplicate-casenumber.json").reverse(), TODAY);
@@ -211,7 +214,7 @@ test("a real date is one the calendar has, leap years included", () => {
 test("a death date after the run's own day is refused", () => {
   const result = normalizeRow({ casenumber: "ME2026-00001", death_date: "2026-11-27T01:00:00.000" }, { today: TODAY });
   assert.ok(!result.ok);
-  assert.match(result.reasons[0], /after today/);
+  assert.deepEqual(result.reasons, [{ code: "death_date_after_today", message: `death_date 2026-11-27T01:00:00.000 is after today (${TODAY})` }]);
 });
 
 test("today is the Chicago date, not the UTC one", () => {

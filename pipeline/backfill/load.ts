@@ -16,6 +16,7 @@ import { recordToRaw, type CsvLayout } from "./csv/rows.ts";
 import type { ChunkResult, RejectedRecord } from "./csv/worker.ts";
 import type { DB } from "../store/db.ts";
 import { laterWins } from "../normalize/duplicates.ts";
+import { duplicateCase } from "../normalize/reasons.ts";
 import type { Normalized } from "../normalize/row.ts";
 import type { CaseWriter } from "../store/case-writer.ts";
 
@@ -83,7 +84,7 @@ export class BulkLoad {
           line,
           casenumber: row.case.casenumber,
           sourceRowId: stored.source_row_id,
-          reasons: [`casenumber appears more than once in the source; the row at line ${line} replaced this earlier one`],
+          reasons: [duplicateCase(`the row at line ${line} replaced this earlier one`)],
           raw: JSON.stringify(earlier),
         }, false);
       } else {
@@ -93,7 +94,7 @@ export class BulkLoad {
           line,
           casenumber: row.case.casenumber,
           sourceRowId: row.sourceRowId,
-          reasons: ["casenumber appears more than once in the source; an earlier, newer row was kept"],
+          reasons: [duplicateCase("an earlier, newer row was kept")],
           raw: JSON.stringify(recordToRaw(records[index], this.layout)),
         });
       }
@@ -102,9 +103,12 @@ export class BulkLoad {
     this.pending += result.records;
   }
 
+  /** `located`: the record is the row at its line; otherwise a stored row the record displaced. */
   private reject(record: RejectedRecord, located = true): void {
-    const reasons = located ? [...record.reasons, `line ${record.line} of ${this.sourceLabel}`] : [...record.reasons.map((r) => `${r} (${this.sourceLabel})`)];
-    this.writer.reject({ ok: false, casenumber: record.casenumber, sourceRowId: record.sourceRowId, reasons }, JSON.parse(record.raw));
+    const { casenumber, sourceRowId } = record;
+    const reasons = located ? record.reasons : record.reasons.map((r) => ({ ...r, message: `${r.message} (${this.sourceLabel})` }));
+    const where = located ? `line ${record.line} of ${this.sourceLabel}` : undefined;
+    this.writer.reject({ ok: false, casenumber, sourceRowId, reasons, where }, JSON.parse(record.raw));
   }
 
   begin(): void {

@@ -9,7 +9,8 @@ import type { RawRow } from "../../schemas/source-columns.ts";
 import type { ViewMetadata } from "../../schemas/view-metadata.ts";
 import type { DB } from "../store/db.ts";
 import type { LastSync } from "../store/run-records.ts";
-import { AFTER_TODAY, caseNumberKey, chicagoDate } from "../normalize/row.ts";
+import { AFTER_TODAY } from "../normalize/reasons.ts";
+import { caseNumberKey, chicagoDate } from "../normalize/row.ts";
 import { columnsSignature, rowsUpdatedAt, type ListedRow, type SocrataSource } from "../source/socrata.ts";
 
 /** A full read at least this often, whatever the metadata says. */
@@ -47,23 +48,26 @@ export function planSync(
   return { sync: "incremental", reason: `rows updated since ${since} UTC`, last, since };
 }
 
+/** The reject `r` carries the code bound to this parameter. */
+const HAS_CODE = "EXISTS (SELECT 1 FROM json_each(r.codes) WHERE value = ?)";
+
 /**
  * A row refused because its death date was after the day of the run may pass today, and a full
  * read would then load it although the source did not change.
  */
 function refusalsMayNowPass(db: DB, now: Date): boolean {
-  const dated = db.prepare("SELECT 1 FROM rejects WHERE reasons LIKE ? LIMIT 1").get(`%${AFTER_TODAY}%`);
+  const dated = db.prepare(`SELECT 1 FROM rejects r WHERE ${HAS_CODE} LIMIT 1`).get(AFTER_TODAY);
   // most nights there are none, and the day in Chicago costs a time-zone database to work out
   if (dated === undefined) return false;
   return (
     db
       .prepare(
         `SELECT 1 FROM rejects r
-         WHERE r.reasons LIKE ? AND substr(json_extract(r.raw, '$.death_date'), 1, 10) <= ?
+         WHERE ${HAS_CODE} AND substr(json_extract(r.raw, '$.death_date'), 1, 10) <= ?
            AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.source_row_id = r.source_row_id AND c.source_updated_at IS json_extract(r.raw, '$.":updated_at"'))
          LIMIT 1`,
       )
-      .get(`%${AFTER_TODAY}%`, chicagoDate(now)) !== undefined
+      .get(AFTER_TODAY, chicagoDate(now)) !== undefined
   );
 }
 

@@ -13,6 +13,7 @@ import { HttpClient, type HttpOptions } from "../source/http.ts";
 import { elapsed, type Logger } from "../log.ts";
 import { caseNumberKey, chicagoDate, normalizeRow, type Normalized, type Rejected } from "../normalize/row.ts";
 import { laterWins } from "../normalize/duplicates.ts";
+import { duplicateCase, reasonsText } from "../normalize/reasons.ts";
 import { checkRejectShare, checkRemovalShare, DEFAULT_LIMITS, type Limits } from "../store/limits.ts";
 import { acquireWriteLock } from "../store/lock.ts";
 import { abandonStaleRuns, changedRecord, failRun, finishRun, lastSync, startRun, type LastSync, type RunCounts, type SyncState } from "../store/run-records.ts";
@@ -112,7 +113,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     log.info("validate", `${valid.length} valid, ${rejected.length} rejected`, { valid: valid.length, rejected: rejected.length, ms: elapsed(stage) });
     // The share is of every row the source holds: an incremental run refetches every row refused before.
     const rows = read.incremental?.listed.length ?? raws.length;
-    checkRejectShare(rows, rejected.length, () => rejected[0]?.result.reasons.join("; "), limits);
+    checkRejectShare(rows, rejected.length, () => (rejected.length > 0 ? reasonsText(rejected[0].result.reasons) : undefined), limits);
 
     stage = performance.now();
     const writer = new CaseWriter(db, runId);
@@ -213,7 +214,7 @@ export function validate(raws: RawRow[], today: string): { valid: Normalized[]; 
         ok: false,
         casenumber,
         sourceRowId: loser.row.sourceRowId,
-        reasons: [`casenumber appears more than once in the source; kept row ${winner.sourceRowId ?? "?"} (updated ${winner.sourceUpdatedAt ?? "?"})`],
+        reasons: [duplicateCase(`kept row ${winner.sourceRowId ?? "?"} (updated ${winner.sourceUpdatedAt ?? "?"})`)],
       },
       raw: loser.raw,
     });

@@ -6,6 +6,7 @@ import type { RawRow } from "../../schemas/source-columns.ts";
 import { isRealDate, rawRowSchema, REQUIRED_FIELDS, type ParsedRow } from "../../schemas/source-row.ts";
 import { AGE_GROUPS, type Case } from "../../schemas/case.ts";
 import { memorialSentence } from "./memorial.ts";
+import { deathAfterToday, deathTooEarly, invalidField, missingField, type Reason } from "./reasons.ts";
 
 export interface NormalizeContext {
   /** The run's date in America/Chicago, YYYY-MM-DD. */
@@ -23,7 +24,9 @@ export interface Rejected {
   ok: false;
   casenumber: string | null;
   sourceRowId: string | null;
-  reasons: string[];
+  reasons: Reason[];
+  /** Where the row was in the source, for readers ("line 702 of export.csv"), when known. */
+  where?: string;
 }
 
 const COOK_COUNTY = { latMin: 41.4, latMax: 42.2, lonMin: -88.3, lonMax: -87.5 };
@@ -53,19 +56,19 @@ function parseWithSchema(raw: RawRow, notes: string[]): { ok: true; row: ParsedR
     // A bad optional field keeps the row: drop the field and say so.
     const copy: RawRow = { ...raw };
     for (const [field, message] of bad) {
-      notes.push(describeIssue(raw, field, message));
+      notes.push(describeIssue(raw, field, message).message);
       delete copy[field];
     }
     parsed = rawRowSchema.safeParse(copy);
-    if (!parsed.success) return reject(raw, parsed.error.issues.map((i) => `${i.path.join(".")} ${i.message}`));
+    if (!parsed.success) return reject(raw, parsed.error.issues.map((i) => invalidField(String(i.path[0] ?? "row"), i.message, i.path.join("."))));
   }
   return { ok: true, row: parsed.data };
 }
 
 function finish(raw: RawRow, row: ParsedRow, notes: string[], ctx: NormalizeContext): Normalized | Rejected {
   const deathDate = row.death_date.slice(0, 10);
-  if (deathDate > ctx.today) return reject(raw, [`death_date ${row.death_date} ${AFTER_TODAY} (${ctx.today})`]);
-  if (deathDate < EARLIEST_DEATH) return reject(raw, [`death_date ${row.death_date} is before ${EARLIEST_DEATH}`]);
+  if (deathDate > ctx.today) return reject(raw, [deathAfterToday(row.death_date, ctx.today)]);
+  if (deathDate < EARLIEST_DEATH) return reject(raw, [deathTooEarly(row.death_date, EARLIEST_DEATH)]);
 
   const age = normalizeAge(row.age, notes);
   const latino = flag(row.latino);
@@ -128,19 +131,16 @@ export function caseNumberKey(value: unknown): string | null {
   return typeof value === "string" && value.trim() ? value.trim().toUpperCase() : null;
 }
 
-/** Refusals that depend on the day of the run: a row refused for one may pass on a later day. */
-export const AFTER_TODAY = "is after today";
-
-function reject(raw: RawRow, reasons: string[]): Rejected {
+function reject(raw: RawRow, reasons: Reason[]): Rejected {
   // Written as normalized cases are, so a reject can be matched with its stored case.
   const casenumber = caseNumberKey(raw.casenumber);
   const id = raw[":id"];
   return { ok: false, casenumber, sourceRowId: typeof id === "string" ? id : null, reasons };
 }
 
-function describeIssue(raw: RawRow, field: string, message: string): string {
-  if (!(field in raw)) return `${field} is missing`;
-  return `${field} ${JSON.stringify(raw[field])} ${message.replace(/^Invalid input: /, "")}`;
+function describeIssue(raw: RawRow, field: string, message: string): Reason {
+  if (!(field in raw)) return missingField(field);
+  return invalidField(field, `${JSON.stringify(raw[field])} ${message.replace(/^Invalid input: /, "")}`);
 }
 
 /** `2020-07-01T19:53:00.000` → `2020-07-01T19:53:00`: the wall-clock time as written, no zone. */

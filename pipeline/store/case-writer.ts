@@ -6,6 +6,7 @@
 import { CASE_FIELDS, ROW_COLUMNS, type Case } from "../../schemas/case.ts";
 import { DATASETS } from "../../schemas/config.ts";
 import type { DB } from "./db.ts";
+import { codesJson, reasonsText } from "../normalize/reasons.ts";
 import type { Normalized, Rejected } from "../normalize/row.ts";
 import type { RawRow } from "../../schemas/source-columns.ts";
 import type { RunCounts } from "./run-records.ts";
@@ -89,7 +90,7 @@ export class CaseWriter {
     );
     this.rememberRejected = options.rejectedTable === undefined ? undefined : db.prepare(`INSERT OR IGNORE INTO ${options.rejectedTable} (casenumber) VALUES (?)`);
     this.rejectedTable = options.rejectedTable;
-    this.rejectRow = db.prepare(`INSERT OR IGNORE INTO rejects (run_id, source_row_id, casenumber, reasons, raw) VALUES (${runId}, ?, ?, ?, ?)`);
+    this.rejectRow = db.prepare(`INSERT OR IGNORE INTO rejects (run_id, source_row_id, casenumber, reasons, codes, raw) VALUES (${runId}, ?, ?, ?, ?, ?)`);
     if (options.seenTable === undefined) {
       db.exec("CREATE TEMP TABLE IF NOT EXISTS seen (casenumber TEXT PRIMARY KEY) WITHOUT ROWID; DELETE FROM temp.seen;");
     }
@@ -205,7 +206,7 @@ export class CaseWriter {
   }
 
   reject(row: Rejected, raw: RawRow): void {
-    this.rejectRow.run(row.sourceRowId, row.casenumber, row.reasons.join("; "), canonicalJson(raw));
+    this.rejectRow.run(row.sourceRowId, row.casenumber, reasonsText(row.reasons, row.where), codesJson(row.reasons), canonicalJson(raw));
     if (row.casenumber) {
       this.rejectedCases.add(row.casenumber);
       this.rememberRejected?.run(row.casenumber);

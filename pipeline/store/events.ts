@@ -1,34 +1,22 @@
 /**
  * Dated events: the built-in list shipped in reference/events/ and the site owner's `--events`
  * file, read from CSV and checked, and the `events` table datasette lists them in. Migration
- * 007-events loads the built-in list; each `vigil run` then makes the table match the built-in
- * list plus the owner's file of that run (`origin` = 'site'; none without --events), so an event
- * the owner deletes from the file leaves the table, and the charts, at the next run.
+ * 007-events made the table with a copy of the built-in list as it then stood; each `vigil run`
+ * makes the table match this version's built-in list plus the owner's file of that run (`origin`
+ * = 'site'; none without --events), so an event the owner deletes from the file leaves the table,
+ * and the charts, at the next run.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { EVENT_COLUMNS, eventRowSchema, MAX_LABEL_LENGTH, type ChartEvent, type EventOrigin } from "../../schemas/events.ts";
-import type Database from "better-sqlite3";
 import { InternalError, UsageError } from "../errors.ts";
 import { projectPath } from "../paths.ts";
-
-// Not the DB type of db.ts, which loads the migrations, which load this module.
-type DB = Database.Database;
+import type { DB } from "./db.ts";
 
 // csv-parse is loaded when a file is read, not by every command that opens the database.
 const require = createRequire(import.meta.url);
 
 export const BUILT_IN_EVENTS = projectPath("pipeline", "store", "reference", "events", "events.csv");
-
-export const EVENTS_SQL = `
-CREATE TABLE events (
-  date TEXT NOT NULL,
-  label TEXT NOT NULL,
-  source_url TEXT NOT NULL,
-  origin TEXT NOT NULL CHECK (origin IN ('built-in', 'site')),
-  PRIMARY KEY (date, label)
-);
-`;
 
 /**
  * The events of a CSV file with the columns date,label,source_url (any order; blank lines and
@@ -109,9 +97,4 @@ export function replaceEvents(db: DB, events: readonly ChartEvent[]): boolean {
   const insert = db.prepare("INSERT INTO events (date, label, source_url, origin) VALUES (?, ?, ?, ?)");
   for (const e of events) insert.run(e.date, e.label, e.source_url, e.origin);
   return true;
-}
-
-/** Migration 007-events: the built-in list into the new table. */
-export function loadBuiltInEvents(db: DB): void {
-  replaceEvents(db, mergeEvents(builtInEvents(), []));
 }

@@ -1,10 +1,12 @@
 /**
  * The denominators of the death rates, shipped with their provenance in reference/population/:
  * Cook County's residents by race and ethnicity, sex and 5-year age group (estimates for
- * 2020-07-01), and the 2000 U.S. standard population NCHS adjusts death rates to. Migration
- * 006-population loads them into three tables, so that the site's rates and datasette's `rates`
- * query read the same rules: which age groups a rate is computed over (`standard_population`) and
- * which population each race and ethnicity of the cases is rated against (`population_groups`).
+ * 2020-07-01), and the 2000 U.S. standard population NCHS adjusts death rates to, read into three
+ * tables, so that the site's rates and datasette's `rates` query read the same rules: which age
+ * groups a rate is computed over (`standard_population`) and which population each race and
+ * ethnicity of the cases is rated against (`population_groups`). A migration carries its own copy
+ * of the rows (006-population): a change to these files ships as a new migration, and
+ * test/migrations.test.ts holds the newest database to what loadPopulation reads here.
  */
 import { readFileSync } from "node:fs";
 import type Database from "better-sqlite3";

@@ -12,6 +12,7 @@ import { countLineFeeds } from "./chunks.ts";
 import { parseRecords } from "./records.ts";
 import { recordToRaw, type CsvLayout } from "./rows.ts";
 import { normalizeRow } from "../../normalize/row.ts";
+import type { Reason } from "../../normalize/reasons.ts";
 import { InternalError } from "../../errors.ts";
 
 export interface WorkerSetup {
@@ -36,7 +37,7 @@ export interface RejectedRecord {
   line: number;
   casenumber: string | null;
   sourceRowId: string | null;
-  reasons: string[];
+  reasons: Reason[];
   /** The record as a raw row, JSON. */
   raw: string;
 }
