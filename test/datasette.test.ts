@@ -204,6 +204,7 @@ test("revisions shows the night's corrections newest first; rejects says what wa
   assert.equal(rejects[0].first_refused_by_run, 2);
   assert.equal(rejects[0].first_refused_at, "2026-11-26T12:00:00.000Z");
   assert.match(String(rejects[0].reasons), /after today/);
+  assert.deepEqual(JSON.parse(String(rejects[0].codes)), ["death_date_after_today"], "the reason as a code too");
 
   const [last] = (await fetchJson(served, "/vigil/last_run.json?_shape=array")).body as Row[];
   const run = db.prepare("SELECT * FROM runs ORDER BY id DESC LIMIT 1").get() as Row;
