@@ -99,6 +99,13 @@ export const summarySchema = z.object({
   last_checked_text: words.nullable().describe("last_checked in words, America/Chicago"),
   run_id: z.number().int().positive().nullable().describe("The last successful run (runs.id): the one that last checked the source"),
   source_url: z.url().describe("The dataset's page on the county's portal"),
+  source_name: words.describe("Who recorded the deaths, for source lines"),
+  data_as_of_text: words.describe("For notes lines: when the data was last checked and last changed, in words"),
+  record_note: words.describe("What the record covers, for the notes line under every chart and memorial"),
+  narrowed_on: isoDate.describe("The day the Medical Examiner stopped taking most COVID-19 deaths in hospitals and nursing homes: a later day without a recorded death does not mean nobody died"),
+  no_deaths_text: z
+    .object({ before: words, after: words })
+    .describe("What the memorial says of a day without a recorded death, before and from narrowed_on; DATE stands for the day in words"),
   memorial: z
     .object({
       years: z.array(z.string().regex(/^\d{4}$/)).describe("Years with a file data/vigil/memorial/YYYY.json"),
@@ -114,7 +121,7 @@ export const memorialDaySchema = z
   .object({
     date_text: words.describe("The day in words"),
     deaths: count.min(1),
-    headline: words.describe("e.g. On December 3, 2020, 41 people died of COVID-19 in Cook County."),
+    headline: words.describe("e.g. The Cook County Medical Examiner recorded the COVID-19 deaths of 41 people on December 3, 2020."),
     people: z.array(words).describe("One sentence per person, e.g. A 47-year-old man from Chicago."),
   })
   .refine((day) => day.people.length === day.deaths, "people must list exactly `deaths` sentences");
@@ -126,6 +133,7 @@ export type MemorialDay = z.infer<typeof memorialDaySchema>;
 
 export const chartEntrySchema = z.object({
   title: words,
+  notes: words.describe("The notes line under the chart: what the record covers (and, for rates, the population estimates)"),
   description: words.describe("The chart's takeaway in plain language: its alt text"),
   svg: z.string().describe("File name of the static SVG, beside the spec and CSV"),
   spec: z.string().describe("File name of the Vega-Lite spec"),

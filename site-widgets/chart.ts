@@ -15,6 +15,8 @@ export type CsvValue = string | number | null;
 export interface ChartDraft {
   id: ChartId;
   title: string;
+  /** The notes line under the chart: what the record covers, and anything else a reader must know to read it. */
+  notes: string;
   /** The takeaway in plain language: alt text, `<desc>`, `aria-label` and the spec's description. */
   description: string;
   columns: readonly string[];

@@ -12,7 +12,7 @@ export function memorialDay(date: string, persons: readonly PersonRow[]): Memori
   return {
     date_text: dateText,
     deaths: persons.length,
-    headline: `On ${dateText}, ${people(persons.length)} died of COVID-19 in Cook County.`,
+    headline: `The Cook County Medical Examiner recorded the COVID-19 deaths of ${people(persons.length)} on ${dateText}.`,
     people: persons.map((p) => p.memorial_sentence),
   };
 }

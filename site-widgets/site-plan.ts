@@ -43,7 +43,7 @@ export function buildManifest(charts: readonly ChartDraft[], freshness: Freshnes
     last_checked: freshness.last_checked,
     frozen_at: null,
     charts: Object.fromEntries(
-      charts.map((c) => [c.id, { title: c.title, description: c.description, ...chartFiles(c.id) }]),
+      charts.map((c) => [c.id, { title: c.title, notes: c.notes, description: c.description, ...chartFiles(c.id) }]),
     ) as ChartsManifest["charts"],
   };
 }

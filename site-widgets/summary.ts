@@ -2,6 +2,7 @@
 import type { MemorialYear, Summary } from "../schemas/widgets.ts";
 import { maxBy } from "./chart.ts";
 import { dateInWords, deaths, formatAverage, formatCount, instantDayInWords, instantInWords } from "./format.ts";
+import { NARROWED_ON, NO_DEATHS_TEXT, RECORD_NOTE } from "./notes.ts";
 import { rateStats, ratesSummary } from "./rates.ts";
 import type { Freshness, WidgetData } from "./read.ts";
 
@@ -33,6 +34,11 @@ export function buildSummary(data: WidgetData, sourceUrl: string, memorial: Map<
     last_checked_text: checked,
     run_id: freshness.run_id,
     source_url: sourceUrl,
+    source_name: SOURCE_NAME,
+    data_as_of_text: dataAsOf(freshness),
+    record_note: RECORD_NOTE,
+    narrowed_on: NARROWED_ON,
+    no_deaths_text: NO_DEATHS_TEXT,
     memorial: { years: [...memorial.keys()], days: [...memorial.values()].reduce((n, year) => n + Object.keys(year).length, 0) },
     rates: ratesSummary(data.rates),
     stats: {

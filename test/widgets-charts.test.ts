@@ -118,9 +118,16 @@ test("descriptions speak plainly: numbers with separators, dates in words", asyn
   const { charts } = await fixture(t);
   const text = (id: string) => charts.find((c) => c.draft.id === id)!.draft.description;
   assert.match(text("daily-deaths"), /^From March \d+, 2020 to March \d+, 2021, the Cook County Medical Examiner recorded 1,\d{3} COVID-19 deaths\. The deadliest day was [A-Z][a-z]+ \d{1,2}, 20\d\d, with \d+ deaths/);
-  assert.match(text("deaths-by-month"), /^The deadliest month was [A-Z][a-z]+ 20\d\d, with \d{3} COVID-19 deaths/);
+  assert.match(text("deaths-by-month"), /^The deadliest month in the Cook County Medical Examiner's record was [A-Z][a-z]+ 20\d\d, with \d{3} COVID-19 deaths/);
   for (const chart of charts) {
     const description = chart.draft.description;
+    // words that claim no more than the record: deaths the Medical Examiner recorded, never a county's total
+    for (const words of [chart.draft.title, description]) {
+      assert.match(words, /Cook County Medical Examiner/, `${chart.draft.id}: says whose record it is`);
+      assert.doesNotMatch(words, /died of COVID-19 in Cook County|deaths in Cook County|died at/, `${chart.draft.id}: claims more than the record`);
+    }
+    assert.match(chart.draft.notes, /Only deaths the Cook County Medical Examiner investigated are recorded; since April 1, 2022, it no longer takes most COVID-19 deaths in hospitals and nursing homes\./);
+    if (chart.draft.id === "deaths-per-100k-by-race-ethnicity") assert.match(chart.draft.notes, /U\.S\. Census Bureau's population estimates for Cook County for July 1, 2020/);
     assert.doesNotMatch(description, /\d{4}-\d{2}/, `${chart.draft.id}: dates in words`);
     for (const n of description.match(/\b\d{4,}\b/g) ?? []) assert.match(n, /^20\d\d$/, `${chart.draft.id}: ${n} needs a thousands separator`);
   }

@@ -55,7 +55,7 @@ test("the memorial for a known day lists the right people, in order, and no one 
   await write();
   const year = memorialYearSchema.parse(JSON.parse(read(site, "data/vigil/memorial/2020.json")));
   const day = year[MEMORIAL_DAY];
-  assert.equal(day.headline, `On December 3, 2020, 6 people died of COVID-19 in Cook County.`);
+  assert.equal(day.headline, `The Cook County Medical Examiner recorded the COVID-19 deaths of 6 people on December 3, 2020.`);
   assert.deepEqual(day.people, MEMORIAL_SENTENCES, "the removed case and the case not caused by COVID-19 are left out");
   assert.deepEqual(Object.keys(year), [MEMORIAL_DAY, MARKUP_DAY]);
   const summary = summarySchema.parse(JSON.parse(read(site, "data/vigil/summary.json")));

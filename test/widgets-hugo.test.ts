@@ -53,7 +53,7 @@ test("the fixture site builds with Hugo and every shortcode renders", { timeout:
   assert.deepEqual(stats[0], ["total_deaths", summary.total_deaths.toLocaleString("en-US")]);
   const rate = (name: string) => stats.find(([stat]) => stat === name)?.[1];
   assert.equal(rate("age_adjusted_per_100k_black"), summary.stats.age_adjusted_per_100k_black);
-  assert.match(rate("age_adjusted_per_100k_black") ?? "", /^\d{1,3}(,\d{3})*\.\d$/, "a rate per 100,000, one decimal");
+  assert.match(rate("age_adjusted_per_100k_black") ?? "", /^\d+\.\d{2}$/, "a rate per 100,000, 2 decimals, as datasette's rates query prints it");
   assert.equal(rate("age_adjusted_per_100k_white"), summary.stats.age_adjusted_per_100k_white);
 
   // The scripts are self-hosted and loaded once per page with a chart, and not on other pages.
@@ -70,15 +70,31 @@ test("the fixture site builds with Hugo and every shortcode renders", { timeout:
 
   const memorial = dom(page(built.public, "posts/memorial"));
   const sections = [...memorial.querySelectorAll("section.vigil-memorial")];
-  assert.equal(sections.length, 3);
+  assert.equal(sections.length, 4);
   assert.equal(summary.latest_death_date, "2022-03-31");
-  assert.match(sections[0].querySelector("p")!.textContent!, /^On March 31, 2022, (\d+ people|1 person) died of COVID-19 in Cook County\.$/, "the latest day with deaths");
-  assert.match(sections[1].querySelector("p")!.textContent!, /^On December 3, 2020, \d+ people died of COVID-19 in Cook County\.$/);
+  const headline = (section: Element) => section.querySelector(".vigil-memorial__headline")!.textContent!;
+  assert.match(headline(sections[0]), /^The Cook County Medical Examiner recorded the COVID-19 deaths of (\d+ people|1 person) on March 31, 2022\.$/, "the latest day with deaths");
+  assert.match(headline(sections[1]), /^The Cook County Medical Examiner recorded the COVID-19 deaths of \d+ people on December 3, 2020\.$/);
   const people = [...sections[1].querySelectorAll("li")].map((li) => li.textContent);
-  assert.equal(people.length, Number(/, (\d+) people/.exec(sections[1].textContent!)![1]));
+  assert.equal(people.length, Number(/deaths of (\d+) people/.exec(headline(sections[1]))![1]));
   assert.ok(people.includes("A 47-year-old man from Chicago."));
   assert.ok(people.every((p) => /^An? .+\.$/.test(p!)), "one sentence per person");
-  assert.equal(sections[2].textContent!.trim(), "No COVID-19 deaths are recorded in Cook County for July 4, 2019.");
+  assert.equal(headline(sections[2]), "The Cook County Medical Examiner recorded no COVID-19 deaths on July 4, 2019.");
+  // after 2022-04-01 an empty day is not a day nobody died
+  assert.equal(
+    headline(sections[3]),
+    "The Cook County Medical Examiner recorded no COVID-19 deaths on June 15, 2022. Since April 1, 2022, it no longer records most COVID-19 deaths, " +
+      "such as those in hospitals and nursing homes: this does not mean that nobody died of COVID-19 that day.",
+  );
+  for (const section of sections) {
+    assert.match(section.getAttribute("aria-label")!, /^People whose COVID-19 deaths the Cook County Medical Examiner recorded on /);
+    const notes = section.querySelector(".vigil-memorial__notes")!;
+    assert.match(notes.textContent!, /^Only deaths the Cook County Medical Examiner investigated are recorded; since April 1, 2022, it no longer takes most COVID-19 deaths in hospitals and nursing homes\. Source: Cook County Medical Examiner\. Data as of /);
+    assert.equal(notes.querySelector("a")!.getAttribute("href"), summary.source_url);
+  }
+  const captions = [...dom(page(built.public, "posts/charts")).querySelectorAll("figure.vigil-chart figcaption")];
+  assert.ok(captions.length > 0);
+  for (const caption of captions) assert.match(caption.querySelector(".vigil-chart__notes")!.textContent!, /^Only deaths the Cook County Medical Examiner investigated are recorded/);
 });
 
 test("the time charts mark their events in the built page: dashed lines, labels, alt text, and the list to download", { timeout: 120_000 }, async () => {

@@ -4,6 +4,7 @@
 import { MARK, SVG_SIZE, vegaLite, type ChartBuilder } from "../chart.ts";
 import { eventLayers, eventMarks, eventsSentence, type Span } from "../events.ts";
 import { dateInWords, formatCount, utcDay } from "../format.ts";
+import { RECORD_NOTE } from "../notes.ts";
 
 /** The static SVG's margins; the top one grows to make room for the events' labels. */
 const MARGIN = { left: 52, right: 20, top: 20 } as const;
@@ -13,13 +14,14 @@ export const cumulativeDeaths: ChartBuilder = ({ daily, events }) => {
   const half = daily.find((d) => d.cumulative_deaths * 2 >= total)!;
   const span: Span = [daily[0].date, daily.at(-1)!.date];
   const description =
-    `COVID-19 deaths recorded by the Medical Examiner in Cook County rose to ${formatCount(total)} between ` +
+    `The COVID-19 deaths the Cook County Medical Examiner recorded rose to ${formatCount(total)} between ` +
     `${dateInWords(daily[0].date)} and ${dateInWords(daily.at(-1)!.date)}. Half of them had died by ${dateInWords(half.date)}.` +
     eventsSentence(events, span);
   const date = { field: "date", type: "temporal", timeUnit: "utcyearmonthdate" } as const;
   return {
     id: "cumulative-deaths",
-    title: "Total COVID-19 deaths in Cook County",
+    title: "Total COVID-19 deaths recorded by the Cook County Medical Examiner",
+    notes: RECORD_NOTE,
     description,
     columns: ["date", "cumulative_deaths"],
     rows: daily.map((d) => ({ date: d.date, cumulative_deaths: d.cumulative_deaths })),

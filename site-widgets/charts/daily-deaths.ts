@@ -4,6 +4,7 @@
 import { MARK, SVG_SIZE, maxBy, vegaLite, type ChartBuilder } from "../chart.ts";
 import { eventLayers, eventMarks, eventsSentence, type Span } from "../events.ts";
 import { dateInWords, deaths, formatAverage, formatCount, utcDay } from "../format.ts";
+import { RECORD_NOTE } from "../notes.ts";
 
 /** The static SVG's margins; the top one grows to make room for the events' labels. */
 const MARGIN = { left: 44, right: 20, top: 20 } as const;
@@ -21,7 +22,8 @@ export const dailyDeaths: ChartBuilder = ({ daily, events }) => {
   const date = { field: "date", type: "temporal", timeUnit: "utcyearmonthdate" } as const;
   return {
     id: "daily-deaths",
-    title: "COVID-19 deaths per day in Cook County",
+    title: "COVID-19 deaths per day recorded by the Cook County Medical Examiner",
+    notes: RECORD_NOTE,
     description,
     columns: ["date", "deaths", "deaths_7day_avg", "cumulative_deaths"],
     rows: daily,

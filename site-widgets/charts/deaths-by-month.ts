@@ -3,6 +3,7 @@
  */
 import { MARK, SVG_SIZE, vegaLite, type ChartBuilder } from "../chart.ts";
 import { formatCount, monthInWords, utcDay } from "../format.ts";
+import { RECORD_NOTE } from "../notes.ts";
 
 export const deathsByMonth: ChartBuilder = ({ daily }) => {
   // Built from the zero-filled daily series, so a month without deaths inside the span shows as 0.
@@ -15,12 +16,13 @@ export const deathsByMonth: ChartBuilder = ({ daily }) => {
   const ranked = [...rows].sort((a, b) => b.deaths - a.deaths || a.month.localeCompare(b.month));
   const [first, second] = ranked;
   const description =
-    `The deadliest month was ${monthInWords(first.month)}, with ${formatCount(first.deaths)} COVID-19 deaths in Cook County` +
+    `The deadliest month in the Cook County Medical Examiner's record was ${monthInWords(first.month)}, with ${formatCount(first.deaths)} COVID-19 deaths` +
     (second ? `, followed by ${monthInWords(second.month)} with ${formatCount(second.deaths)}` : "") +
     `. The chart covers ${rows.length === 1 ? "1 month" : `${rows.length} months`}, from ${monthInWords(rows[0].month)} to ${monthInWords(rows.at(-1)!.month)}.`;
   return {
     id: "deaths-by-month",
-    title: "COVID-19 deaths in Cook County by month",
+    title: "COVID-19 deaths recorded by the Cook County Medical Examiner, by month",
+    notes: RECORD_NOTE,
     description,
     columns: ["month", "deaths"],
     rows,

@@ -5,6 +5,7 @@
  */
 import { MARK, SVG_SIZE, vegaLite, type ChartBuilder } from "../chart.ts";
 import { dateInWords, formatRate, people } from "../format.ts";
+import { RATES_NOTE, RECORD_NOTE } from "../notes.ts";
 import { rateKey, type GroupRate } from "../rates.ts";
 
 /** How the takeaway speaks of each rated group's residents, by key. */
@@ -35,7 +36,8 @@ export const deathsPer100kByRaceEthnicity: ChartBuilder = ({ rates, daily }) => 
   const description = takeaway(rated, rates.groups, speak, daily[0].date, daily.at(-1)!.date);
   return {
     id: "deaths-per-100k-by-race-ethnicity",
-    title: "COVID-19 deaths per 100,000 residents of Cook County by race and ethnicity, age-adjusted",
+    title: "COVID-19 deaths recorded by the Cook County Medical Examiner per 100,000 residents, by race and ethnicity, age-adjusted",
+    notes: `${RECORD_NOTE} ${RATES_NOTE}`,
     description,
     columns: ["race_ethnicity", "deaths", "population", "crude_per_100k", "age_adjusted_per_100k"],
     rows,
@@ -83,7 +85,7 @@ function takeaway(rated: readonly Rated[], groups: readonly GroupRate[], speak: 
   const [highest, lowest] = [rated[0], rated.at(-1)!];
   if (rated.length > 1 && lowest.value > 0) {
     const ratio = highest.value / lowest.value;
-    sentences.push(`${capitalize(speak(highest))} died at ${formatRate(ratio)} times the rate of ${speak(lowest)}.`);
+    sentences.push(`The recorded death rate of ${speak(highest)} was ${formatRate(ratio)} times that of ${speak(lowest)}.`);
   }
   sentences.push(
     "Rates are against the county's population estimates for 2020 and count only the deaths the Medical Examiner investigated. " +
@@ -94,8 +96,4 @@ function takeaway(rated: readonly Rated[], groups: readonly GroupRate[], speak: 
   const unknownAge = rated.reduce((n, g) => n + g.deaths_unknown_age, 0);
   if (unknownAge > 0) sentences.push(`The age of ${people(unknownAge)} was not recorded: they count in the crude rates but not in the age-adjusted ones.`);
   return sentences.join(" ");
-}
-
-function capitalize(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1);
 }
