@@ -58,7 +58,7 @@ export const dayFigureSchema = z.object({
   date: isoDate.describe("Day of death, America/Chicago, YYYY-MM-DD"),
   date_text: words.describe("The day in words, e.g. December 3, 2020"),
   deaths: count.describe("COVID-19 deaths that day"),
-  deaths_7day_avg: z.number().nonnegative().describe("Average of the 7 days ending that day"),
+  deaths_7day_avg: z.number().nonnegative().nullable().describe("Average of the 7 days ending that day; null for the first six days of the series"),
 });
 
 /** A rate as the figures print it: text with 2 decimals, the same string in every file and in datasette. */
@@ -91,7 +91,7 @@ export const summarySchema = z.object({
   latest_death_date: isoDate.describe("Latest day with a death, America/Chicago: the memorial's default day"),
   days_with_deaths: count.describe("Days with at least one death"),
   peak_day: dayFigureSchema.describe("The day with the most deaths (the earliest, on a tie)"),
-  peak_7day_avg: dayFigureSchema.describe("The day the 7-day average was highest (the earliest, on a tie)"),
+  peak_7day_avg: dayFigureSchema.nullable().describe("The day the 7-day average was highest (the earliest, on a tie); null while the series is shorter than seven days"),
   recent_days: z.array(dayFigureSchema).describe("The last 14 days of the series, ending on latest_death_date"),
   data_last_changed: instant.nullable().describe("When a successful run last changed a case"),
   data_last_changed_text: words.nullable().describe("data_last_changed in words, America/Chicago"),

@@ -74,8 +74,26 @@ export function vegaLite(id: ChartId, description: string, parse: Record<string,
       { name: "muted", value: PALETTE.light.muted },
     ],
     ...body,
-    config: { view: { stroke: null }, axis: { labelFontSize: 11, titleFontSize: 11, titleFontWeight: "normal" } },
+    // Marks and axes stay out of the accessibility tree: a screen reader hears the description (the
+    // takeaway), and the data is a table under the chart, not a thousand points to step through.
+    config: { aria: false, view: { stroke: null }, axis: { labelFontSize: 11, titleFontSize: 11, titleFontWeight: "normal" } },
     usermeta: { vigil: { chart: id, dark: { ...PALETTE.dark } } },
+  };
+}
+
+/**
+ * Bars with each bar's value written at its end, for a spec whose `encoding` holds the positions:
+ * a reader sees the figures without hovering, and the tooltip adds the rest.
+ */
+export function barsWithValues(options: { horizontal: boolean; value: string; format: string; tooltip: readonly unknown[] }): { layer: unknown[]; padding?: unknown } {
+  const label = options.horizontal ? { type: "text", align: "left", baseline: "middle", dx: 4 } : { type: "text", align: "center", baseline: "bottom", dy: -4 };
+  return {
+    // room after the longest bar for its value
+    ...(options.horizontal && { padding: { left: 5, top: 5, bottom: 5, right: 56 } }),
+    layer: [
+      { mark: { type: "bar", color: { expr: "accent" } }, encoding: { tooltip: options.tooltip } },
+      { mark: label, encoding: { text: { field: options.value, type: "quantitative", format: options.format } } },
+    ],
   };
 }
 
@@ -98,6 +116,12 @@ export function tally<T>(items: readonly T[], key: (item: T) => string): Map<str
     counts.set(k, (counts.get(k) ?? 0) + 1);
   }
   return counts;
+}
+
+/** The day the 7-day average was highest (the earliest, on a tie); null while the series is shorter than seven days. */
+export function peakAverage<D extends { deaths_7day_avg: number | null }>(daily: readonly D[]): (D & { deaths_7day_avg: number }) | null {
+  const averaged = daily.filter((d): d is D & { deaths_7day_avg: number } => d.deaths_7day_avg !== null);
+  return averaged.length > 0 ? maxBy(averaged, (d) => d.deaths_7day_avg) : null;
 }
 
 /** The first item with the largest value (ties go to the earliest). */

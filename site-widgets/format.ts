@@ -11,6 +11,7 @@ const oneDecimal = new Intl.NumberFormat("en-US", { minimumFractionDigits: 1, ma
 // it in any other zone could name the previous day.
 const dayWords = new Intl.DateTimeFormat("en-US", { timeZone: "UTC", year: "numeric", month: "long", day: "numeric" });
 const monthWords = new Intl.DateTimeFormat("en-US", { timeZone: "UTC", year: "numeric", month: "long" });
+const monthShort = new Intl.DateTimeFormat("en-US", { timeZone: "UTC", year: "numeric", month: "short" });
 const chicagoDay = new Intl.DateTimeFormat("en-US", { timeZone: CHICAGO, year: "numeric", month: "long", day: "numeric" });
 const chicagoTime = new Intl.DateTimeFormat("en-US", { timeZone: CHICAGO, hour: "numeric", minute: "2-digit", timeZoneName: "short" });
 
@@ -45,6 +46,11 @@ export function dateInWords(date: string): string {
 /** "2020-11" → "November 2020". */
 export function monthInWords(month: string): string {
   return monthWords.format(utcDay(`${month}-01`));
+}
+
+/** "2020-11" → "Nov 2020", for axis labels. */
+export function monthLabel(month: string): string {
+  return monthShort.format(utcDay(`${month}-01`));
 }
 
 /** A UTC instant → "November 26, 2026 at 6:00 AM CST", as a reader in Cook County reads it. */

@@ -1,6 +1,6 @@
 /** summary.json: the record's headline figures, with each in words for `{{< vigil-stat >}}`. */
 import type { MemorialYear, Summary } from "../schemas/widgets.ts";
-import { maxBy } from "./chart.ts";
+import { maxBy, peakAverage } from "./chart.ts";
 import { dateInWords, deaths, formatAverage, formatCount, instantDayInWords, instantInWords } from "./format.ts";
 import { NARROWED_ON, NO_DEATHS_TEXT, RECORD_NOTE } from "./notes.ts";
 import { rateStats, ratesSummary } from "./rates.ts";
@@ -8,12 +8,15 @@ import type { Freshness, WidgetData } from "./read.ts";
 
 export const SOURCE_NAME = "Cook County Medical Examiner";
 
+/** The 7-day average's stats while the series is shorter than seven days. */
+const NO_AVERAGE_YET = "not yet (fewer than seven days)";
+
 export function buildSummary(data: WidgetData, sourceUrl: string, memorial: Map<string, MemorialYear>): Summary {
   const { daily, freshness } = data;
   const figure = (d: (typeof daily)[number]) => ({ date: d.date, date_text: dateInWords(d.date), deaths: d.deaths, deaths_7day_avg: d.deaths_7day_avg });
   const total = daily.at(-1)!.cumulative_deaths;
   const peak = maxBy(daily, (d) => d.deaths);
-  const peakAvg = maxBy(daily, (d) => d.deaths_7day_avg);
+  const peakAvg = peakAverage(daily);
   const first = daily[0].date;
   const latest = daily.at(-1)!.date;
   const daysWithDeaths = daily.filter((d) => d.deaths > 0).length;
@@ -26,7 +29,7 @@ export function buildSummary(data: WidgetData, sourceUrl: string, memorial: Map<
     latest_death_date: latest,
     days_with_deaths: daysWithDeaths,
     peak_day: figure(peak),
-    peak_7day_avg: figure(peakAvg),
+    peak_7day_avg: peakAvg && figure(peakAvg),
     recent_days: daily.slice(-14).map(figure),
     data_last_changed: freshness.data_last_changed,
     data_last_changed_text: changed,
@@ -49,8 +52,8 @@ export function buildSummary(data: WidgetData, sourceUrl: string, memorial: Map<
       peak_day: `${deaths(peak.deaths)} on ${dateInWords(peak.date)}`,
       peak_day_date: dateInWords(peak.date),
       peak_day_deaths: formatCount(peak.deaths),
-      peak_7day_avg: formatAverage(peakAvg.deaths_7day_avg),
-      peak_7day_avg_date: dateInWords(peakAvg.date),
+      peak_7day_avg: peakAvg ? formatAverage(peakAvg.deaths_7day_avg) : NO_AVERAGE_YET,
+      peak_7day_avg_date: peakAvg ? dateInWords(peakAvg.date) : NO_AVERAGE_YET,
       data_last_changed: changed ?? "not yet",
       last_checked: checked ?? "not yet",
       ...rateStats(data.rates),

@@ -51,11 +51,11 @@ export async function fetchJson(server: DatasetteServer, path: string): Promise<
 export interface Day {
   date: string;
   deaths: number;
-  deaths_7day_avg: number;
+  deaths_7day_avg: number | null;
   cumulative_deaths: number;
 }
 
-/** Deaths per day from the first death to the last, zero-filled, with 7-day average and running total. */
+/** Deaths per day from the first death to the last, zero-filled, with 7-day average (none before the seventh day) and running total. */
 export function expectedDaily(deathDates: string[]): Day[] {
   const counts = new Map<string, number>();
   for (const date of deathDates) counts.set(date, (counts.get(date) ?? 0) + 1);
@@ -67,7 +67,7 @@ export function expectedDaily(deathDates: string[]): Day[] {
     const deaths = counts.get(date) ?? 0;
     total += deaths;
     const week = [...days.slice(-6).map((d) => d.deaths), deaths];
-    const avg = Math.round((week.reduce((a, b) => a + b, 0) / week.length) * 100) / 100;
+    const avg = week.length < 7 ? null : Math.round((week.reduce((a, b) => a + b, 0) / 7) * 100) / 100;
     days.push({ date, deaths, deaths_7day_avg: avg, cumulative_deaths: total });
   }
   return days;

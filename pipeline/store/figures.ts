@@ -34,8 +34,8 @@ export function figureSql(name: FigureName): string {
 /** `runId` as the queries take it: empty for the record as it stands. */
 const asked = (runId: number | undefined) => ({ run_id: runId === undefined ? "" : String(runId) });
 
-/** One day of the daily series: YYYY-MM-DD (America/Chicago), deaths, 7-day average, running total. */
-export type DailyRow = { date: string; deaths: number; deaths_7day_avg: number; cumulative_deaths: number };
+/** One day of the daily series: YYYY-MM-DD (America/Chicago), deaths, 7-day average (null for the first six days), running total. */
+export type DailyRow = { date: string; deaths: number; deaths_7day_avg: number | null; cumulative_deaths: number };
 
 /** The daily series after run `runId`, or of the record as it stands. */
 export function dailySeries(db: DB, runId?: number): DailyRow[] {

@@ -1,10 +1,13 @@
 /**
  * Deaths per day with the 7-day average: the shape of the waves, and the deadliest day.
  */
-import { MARK, SVG_SIZE, maxBy, vegaLite, type ChartBuilder } from "../chart.ts";
+import { MARK, SVG_SIZE, maxBy, peakAverage, vegaLite, type ChartBuilder } from "../chart.ts";
 import { eventLayers, eventMarks, eventsSentence, type Span } from "../events.ts";
 import { dateInWords, deaths, formatAverage, formatCount, utcDay } from "../format.ts";
 import { RECORD_NOTE } from "../notes.ts";
+
+/** What the average's line is called, at its end. */
+const AVERAGE_LABEL = "7-day average";
 
 /** The static SVG's margins; the top one grows to make room for the events' labels. */
 const MARGIN = { left: 44, right: 20, top: 20 } as const;
@@ -12,12 +15,12 @@ const MARGIN = { left: 44, right: 20, top: 20 } as const;
 export const dailyDeaths: ChartBuilder = ({ daily, events }) => {
   const total = daily.at(-1)!.cumulative_deaths;
   const peak = maxBy(daily, (d) => d.deaths);
-  const peakAvg = maxBy(daily, (d) => d.deaths_7day_avg);
+  const peakAvg = peakAverage(daily);
   const span: Span = [daily[0].date, daily.at(-1)!.date];
   const description =
     `From ${dateInWords(daily[0].date)} to ${dateInWords(daily.at(-1)!.date)}, the Cook County Medical Examiner recorded ` +
-    `${formatCount(total)} COVID-19 deaths. The deadliest day was ${dateInWords(peak.date)}, with ${deaths(peak.deaths)}; ` +
-    `the 7-day average peaked at ${formatAverage(peakAvg.deaths_7day_avg)} deaths a day on ${dateInWords(peakAvg.date)}.` +
+    `${formatCount(total)} COVID-19 deaths. The deadliest day was ${dateInWords(peak.date)}, with ${deaths(peak.deaths)}` +
+    (peakAvg ? `; the 7-day average peaked at ${formatAverage(peakAvg.deaths_7day_avg)} deaths a day on ${dateInWords(peakAvg.date)}.` : ".") +
     eventsSentence(events, span);
   const date = { field: "date", type: "temporal", timeUnit: "utcyearmonthdate" } as const;
   return {
@@ -37,6 +40,16 @@ export const dailyDeaths: ChartBuilder = ({ daily, events }) => {
         },
         {
           mark: { type: "line", color: { expr: "accent" }, strokeWidth: 2 },
+          encoding: { y: { field: "deaths_7day_avg", type: "quantitative" } },
+        },
+        {
+          // the line named beside its peak (the earliest, on a tie), rather than in a legend
+          transform: [
+            { filter: "isValid(datum.deaths_7day_avg)" },
+            { window: [{ op: "row_number", as: "rank" }], sort: [{ field: "deaths_7day_avg", order: "descending" }, { field: "date", order: "ascending" }] },
+            { filter: "datum.rank === 1" },
+          ],
+          mark: { type: "text", text: AVERAGE_LABEL, align: "left", baseline: "middle", dx: 8, color: { expr: "accent" }, fontWeight: "bold" },
           encoding: { y: { field: "deaths_7day_avg", type: "quantitative" } },
         },
         {
@@ -68,6 +81,7 @@ export const dailyDeaths: ChartBuilder = ({ daily, events }) => {
         marks: [
           Plot.areaY(points, { x: "date", y: "deaths", curve: "step", className: MARK.mutedFill }),
           Plot.lineY(points, { x: "date", y: "avg", strokeWidth: 2, className: MARK.accentStroke }),
+          Plot.text(peakAvg ? [{ date: utcDay(peakAvg.date), avg: peakAvg.deaths_7day_avg }] : [], { x: "date", y: "avg", text: () => AVERAGE_LABEL, textAnchor: "start", dx: 8, fontWeight: "bold", className: MARK.accentFill }),
           Plot.ruleY([0]),
           ...annotations.marks,
         ],

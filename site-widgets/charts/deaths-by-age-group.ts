@@ -2,7 +2,7 @@
  * Deaths by age group: how much of the toll fell on the oldest.
  */
 import { AGE_GROUPS } from "../../schemas/case.ts";
-import { MARK, SVG_SIZE, tally, vegaLite, type ChartBuilder } from "../chart.ts";
+import { MARK, SVG_SIZE, barsWithValues, tally, vegaLite, type ChartBuilder } from "../chart.ts";
 import { formatCount, formatShare, people } from "../format.ts";
 import { RECORD_NOTE } from "../notes.ts";
 
@@ -33,15 +33,16 @@ export const deathsByAgeGroup: ChartBuilder = ({ people: persons }) => {
     columns: ["age_group", "deaths"],
     rows,
     spec: vegaLite("deaths-by-age-group", description, { age_group: "string", deaths: "number" }, {
-      mark: { type: "bar", color: { expr: "accent" } },
-      encoding: {
-        x,
-        y: { field: "deaths", type: "quantitative", title: "Deaths", axis: { format: ",d" } },
+      encoding: { x, y: { field: "deaths", type: "quantitative", title: "Deaths", axis: { format: ",d" } } },
+      ...barsWithValues({
+        horizontal: false,
+        value: "deaths",
+        format: ",d",
         tooltip: [
           { field: "age_group", type: "ordinal", title: "Age" },
           { field: "deaths", type: "quantitative", title: "Deaths", format: ",d" },
         ],
-      },
+      }),
     }),
     plot: (Plot) => ({
       ...SVG_SIZE,

@@ -2,7 +2,7 @@
  * Deaths by calendar month (Chicago time): the deadliest months at a glance.
  */
 import { MARK, SVG_SIZE, vegaLite, type ChartBuilder } from "../chart.ts";
-import { formatCount, monthInWords, utcDay } from "../format.ts";
+import { formatCount, monthInWords, monthLabel } from "../format.ts";
 import { RECORD_NOTE } from "../notes.ts";
 
 export const deathsByMonth: ChartBuilder = ({ daily }) => {
@@ -29,7 +29,8 @@ export const deathsByMonth: ChartBuilder = ({ daily }) => {
     spec: vegaLite("deaths-by-month", description, { month: "date", deaths: "number" }, {
       mark: { type: "bar", color: { expr: "accent" } },
       encoding: {
-        x: { field: "month", type: "temporal", timeUnit: "utcyearmonth", title: null, axis: { format: "%b %Y", labelOverlap: true, tickCount: 6 } },
+        // months as bands: each tick and label sits under the middle of its month's bar
+        x: { field: "month", type: "ordinal", timeUnit: "utcyearmonth", title: null, axis: { format: "%b %Y", labelOverlap: "greedy", labelAngle: 0 } },
         y: { field: "deaths", type: "quantitative", title: "Deaths", axis: { format: ",d" } },
         tooltip: [
           { field: "month", type: "temporal", timeUnit: "utcyearmonth", title: "Month", format: "%B %Y" },
@@ -40,12 +41,18 @@ export const deathsByMonth: ChartBuilder = ({ daily }) => {
     plot: (Plot) => ({
       ...SVG_SIZE,
       marginLeft: 52,
-      x: { type: "utc", label: null },
+      // months as bands, a label under every few: each tick sits under the middle of its bar
+      x: { type: "band", label: null, padding: 0.1, ticks: rows.filter((_, i) => i % labelEvery(rows.length) === 0).map((r) => r.month), tickFormat: monthLabel },
       y: { grid: true, label: "Deaths per month", labelArrow: "none" },
       marks: [
-        Plot.rectY(rows, { x: (d: { month: string }) => utcDay(`${d.month}-01`), y: "deaths", interval: "month", inset: 0.5, className: MARK.accentFill }),
+        Plot.barY(rows, { x: "month", y: "deaths", className: MARK.accentFill }),
         Plot.ruleY([0]),
       ],
     }),
   };
 };
+
+/** One month label in so many, so that about six fit across the static chart. */
+function labelEvery(months: number): number {
+  return Math.max(1, Math.ceil(months / 6));
+}

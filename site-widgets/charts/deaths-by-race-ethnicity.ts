@@ -1,7 +1,7 @@
 /**
  * Deaths by race and ethnicity, as the county reports them (Latino overrides race).
  */
-import { MARK, SVG_SIZE, tally, vegaLite, type ChartBuilder } from "../chart.ts";
+import { MARK, SVG_SIZE, barsWithValues, tally, vegaLite, type ChartBuilder } from "../chart.ts";
 import { formatCount, formatShare, people } from "../format.ts";
 import { RECORD_NOTE } from "../notes.ts";
 
@@ -28,15 +28,19 @@ export const deathsByRaceEthnicity: ChartBuilder = ({ people: persons }) => {
     spec: vegaLite("deaths-by-race-ethnicity", description, { race_ethnicity: "string", deaths: "number" }, {
       // A fixed height rather than a step: vega-lite drops "fit" sizing on a stepped axis.
       height: rows.length * 28,
-      mark: { type: "bar", color: { expr: "accent" } },
       encoding: {
         y: { field: "race_ethnicity", type: "nominal", sort: order, title: null },
         x: { field: "deaths", type: "quantitative", title: "Deaths", axis: { format: ",d", tickCount: 4 } },
+      },
+      ...barsWithValues({
+        horizontal: true,
+        value: "deaths",
+        format: ",d",
         tooltip: [
           { field: "race_ethnicity", type: "nominal", title: "Race or ethnicity" },
           { field: "deaths", type: "quantitative", title: "Deaths", format: ",d" },
         ],
-      },
+      }),
     }),
     plot: (Plot) => ({
       ...SVG_SIZE,

@@ -3,7 +3,7 @@
  * the groups differ in size and in age. The bars are the age-adjusted rates; the CSV adds the
  * deaths, the population and the crude rates, and the Unknown row, which has no population.
  */
-import { MARK, SVG_SIZE, vegaLite, type ChartBuilder } from "../chart.ts";
+import { MARK, SVG_SIZE, barsWithValues, vegaLite, type ChartBuilder } from "../chart.ts";
 import { dateInWords, formatRate, people } from "../format.ts";
 import { RATES_NOTE, RECORD_NOTE } from "../notes.ts";
 import { rateKey, type GroupRate } from "../rates.ts";
@@ -49,18 +49,23 @@ export const deathsPer100kByRaceEthnicity: ChartBuilder = ({ rates, daily }) => 
         height: rated.length * 28,
         // Unknown has deaths but no population, so no rate to draw: it stays in the CSV only.
         transform: [{ filter: "isValid(datum.age_adjusted_per_100k)" }],
-        mark: { type: "bar", color: { expr: "accent" } },
         encoding: {
           y: { field: "race_ethnicity", type: "nominal", sort: order, title: null },
           x: { field: "age_adjusted_per_100k", type: "quantitative", title: AXIS_TITLE, axis: { format: ",d", tickCount: 4 } },
+        },
+        // the values as the CSV and datasette print them: 2 decimals
+        ...barsWithValues({
+          horizontal: true,
+          value: "age_adjusted_per_100k",
+          format: ".2f",
           tooltip: [
             { field: "race_ethnicity", type: "nominal", title: "Race or ethnicity" },
-            { field: "age_adjusted_per_100k", type: "quantitative", title: "Per 100,000, age-adjusted", format: ",.1f" },
-            { field: "crude_per_100k", type: "quantitative", title: "Per 100,000, crude", format: ",.1f" },
+            { field: "age_adjusted_per_100k", type: "quantitative", title: "Per 100,000, age-adjusted", format: ".2f" },
+            { field: "crude_per_100k", type: "quantitative", title: "Per 100,000, crude", format: ".2f" },
             { field: "deaths", type: "quantitative", title: "Deaths", format: ",d" },
             { field: "population", type: "quantitative", title: "Residents (2020)", format: ",d" },
           ],
-        },
+        }),
       },
     ),
     plot: (Plot) => ({

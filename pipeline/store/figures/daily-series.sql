@@ -1,5 +1,6 @@
 -- The daily series: every day from the first death to the last (America/Chicago), zero-filled, with
--- the 7-day average (2 decimals) and the running total, over the deaths published after :run_id.
+-- the 7-day average (2 decimals; NULL for the first six days, which have fewer than seven days to
+-- average) and the running total, over the deaths published after :run_id.
 -- The daily_deaths table holds it for the record as it stands, written when a run changes the record.
 counts AS MATERIALIZED (
   SELECT death_date AS date, count(*) AS deaths FROM deaths_then GROUP BY death_date
@@ -17,7 +18,8 @@ filled AS (
 SELECT
   date,
   deaths,
-  round(avg(deaths) OVER (ORDER BY date ROWS BETWEEN 6 PRECEDING AND CURRENT ROW), 2) AS deaths_7day_avg,
+  iif(count(*) OVER week = 7, round(avg(deaths) OVER week, 2), NULL) AS deaths_7day_avg,
   sum(deaths) OVER (ORDER BY date ROWS UNBOUNDED PRECEDING) AS cumulative_deaths
 FROM filled
+WINDOW week AS (ORDER BY date ROWS BETWEEN 6 PRECEDING AND CURRENT ROW)
 ORDER BY date
