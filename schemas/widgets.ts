@@ -132,7 +132,11 @@ export type MemorialYear = z.infer<typeof memorialYearSchema>;
 export type MemorialDay = z.infer<typeof memorialDaySchema>;
 
 export const chartEntrySchema = z.object({
+  headline: words.describe("The chart's point in one sentence, shown above it: the first sentence of its description"),
   title: words,
+  columns: z
+    .array(z.object({ name: z.string().min(1), label: words }))
+    .describe("The CSV's columns in order, with the words the data table under the chart heads them with"),
   notes: words.describe("The notes line under the chart: what the record covers (and, for rates, the population estimates)"),
   description: words.describe("The chart's takeaway in plain language: its alt text"),
   svg: z.string().describe("File name of the static SVG, beside the spec and CSV"),

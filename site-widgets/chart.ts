@@ -97,6 +97,26 @@ export function barsWithValues(options: { horizontal: boolean; value: string; fo
   };
 }
 
+/** How the data table under a chart heads each CSV column. */
+export const COLUMN_LABELS: Readonly<Record<string, string>> = {
+  date: "Day",
+  month: "Month",
+  deaths: "Deaths",
+  deaths_7day_avg: "7-day average",
+  cumulative_deaths: "Total so far",
+  age_group: "Age group",
+  race_ethnicity: "Race or ethnicity",
+  population: "Residents (2020)",
+  crude_per_100k: "Per 100,000, crude",
+  age_adjusted_per_100k: "Per 100,000, age-adjusted",
+};
+
+/** The first sentence of a takeaway: the chart's headline. */
+export function firstSentence(text: string): string {
+  const end = text.search(/\.\s+(?=[A-Z])/);
+  return end === -1 ? text : text.slice(0, end + 1);
+}
+
 /** RFC 4180 CSV with a header; fields are quoted only when they must be. */
 export function toCsv(columns: readonly string[], rows: ReadonlyArray<Record<string, CsvValue>>): string {
   const field = (value: CsvValue) => {

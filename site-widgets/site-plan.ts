@@ -5,8 +5,8 @@
 import type { z } from "zod";
 import { chartsManifestSchema, memorialYearSchema, summarySchema, vegaLiteSpecSchema, type ChartId, type ChartsManifest, type MemorialYear } from "../schemas/widgets.ts";
 import { EVENT_COLUMNS } from "../schemas/events.ts";
-import { checkContract } from "../pipeline/errors.ts";
-import { toCsv, type ChartDraft } from "./chart.ts";
+import { COLUMN_LABELS, firstSentence, toCsv, type ChartDraft } from "./chart.ts";
+import { checkContract, InternalError } from "../pipeline/errors.ts";
 import { draftCharts } from "./chart-registry.ts";
 import { memorialYears } from "./memorial.ts";
 import type { Freshness, WidgetData } from "./read.ts";
@@ -43,7 +43,10 @@ export function buildManifest(charts: readonly ChartDraft[], freshness: Freshnes
     last_checked: freshness.last_checked,
     frozen_at: null,
     charts: Object.fromEntries(
-      charts.map((c) => [c.id, { title: c.title, notes: c.notes, description: c.description, ...chartFiles(c.id) }]),
+      charts.map((c) => [
+        c.id,
+        { headline: firstSentence(c.description), title: c.title, columns: c.columns.map((name) => ({ name, label: columnLabel(name) })), notes: c.notes, description: c.description, ...chartFiles(c.id) },
+      ]),
     ) as ChartsManifest["charts"],
   };
 }
@@ -60,6 +63,8 @@ export async function planSite(data: WidgetData, sourceUrl: string): Promise<{ f
       { path: `${PATHS.assets}/${names.svg}`, content: chart.svg },
       { path: `${PATHS.static}/${names.spec}`, content: chart.spec },
       { path: `${PATHS.static}/${names.csv}`, content: chart.csv },
+      // the shortcode reads it with resources.Get for the data table under the chart
+      { path: `${PATHS.assets}/${names.csv}`, content: chart.csv },
     );
   }
   // every event, drawn or not, in the format `--events` reads: the list behind the dashed lines
@@ -74,6 +79,12 @@ export async function planSite(data: WidgetData, sourceUrl: string): Promise<{ f
   );
   files.push(...(await siteTemplates()));
   return { files, charts };
+}
+
+function columnLabel(name: string): string {
+  const label = COLUMN_LABELS[name];
+  if (!label) throw new InternalError(`site-widgets/chart.ts: column ${name} has no label for the data table`, { hint: "add it to COLUMN_LABELS" });
+  return label;
 }
 
 /** Pretty JSON, checked against its contract first; keys keep the order they were written in. */
