@@ -6,6 +6,7 @@
  */
 import { mkdir, readdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
 import { basename, dirname, join, relative, sep } from "node:path";
+import { describeCause, VigilError } from "../pipeline/errors.ts";
 
 export interface FileToWrite {
   /** Path relative to `root`, with forward slashes. */
@@ -48,21 +49,31 @@ export async function writeFilesAtomically(root: string, files: readonly FileToW
   try {
     for (const file of pending) {
       await mkdir(dirname(file.target), { recursive: true });
-      await writeFile(file.temp, file.bytes);
+      // listed before the write, so a write that fails halfway is cleaned up too
       staged.push(file.temp);
+      await writeFile(file.temp, file.bytes);
     }
     for (const file of pending) {
       await rename(file.temp, file.target);
       staged.splice(staged.indexOf(file.temp), 1);
     }
   } catch (error) {
-    await Promise.all(staged.map((temp) => unlink(temp).catch(() => {})));
+    // the write's own failure is the one to report; a temp file already gone is no second one
+    const unstage = (temp: string) =>
+      unlink(temp).catch((cleanup: NodeJS.ErrnoException) => {
+        if (cleanup.code !== "ENOENT") throw new VigilError(`${describeCause(error)}; and ${temp} could not be removed: ${describeCause(cleanup)}`, { cause: error });
+      });
+    await Promise.all(staged.map(unstage));
     throw error;
   }
   const planned = new Set(files.map((f) => f.path));
   const removed: string[] = [];
   for (const folder of owned) {
-    const entries = await readdir(join(root, folder), { recursive: true, withFileTypes: true }).catch(() => []);
+    const entries = await readdir(join(root, folder), { recursive: true, withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+      // a folder that is not there holds nothing to remove; any other failure is real
+      if (error.code === "ENOENT") return [];
+      throw error;
+    });
     for (const entry of entries) {
       if (!entry.isFile()) continue;
       const path = relative(root, join(entry.parentPath ?? entry.path, entry.name)).split(sep).join("/");
