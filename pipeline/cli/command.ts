@@ -40,6 +40,8 @@ export interface Command {
   options: Record<string, OptionSpec>;
   /** Whether the command takes positional arguments (otherwise they are a usage error). */
   positionals?: boolean;
+  /** Common options this command has no use for: neither accepted nor listed in its help. */
+  without?: readonly string[];
   run(ctx: CommandContext): Promise<number | void>;
 }
 
@@ -50,6 +52,12 @@ export const COMMON_OPTIONS: Record<string, OptionSpec> = {
   debug: { type: "boolean", description: "show stack traces and debug lines" },
   help: { type: "boolean", short: "h", description: "show this help" },
 };
+
+/** A command's options with the common ones it takes, the command's own first (as `--help` lists them). */
+export function optionsOf(command: Command): Record<string, OptionSpec> {
+  const common = Object.entries(COMMON_OPTIONS).filter(([key]) => !command.without?.includes(key));
+  return { ...command.options, ...Object.fromEntries(common) };
+}
 
 /** Options of commands that read the portal. */
 export const SOURCE_OPTIONS: Record<string, OptionSpec> = {

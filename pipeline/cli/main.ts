@@ -4,7 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import { ZodError } from "zod";
-import { COMMON_OPTIONS, type Command, type OptionSpec, type OptionValues } from "./command.ts";
+import { optionsOf, type Command, type OptionSpec, type OptionValues } from "./command.ts";
 import { resolveConfig } from "./config.ts";
 import { InternalError, redact, UsageError, VigilError } from "../errors.ts";
 import { createLogger, type LogFormat } from "../log.ts";
@@ -101,7 +101,7 @@ export async function main(argv: string[], effects: MainEffects = defaultEffects
 }
 
 function parse(name: string, command: Command, args: string[], env: NodeJS.ProcessEnv) {
-  const specs = { ...COMMON_OPTIONS, ...command.options };
+  const specs = optionsOf(command);
   const options: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }> = {};
   for (const [key, spec] of Object.entries(specs)) {
     options[key] = { type: spec.type, ...(spec.short ? { short: spec.short } : {}), ...(spec.multiple ? { multiple: true } : {}) };
@@ -163,7 +163,7 @@ Environment: VIGIL_DB, VIGIL_PORTAL, VIGIL_DATASET, VIGIL_SITE, VIGIL_PUBLIC, SO
 }
 
 export function commandHelp(name: string, summary: string, command: Command): string {
-  const specs: Array<[string, OptionSpec]> = Object.entries({ ...command.options, ...COMMON_OPTIONS });
+  const specs: Array<[string, OptionSpec]> = Object.entries(optionsOf(command));
   const labels = specs.map(([key, spec]) => `${spec.short ? `-${spec.short}, ` : "    "}--${key}${spec.arg ? ` ${spec.arg}` : ""}`);
   const width = Math.max(...labels.map((l) => l.length));
   const rows = specs.map(([, spec], i) => `  ${labels[i].padEnd(width)}  ${spec.description}${spec.env ? ` [env ${spec.env}]` : ""}`);

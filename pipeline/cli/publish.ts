@@ -22,7 +22,7 @@ Examples:
   sha256sum data/public/vigil-*.db; cat data/public/latest.json`,
   options: {
     ...PUBLIC_OPTIONS,
-    ...SITE_OPTIONS,
+    site: { ...SITE_OPTIONS.site, description: `root of a Hugo site to copy the snapshot and latest.json into (${SITE_DATA_DIR}/), for the blog to host` },
   },
   async run(ctx) {
     const result = await publish({ db: ctx.config.db, out: publicDir(ctx), site: ctx.config.site, now: ctx.now, log: ctx.log });
