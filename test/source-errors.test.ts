@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { startPortal } from "../fixtures/portal.ts";
 import { generateCovidView } from "../fixtures/generate.ts";
 import { HttpError, UnresolvedHostError } from "../pipeline/errors.ts";
+import { backfill } from "../pipeline/backfill/backfill.ts";
 import { ingest } from "../pipeline/ingest/ingest.ts";
 import { readRemoteManifest } from "../pipeline/publish/replica.ts";
 import { HttpClient } from "../pipeline/source/http.ts";
@@ -110,4 +111,14 @@ test("a first ingest that fails removes the database it created; a later one tha
   portal.faults.always({ kind: "status", status: 500 });
   await assert.rejects(ingest(options));
   assert.ok(existsSync(db), "a database with a successful run is kept when a later run fails");
+});
+
+test("a first backfill that fails before loading anything leaves no database", async (t) => {
+  const dir = tempDir(t);
+  const db = join(dir, "vigil.db");
+  const file = join(dir, "rows.json");
+  writeFileSync(file, JSON.stringify([{ casenumber: "ME2020-00001" }]));
+  const options = { config: { db, portal: "https://datacatalog.cookcountyil.gov", dataset: DATASET }, log: memoryLogger(), now: fixedClock(), file };
+  await assert.rejects(backfill(options), /is JSON/);
+  assert.deepEqual(readdirSync(dir), ["rows.json"], "no database, no side files");
 });
