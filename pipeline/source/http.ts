@@ -1,9 +1,10 @@
 /**
- * The one module that talks to the portal (JSON pages, view metadata and the bulk CSV download all
- * come through here): undici, timeouts, retries with exponential backoff and jitter, `Retry-After`.
- * Errors carry the status, the URL and a body excerpt, never the app token. The only other HTTP
- * requests vigil makes are ops/children.ts asking a server it started itself (datasette, hugo)
- * whether it is up yet: plain fetches that need none of this.
+ * The one module that talks to the portal and to a replica's publisher (JSON pages, view metadata,
+ * the bulk CSV download, manifests and snapshots all come through here): undici, timeouts, retries
+ * with exponential backoff and jitter, `Retry-After`. Errors carry the status, the URL, a body
+ * excerpt and the caller's advice (see Advice), never the app token. The only other HTTP requests
+ * vigil makes are ops/children.ts asking a server it started itself (datasette, hugo) whether it
+ * is up yet: plain fetches that need none of this.
  */
 import type { Agent, Dispatcher } from "undici";
 import { describeCause, HttpError, NetworkError, redact, SourceFormatError, TimeoutError, UnresolvedHostError, VigilError } from "../errors.ts";
@@ -221,17 +222,14 @@ export function excerpt(text: string, length = 200): string {
 
 /** The URL without any token a user may have put in it. */
 export function safeUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    for (const key of [...parsed.searchParams.keys()]) {
-      if (/token|key|secret/i.test(key)) parsed.searchParams.set(key, "[redacted]");
-    }
-    parsed.username = "";
-    parsed.password = "";
-    return decodeURIComponent(parsed.toString());
-  } catch {
-    return url;
+  if (!URL.canParse(url)) return url;
+  const parsed = new URL(url);
+  for (const key of [...parsed.searchParams.keys()]) {
+    if (/token|key|secret/i.test(key)) parsed.searchParams.set(key, "[redacted]");
   }
+  parsed.username = "";
+  parsed.password = "";
+  return decodeURIComponent(parsed.toString());
 }
 
 function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
