@@ -8,7 +8,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -18,12 +18,12 @@ import { syncRows, edgeRows } from "./widgets-db.ts";
 type T = { after(fn: () => void): void; skip(message: string): void };
 
 const AS_ROOT = process.getuid?.() === 0;
-/** Folders made read-only, made writable again before their test's folder is removed. */
+/** Folders and files made read-only, made writable again before their test's folder is removed. */
 const readOnly = new Set<string>();
 
 function makeWritable(dir: string): void {
   if (AS_ROOT) execFileSync("chattr", ["-i", dir]);
-  else chmodSync(dir, 0o755);
+  else chmodSync(dir, statSync(dir).isDirectory() ? 0o755 : 0o644);
   readOnly.delete(dir);
 }
 
@@ -113,4 +113,22 @@ test("a WAL database whose -wal holds writes, in a read-only folder, is explaine
   const status = await runMain(["status", "--db", join(folder, "vigil.db")]);
   assert.equal(status.code, 1);
   assert.match(status.stderr, /^vigil status: cannot read the database .*ro\/vigil\.db: its folder .*ro is read-only, so SQLite cannot create vigil\.db-shm to read it, and vigil\.db-wal holds writes not yet in the database file \(make the folder writable/);
+});
+
+test("a writer given a read-only database file in a writable folder says the file is read-only", async (t) => {
+  const dir = workDir(t);
+  const db = join(dir, "vigil.db");
+  syncRows(db, edgeRows(), "2026-11-26T12:00:00Z");
+  try {
+    if (AS_ROOT) execFileSync("chattr", ["+i", db], { stdio: "pipe" });
+    else chmodSync(db, 0o444);
+  } catch (error) {
+    return t.skip(`cannot make a file read-only here: ${(error as Error).message.split("\n")[0]}`);
+  }
+  readOnly.add(db);
+  const ingest = await runMain(["ingest", "--db", db, "--portal", "http://127.0.0.1:9"]);
+  assert.equal(ingest.code, 1);
+  assert.equal(ingest.stderr, `vigil ingest: cannot write the database ${db}: the file is read-only (make it writable (chmod u+w ${db}), or pass --db with another path)\n`);
+  const status = await runMain(["status", "--db", db]);
+  assert.equal(status.code, 0, status.stderr);
 });

@@ -2,7 +2,7 @@
  * Opening the database: WAL mode (datasette reads while a run writes), named migrations. Commands
  * that only read open it read-only; a writer in a folder it cannot write says so.
  */
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { accessSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import Database from "better-sqlite3";
@@ -28,6 +28,8 @@ function openWriter(path: string, options: OpenOptions): DB {
   let db: DB | undefined;
   try {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    // SQLite opens a file it may not write read-only without a word: the run's first write would fail
+    if (path !== ":memory:" && !fileWritable(path)) throw Object.assign(new Error("the file is read-only"), { code: "SQLITE_READONLY" });
     db = new Database(path, { timeout: options.busyTimeoutMs ?? 10_000 });
     db.pragma("journal_mode = WAL");
   } catch (error) {
@@ -38,6 +40,9 @@ function openWriter(path: string, options: OpenOptions): DB {
         `cannot write the database ${path}: its folder ${dirname(path)} is read-only, and SQLite needs to create files beside the database (${name}-wal, ${name}-shm, ${name}.lock)`,
         { cause: error, hint: "make the folder writable, or pass --db with a path in a folder vigil can write" },
       );
+    }
+    if (String((error as { code?: unknown }).code).startsWith("SQLITE_READONLY")) {
+      throw new VigilError(`cannot write the database ${path}: the file is read-only`, { cause: error, hint: `make it writable (chmod u+w ${path}), or pass --db with another path` });
     }
     throw new VigilError(`cannot open database ${path}: ${describeCause(error)}`, { cause: error, hint: "check the --db path and its permissions" });
   }
@@ -112,6 +117,18 @@ function readableCopy(path: string): { path: string; release(): void } {
   const copy = join(dir, basename(path));
   writeFileSync(copy, bytes);
   return { path: copy, release: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Whether `path` may be written, or does not exist yet (access() knows root, immutable files and read-only mounts). */
+function fileWritable(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return true;
+    if (["EACCES", "EPERM", "EROFS"].includes(String((error as NodeJS.ErrnoException).code))) return false;
+    throw error;
+  }
 }
 
 function isCannotOpen(error: unknown): boolean {
