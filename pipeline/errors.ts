@@ -37,9 +37,21 @@ export class HttpError extends VigilError {
 
 /** The request never got an answer: refused, reset, DNS, TLS. */
 export class NetworkError extends VigilError {
-  constructor(readonly url: string, cause: unknown) {
-    super(`could not reach ${url}: ${describeCause(cause)}`, { cause, hint: "check the portal URL and the network" });
+  constructor(readonly url: string, cause: unknown, hint?: string) {
+    super(`could not reach ${url}: ${describeCause(cause)}`, { cause, hint });
   }
+}
+
+/** The URL's host name does not resolve (DNS says no such name): not worth another try. */
+export class UnresolvedHostError extends NetworkError {
+  constructor(url: string, cause: unknown, hint?: string) {
+    super(url, cause, hint);
+    this.message = `${hostOf(url)} does not resolve (no such host), so ${url} cannot be reached`;
+  }
+}
+
+function hostOf(url: string): string {
+  return URL.canParse(url) ? new URL(url).hostname : url;
 }
 
 /** Connecting or reading the body took too long. */

@@ -8,16 +8,38 @@ export const DATASETS = {
   archive: "cjeq-bs86",
 } as const;
 
+const DATASET_ID = /^[a-z0-9]{4}-[a-z0-9]{4}$/;
+
+/**
+ * The portal and dataset a pasted dataset page names (`https://HOST/d/ID`, or the long form
+ * `https://HOST/Category/Name/ID`), for a message that says which flags to give; undefined for
+ * anything else.
+ */
+export function datasetPage(value: string): { portal: string; dataset: string } | undefined {
+  if (!URL.canParse(value)) return undefined;
+  const url = new URL(value);
+  const dataset = url.pathname.split("/").filter(Boolean).at(-1);
+  return dataset !== undefined && DATASET_ID.test(dataset) ? { portal: url.origin, dataset } : undefined;
+}
+
+/** The advice for a dataset page given where a flag wants a portal or an id. */
+function pageAdvice(value: string, ctx: z.RefinementCtx, what: string): void {
+  const page = datasetPage(value);
+  if (page) ctx.addIssue({ code: "custom", message: `is a dataset's page, not ${what}: use --portal ${page.portal} --dataset ${page.dataset}` });
+}
+
 /** Settings shared by every command, after flags and environment are merged (flags win). */
 export const configSchema = z.object({
   db: z.string().min(1).describe("Path of the SQLite database file"),
   portal: z
     .url({ protocol: /^https?$/, error: "must be an http(s) URL such as https://datacatalog.cookcountyil.gov" })
+    .superRefine((url, ctx) => pageAdvice(url, ctx, "a portal"))
     .transform((url) => url.replace(/\/+$/, ""))
     .describe("Base URL of the Socrata portal"),
   dataset: z
     .string()
-    .regex(/^[a-z0-9]{4}-[a-z0-9]{4}$/, `must be a Socrata dataset id such as ${DATASETS.covid}`)
+    .superRefine((value, ctx) => pageAdvice(value, ctx, "a dataset id"))
+    .regex(DATASET_ID, `must be a Socrata dataset id such as ${DATASETS.covid}`)
     .describe("Socrata dataset (or view) id"),
   appToken: z.string().min(1).optional().describe("Socrata app token, sent as X-App-Token; never logged"),
   site: z.string().min(1).optional().describe("Root of the Hugo site that widgets are written into"),

@@ -8,6 +8,7 @@ import { rmSync } from "node:fs";
 import { readdir, readFile, unlink } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import { renameIntoPlace, tempPathFor, writeTemp } from "../pipeline/atomic.ts";
+import { describeCause, VigilError } from "../pipeline/errors.ts";
 
 export interface FileToWrite {
   /** Path relative to `root`, with forward slashes. */
@@ -49,21 +50,33 @@ export async function writeFilesAtomically(root: string, files: readonly FileToW
   const staged: string[] = [];
   try {
     for (const file of pending) {
-      writeTemp(file.temp, file.bytes);
+      // listed before the write, so a write that fails halfway is cleaned up too
       staged.push(file.temp);
+      writeTemp(file.temp, file.bytes);
     }
     for (const file of pending) {
       renameIntoPlace(file.temp, file.target);
       staged.splice(staged.indexOf(file.temp), 1);
     }
   } catch (error) {
-    for (const temp of staged) rmSync(temp, { force: true });
+    // the write's own failure is the one to report; a temp file already gone is no second one
+    for (const temp of staged) {
+      try {
+        rmSync(temp, { force: true });
+      } catch (cleanup) {
+        throw new VigilError(`${describeCause(error)}; and ${temp} could not be removed: ${describeCause(cleanup)}`, { cause: error });
+      }
+    }
     throw error;
   }
   const planned = new Set(files.map((f) => f.path));
   const removed: string[] = [];
   for (const folder of owned) {
-    const entries = await readdir(join(root, folder), { recursive: true, withFileTypes: true }).catch(() => []);
+    const entries = await readdir(join(root, folder), { recursive: true, withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+      // a folder that is not there holds nothing to remove; any other failure is real
+      if (error.code === "ENOENT") return [];
+      throw error;
+    });
     for (const entry of entries) {
       if (!entry.isFile()) continue;
       const path = relative(root, join(entry.parentPath ?? entry.path, entry.name)).split(sep).join("/");

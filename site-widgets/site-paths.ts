@@ -2,6 +2,9 @@
  * What vigil owns inside a Hugo site: where it writes, which files only carry freshness, and how
  * to tell its files from the owner's. The widget writer and `vigil run --commit` both go by this.
  */
+import { existsSync, statSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { UsageError } from "../pipeline/errors.ts";
 
 /** Where things go inside the Hugo site (the design's contract). */
 export const PATHS = {
@@ -35,4 +38,46 @@ const OWNED_LAYOUT = /^layouts\/(?:.+\/)?vigil[-_.][^/]*$/;
 /** Whether a path (relative to the site's root, with forward slashes) is vigil's rather than the owner's. */
 export function isVigilPath(path: string): boolean {
   return OWNED_FOLDERS.some((dir) => path === dir || path.startsWith(dir + "/")) || OWNED_LAYOUT.test(path);
+}
+
+/** What makes a folder a Hugo site's root: one of these configuration files, or config/_default/. */
+export const HUGO_CONFIGS: readonly string[] = ["hugo.toml", "hugo.yaml", "hugo.yml", "hugo.json", "config.toml", "config.yaml", "config.yml", "config.json"];
+
+/** Whether `dir` is the root of a Hugo site. */
+export function isHugoSite(dir: string): boolean {
+  return HUGO_CONFIGS.some((name) => isFile(join(dir, name))) || isFolder(join(dir, "config", "_default"));
+}
+
+/**
+ * Refuses a --site that is not the root of a Hugo site, before anything is written: vigil's
+ * files in an empty folder, a notes folder or a site's content/ break the site or litter it.
+ */
+export function checkHugoSite(site: string): void {
+  const flag = `--site ${site}`;
+  const hint = "give the root of your Hugo site (the folder with hugo.toml or config.toml), with --site or VIGIL_SITE";
+  if (!existsSync(site)) throw new UsageError(`${flag} does not exist`, { hint });
+  if (!isFolder(site)) {
+    const parent = dirname(resolve(site));
+    const config = HUGO_CONFIGS.includes(basename(site)) && isHugoSite(parent);
+    throw new UsageError(`${flag} is a file, not a folder`, { hint: config ? `give the site's folder: --site ${parent}` : hint });
+  }
+  if (isHugoSite(site)) return;
+  const enclosing = siteAbove(resolve(site));
+  throw new UsageError(`${flag} is not a Hugo site: it has no ${HUGO_CONFIGS.slice(0, 2).join(", ")} or the like, nor config/_default/`, {
+    hint: enclosing ? `it is inside the Hugo site ${enclosing}: give its root, --site ${enclosing}` : `${hint}; \`hugo new site DIR\` makes one`,
+  });
+}
+
+/** The nearest folder above `dir` that is a Hugo site, if any. */
+function siteAbove(dir: string): string | undefined {
+  for (let parent = dirname(dir); parent !== dir; dir = parent, parent = dirname(dir)) if (isHugoSite(parent)) return parent;
+  return undefined;
+}
+
+function isFile(path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
+}
+
+function isFolder(path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
 }

@@ -16,6 +16,7 @@ import { progressLog, type Progress } from "../pipeline/progress.ts";
 import { SOURCE_COLUMNS, type RawRow } from "../schemas/source-columns.ts";
 import { fixedClock, memoryLogger, tempDir } from "./helpers.ts";
 import { backfillSnapshot as snapshot } from "./helpers.ts";
+import { openDatabase } from "../pipeline/store/db.ts";
 
 type T = Parameters<typeof tempDir>[0];
 
@@ -159,7 +160,9 @@ test("the same file again changes nothing; a corrected file becomes revisions", 
 });
 
 test("what is not the expected CSV fails at once, naming the file, and loads nothing", async (t) => {
-  const { options, write, query } = setup(t);
+  const { options, write, query, db } = setup(t);
+  // a database that was there before: a first run that fails leaves none behind
+  openDatabase(db).close();
   const json = write("rows.json", JSON.stringify(view.slice(0, 5)));
   await assert.rejects(backfill(options(json)), (error: Error) => error instanceof SourceFormatError && error.message.startsWith(json) && /is JSON/.test(error.message));
   const other = write("other.csv", "name,city,total\nAda,Chicago,3\n");
@@ -188,7 +191,9 @@ test("a broken record names its file and line; the rows before it stay loaded", 
 });
 
 test("a file whose rows are mostly rejected is refused before anything is loaded", async (t) => {
-  const { options, write, query } = setup(t);
+  const { options, write, query, db } = setup(t);
+  // a database that was there before: a first run that fails leaves none behind
+  openDatabase(db).close();
   const rows = view.slice(0, 200).map((r, i) => (i % 3 === 0 ? { ...r, death_date: "someday" } : r));
   await assert.rejects(backfill(options(write("bad.csv", bulkCsv(rows)))), (error: Error) => error instanceof RunRefusedError && /67 of 200 rows failed validation/.test(error.message));
   assert.equal(query<{ n: number }>("SELECT count(*) AS n FROM cases")[0].n, 0);

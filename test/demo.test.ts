@@ -6,7 +6,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ROOT, runMain, tempDir, VIGIL_BIN } from "./helpers.ts";
@@ -85,6 +86,13 @@ test("vigil demo serves datasette and the site at the URLs it prints, and Ctrl-C
     assert.match(stdout, /site {7}not built: install Hugo/);
   }
 
+  // the public record is published too, and the line says how to serve it
+  const snapshot = stdout.match(/^ {2}public {5}(\S+vigil-[0-9a-f]{12}\.db) {2}\(the public record; serve it with: npx vigil serve --public --out (\S+) --port 8002\)$/m);
+  assert.ok(snapshot, stdout);
+  assert.equal(snapshot[2], join(dir, "public"));
+  assert.ok(existsSync(snapshot[1]) && existsSync(join(dir, "public", "latest.json")));
+  assert.match(stdout, new RegExp(`^ {2}database {3}${join(dir, "vigil.db")} {2}\\(try: npx vigil status --db `, "m"));
+
   const tree = descendants(child.pid!);
   assert.ok(tree.length >= (hugo ? 2 : 1), "datasette (and hugo) run below the demo");
   process.kill(-child.pid!, "SIGINT");
@@ -105,4 +113,41 @@ test("vigil demo refuses a folder it did not make", async (t) => {
   const result = await runMain(["demo", "--dir", join(dir, "precious")]);
   assert.equal(result.code, 2);
   assert.match(result.stderr, /^vigil demo: .*precious is not empty and was not made by vigil demo \(pass --dir with a new or empty folder\)\n$/);
+});
+
+test("vigil demo checks its ports before it starts, names the one taken and the flag to choose another", async (t) => {
+  const holder = createServer();
+  await new Promise<void>((done) => holder.listen(0, "127.0.0.1", done));
+  t.after(() => holder.close());
+  const taken = (holder.address() as { port: number }).port;
+  const dir = join(tempDir(t), "demo");
+  const result = await runMain(["demo", "--dir", dir, "--port", String(taken)]);
+  assert.equal(result.code, 1);
+  assert.equal(
+    result.stderr,
+    `vigil demo: port ${taken} (datasette's) is taken by another program (stop that program, or choose another port with --port N (--port 0 picks a free one))\n`,
+  );
+  assert.equal(existsSync(dir), false, "nothing started, nothing written");
+  if (hugo) {
+    const site = await runMain(["demo", "--dir", dir, "--port", "0", "--site-port", String(taken)]);
+    assert.equal(site.code, 1);
+    assert.match(site.stderr, new RegExp(`^vigil demo: port ${taken} \\(the Hugo site's\\) is taken by another program \\(.*--site-port N`));
+  }
+  const same = await runMain(["demo", "--dir", dir, "--port", "8123", "--site-port", "8123"]);
+  assert.equal(same.code, hugo ? 2 : 1, same.stderr);
+  if (hugo) assert.match(same.stderr, /--port and --site-port are both 8123/);
+  assert.equal(existsSync(dir), false);
+});
+
+test("vigil demo --help lists no --db, and --db is refused: its database is always DIR/vigil.db", async (t) => {
+  const help = await runMain(["demo", "--help"]);
+  assert.equal(help.code, 0);
+  const options = help.stdout.slice(help.stdout.indexOf("\nOptions:\n"));
+  assert.match(options, /--port N/);
+  assert.doesNotMatch(options, /--db/);
+  const dir = tempDir(t);
+  const refused = await runMain(["demo", "--dir", join(dir, "demo"), "--db", join(dir, "mine.db")]);
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /^vigil demo: Unknown option '--db'/);
+  assert.deepEqual(readdirSync(dir), []);
 });

@@ -48,6 +48,7 @@ test("a schema failure that reaches the CLI is an internal error (exit 1), not a
 
 test("a damaged file vigil wrote in the site names the file, exit 1", async (t) => {
   const site = tempDir(t);
+  writeFileSync(join(site, "hugo.toml"), 'title = "damaged"\n');
   mkdirSync(join(site, "data", "vigil"), { recursive: true });
   mkdirSync(join(site, "content", "posts", "one"), { recursive: true });
   writeFileSync(join(site, "content", "posts", "one", "index.md"), "---\ntitle: One\n---\n");

@@ -26,6 +26,7 @@ function site(t: T) {
   const dir = tempDir(t);
   const root = join(dir, "site");
   mkdirSync(root);
+  writeFileSync(join(root, "hugo.toml"), 'title = "events"\n');
   const db = join(dir, "vigil.db");
   syncRows(db, edgeRows(), "2026-11-26T12:00:00Z");
   return { dir, root, db };
@@ -101,14 +102,14 @@ test("a bad events file is refused with one line naming the file and line, exit 
     assert.equal(result.code, 2, `${message}: ${result.stderr}`);
     assert.match(result.stderr, message);
     assert.match(result.stderr, new RegExp(`^vigil widgets: --events ${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: [^\\n]+\\n$`), "one line");
-    assert.deepEqual(listFiles(root), [], "nothing written");
+    assert.deepEqual(listFiles(root), ["hugo.toml"], "nothing written");
   }
   const missing = await runMain(["widgets", "--site", root, "--db", db, "--events", join(dir, "nope.csv")]);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /--events .*nope\.csv: no such file/);
   const env = await runMain(["widgets", "--site", root, "--db", db], { env: { VIGIL_EVENTS: join(dir, "nope.csv") } });
   assert.equal(env.code, 2, "VIGIL_EVENTS is read when --events is absent");
-  assert.deepEqual(listFiles(root), []);
+  assert.deepEqual(listFiles(root), ["hugo.toml"]);
 
   // `vigil run` and `vigil schedule` refuse it before they start: no database, no run.
   const fresh = join(dir, "fresh.db");
@@ -125,6 +126,7 @@ test("`vigil run --events` keeps the events table to the built-in events plus th
   const db = join(dir, "vigil.db");
   const root = join(dir, "site");
   mkdirSync(root);
+  writeFileSync(join(root, "hugo.toml"), 'title = "events"\n');
   const file = join(dir, "events.csv");
   writeFileSync(file, readFileSync(FIXTURE));
   const portal = await startPortal({ datasets: { [DATASET]: generateCovidView({ seed: 7, count: 200 }) } });

@@ -10,6 +10,7 @@ import Database from "better-sqlite3";
 import { startPortal } from "../fixtures/portal.ts";
 import { generateCovidView } from "../fixtures/generate.ts";
 import { runMain, tempDir } from "./helpers.ts";
+import { openDatabase } from "../pipeline/store/db.ts";
 
 const DATASET = "3trz-enys";
 const TOKEN = "tok-9f8e7d6c5b4a-secret";
@@ -63,6 +64,8 @@ test("--log-format pretty writes readable lines", async (t) => {
 test("the app token never appears, even when the portal echoes it in an error", async (t) => {
   const dir = tempDir(t);
   const db = join(dir, "v.db");
+  // a database that was there before: a first run that fails leaves none behind
+  openDatabase(db).close();
   const portal = await startPortal({ datasets: { [DATASET]: rows.slice(0, 20) } });
   t.after(() => portal.close());
   const echo = { code: "query.invalid", error: true, message: `bad request from app token ${TOKEN}`, data: { token: TOKEN } };

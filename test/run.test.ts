@@ -122,7 +122,7 @@ test("usage errors exit 2", async () => {
   assert.match(commit.stderr, /--commit needs --site/);
   const empty = await runMain(["run", "--then", " "]);
   assert.equal(empty.code, 2);
-  const env = await runMain(["run", "--site", ROOT, "--commit"], { env: { VIGIL_PUSH: "maybe" } });
+  const env = await runMain(["run", "--site", join(ROOT, "fixtures", "hugo-site"), "--commit"], { env: { VIGIL_PUSH: "maybe" } });
   assert.equal(env.code, 2);
   assert.match(env.stderr, /VIGIL_PUSH must be 1 or 0, got "maybe"/);
 });

@@ -9,6 +9,7 @@ import { startPortal } from "../fixtures/portal.ts";
 import { generateCovidView } from "../fixtures/generate.ts";
 import { ingest } from "../pipeline/ingest/ingest.ts";
 import { FAST_HTTP, memoryLogger, runMain, tempDir } from "./helpers.ts";
+import { openDatabase } from "../pipeline/store/db.ts";
 
 const DATASET = "3trz-enys";
 const rows = generateCovidView({ seed: 11, count: 300 });
@@ -81,6 +82,8 @@ test("--max-age fails when no run ever succeeded, and a missing database is an e
   const db = join(dir, "vigil.db");
   const portal = await portalWith(t);
   portal.faults.always({ kind: "status", status: 404 });
+  // a database that was there before: a first run that fails leaves none behind
+  openDatabase(db).close();
   const failed = await runMain(["ingest", "--db", db, "--portal", portal.url]);
   assert.equal(failed.code, 1);
 

@@ -21,6 +21,7 @@ function setup(t: T) {
   const dir = tempDir(t);
   const site = join(dir, "site");
   mkdirSync(site);
+  writeFileSync(join(site, "hugo.toml"), 'title = "emit"\n');
   const db = join(dir, "vigil.db");
   const log = memoryLogger();
   const write = () => writeWidgets({ db, site, now: fixedClock(), log });

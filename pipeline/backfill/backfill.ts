@@ -29,7 +29,7 @@ import { readCsv, type Chunk } from "./csv/chunks.ts";
 import { ParsePool } from "./csv/pool.ts";
 import { planColumns } from "./csv/rows.ts";
 import type { ChunkResult } from "./csv/worker.ts";
-import { openDatabase } from "../store/db.ts";
+import { openDatabase, removeIfFirstRunFails } from "../store/db.ts";
 import { RunRefusedError, SourceChangedError, SourceFormatError, UsageError, VigilError } from "../errors.ts";
 import { HttpClient, type HttpOptions } from "../source/http.ts";
 import type { RunResult } from "../ingest/ingest.ts";
@@ -90,6 +90,10 @@ const SEEN_TABLE = "backfill_seen";
 const REJECTED_TABLE = "backfill_rejected";
 
 export async function backfill(options: BackfillOptions): Promise<BackfillResult> {
+  return removeIfFirstRunFails(options.config.db, () => backfillRun(options));
+}
+
+async function backfillRun(options: BackfillOptions): Promise<BackfillResult> {
   const { config, log, now, signal } = options;
   checkDates(options.since, options.until);
   const limits = { ...DEFAULT_LIMITS, ...options.limits };

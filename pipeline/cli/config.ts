@@ -1,6 +1,7 @@
 import { configSchema, DEFAULTS, type Config } from "../../schemas/config.ts";
 import type { OptionValues } from "./command.ts";
 import { UsageError } from "../errors.ts";
+import { checkHugoSite } from "../../site-widgets/site-paths.ts";
 
 /** Merges flags (already merged with their environment variables) and defaults into a typed Config. */
 export function resolveConfig(values: OptionValues, env: NodeJS.ProcessEnv): Config {
@@ -20,5 +21,7 @@ export function resolveConfig(values: OptionValues, env: NodeJS.ProcessEnv): Con
     const given = str(String(issue.path[0]));
     throw new UsageError(`${flag}${given !== undefined ? ` "${given}"` : ""} ${issue.message}`);
   }
+  // once, for every command that writes into the site, before it does anything else
+  if (result.data.site !== undefined) checkHugoSite(result.data.site);
   return result.data;
 }

@@ -6,13 +6,20 @@ export const command: Command = {
   help: `
 Runs the whole flow offline, against the fixture portal bundled with vigil (about 15,000 generated
 cases shaped like the Medical Examiner's COVID-19 view): ingest into DIR/vigil.db, widgets into
-DIR/site (a fresh copy of fixtures/hugo-site, so the repository stays clean), the site served
-by \`hugo server\` when Hugo is installed, and the database by datasette. Prints the URLs to open;
-Ctrl-C stops everything. Each start begins afresh in DIR, so it takes no --db (and ignores VIGIL_DB).
+DIR/site (a fresh copy of fixtures/hugo-site, so the repository stays clean), the public record
+published into DIR/public (and the site's static/vigil/data/), the site served by \`hugo server\`
+when Hugo is installed, and the database by datasette. Each start begins afresh in DIR, whose
+database is always DIR/vigil.db (VIGIL_DB is not used): give it to other commands with --db.
+
+The ports are checked first: one another program holds is refused, naming it, before anything
+starts (choose another with --port or --site-port; 0 picks a free one). The URLs are printed once
+each server answers; Ctrl-C stops everything.
 
 Examples:
   vigil demo
-  vigil demo --port 8002 --site-port 1314`,
+  vigil demo --port 8002 --site-port 1314
+  vigil status --db data/demo/vigil.db
+  vigil serve --public --out data/demo/public --port 8002`,
   options: {
     dir: { type: "string", arg: "DIR", description: "folder for the demo's database and site (default data/demo)" },
     port: { type: "string", arg: "N", description: "datasette's port; 0 picks a free one (default 8001)" },

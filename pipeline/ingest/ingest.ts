@@ -7,7 +7,7 @@
 import type { Config } from "../../schemas/config.ts";
 import type { Drift, RawRow } from "../../schemas/source-columns.ts";
 import type { ViewMetadata } from "../../schemas/view-metadata.ts";
-import { openDatabase } from "../store/db.ts";
+import { openDatabase, removeIfFirstRunFails } from "../store/db.ts";
 import { RunRefusedError } from "../errors.ts";
 import { HttpClient, type HttpOptions } from "../source/http.ts";
 import { elapsed, type Logger } from "../log.ts";
@@ -54,6 +54,10 @@ interface Read {
 }
 
 export async function ingest(options: IngestOptions): Promise<IngestResult> {
+  return removeIfFirstRunFails(options.config.db, () => ingestRun(options));
+}
+
+async function ingestRun(options: IngestOptions): Promise<IngestResult> {
   const { config, log, now } = options;
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const started = performance.now();

@@ -224,8 +224,9 @@ function lockReader(db: string): Database.Database {
   if (existsSync(db)) {
     try {
       return new Database(db, { readonly: true, fileMustExist: true });
-    } catch {
-      // fall through: a damaged database is about to be replaced
+    } catch (error) {
+      // a database SQLite cannot open is about to be replaced: fall through; anything else is real
+      if (!String((error as { code?: unknown }).code).startsWith("SQLITE_")) throw error;
     }
   }
   const empty = new Database(":memory:");

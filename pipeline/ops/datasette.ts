@@ -95,7 +95,9 @@ export async function startDatasette(options: DatasetteOptions): Promise<Dataset
     dbPath = join(dir, `${PUBLIC_DATABASE}.db`);
     try {
       linkSync(snapshot.path, dbPath);
-    } catch {
+    } catch (error) {
+      // another file system, or one without hard links: a copy does; anything else is a real failure
+      if (!["EXDEV", "EPERM", "EMLINK", "ENOTSUP", "EOPNOTSUPP"].includes(String((error as NodeJS.ErrnoException).code))) throw error;
       copyFileSync(snapshot.path, dbPath);
     }
     const inspect = join(dir, "inspect.json");

@@ -1,11 +1,12 @@
 /**
  * The demo (`vigil demo`): the whole flow offline. Starts the bundled fixture portal (generated, realistic
  * data), ingests it into a database of its own, writes the widgets into a copy of the fixture Hugo
- * site, serves that site with Hugo (when installed) and the database with datasette, and prints
- * the URLs. Everything lives under one folder (data/demo), so the committed fixture and a real
+ * site, publishes the public record beside it, serves that site with Hugo (when installed) and the
+ * database with datasette, and prints the URLs once each answers. Everything lives under one folder (data/demo), so the committed fixture and a real
  * database are never touched. Ctrl-C stops everything it started.
  */
 import { spawnSync } from "node:child_process";
+import { createServer } from "node:net";
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { DEFAULTS } from "../../schemas/config.ts";
@@ -45,6 +46,10 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const dir = resolve(options.dir);
   const db = join(dir, "vigil.db");
   const site = join(dir, "site");
+  const out = join(dir, "public");
+  const hugo = hugoInstalled();
+  // before anything starts: a port another server holds would answer in place of the demo's own
+  await checkPorts([{ port, flag: "--port", what: "datasette's" }, ...(hugo ? [{ port: sitePort, flag: "--site-port", what: "the Hugo site's" }] : [])]);
   prepare(dir);
 
   const started: Stoppable[] = [];
@@ -60,21 +65,16 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 
     const result = await ingest({ config: { db, portal: portal.url, dataset: DEFAULTS.dataset }, log, now: options.now, signal });
     checkStopped(signal);
-
-    let stage = performance.now();
-    cpSync(FIXTURE_SITE, site, { recursive: true });
-    const { writeWidgets } = await import("../../site-widgets/emit.ts");
-    const widgets = await writeWidgets({ db, site, now: options.now, log });
-    log.info("demo", `site copied to ${site} with ${widgets.written.length} widget files`, { site, ms: elapsed(stage) });
+    const written = await writeSite(db, site, out, options);
     checkStopped(signal);
 
-    stage = performance.now();
+    const stage = performance.now();
     let siteUrl: string | null = null;
-    if (hugoInstalled()) {
-      const hugo = await startHugo(site, sitePort === 0 ? await freePort() : sitePort, log, signal);
-      started.push({ name: "hugo", stop: hugo.stop });
-      siteUrl = hugo.url;
-      log.info("demo", `hugo serving ${site} at ${hugo.url}`, { ms: elapsed(stage) });
+    if (hugo) {
+      const server = await startHugo(site, sitePort === 0 ? await freePort() : sitePort, log, signal);
+      started.push({ name: "hugo", stop: server.stop });
+      siteUrl = server.url;
+      log.info("demo", `hugo serving ${site} at ${server.url}`, { ms: elapsed(stage) });
     } else {
       log.warn("demo", "Hugo is not installed: the site was written but not built", { site });
     }
@@ -89,7 +89,9 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         siteUrl
           ? `  site       ${siteUrl}`
           : `  site       not built: install Hugo (Debian/Ubuntu: sudo apt-get install hugo; macOS: brew install hugo), then run vigil demo again; the files are in ${site}`,
+        `  public     ${join(out, written.snapshot)}  (the public record; serve it with: npx vigil serve --public --out ${out} --port 8002)`,
         `  portal     ${portal.url}  (the fixture; try: npx vigil run --portal ${portal.url} --db ${db} --site ${site})`,
+        `  database   ${db}  (try: npx vigil status --db ${db})`,
         "Press Ctrl-C to stop.",
         "",
       ].join("\n"),
@@ -106,6 +108,44 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   }
 }
 
+/** The fixture site with the widgets written into it, and the public record published (into `out` and the site). */
+async function writeSite(db: string, site: string, out: string, options: DemoOptions): Promise<{ snapshot: string }> {
+  const stage = performance.now();
+  cpSync(FIXTURE_SITE, site, { recursive: true });
+  const { writeWidgets } = await import("../../site-widgets/emit.ts");
+  const widgets = await writeWidgets({ db, site, now: options.now, log: options.log });
+  const { publish } = await import("../publish/publish.ts");
+  const published = await publish({ db, out, site, now: options.now, log: options.log });
+  options.log.info("demo", `site copied to ${site} with ${widgets.written.length} widget files; public record ${published.manifest.file}`, { site, ms: elapsed(stage) });
+  return { snapshot: published.manifest.file };
+}
+
+/** Refuses a port that is taken, naming it and the flag that picks another; 0 (a free port) always does. */
+async function checkPorts(ports: ReadonlyArray<{ port: number; flag: string; what: string }>): Promise<void> {
+  const fixed = ports.filter((p) => p.port !== 0);
+  if (fixed.length === 2 && fixed[0].port === fixed[1].port) {
+    throw new UsageError(`${fixed[0].flag} and ${fixed[1].flag} are both ${fixed[0].port}`, { hint: "give them different ports, or 0 for a free one" });
+  }
+  for (const { port, flag, what } of fixed) {
+    const taken = await portTaken(port);
+    if (taken) {
+      throw new VigilError(`port ${port} (${what}) is ${taken === "EADDRINUSE" ? "taken by another program" : `not available (${taken})`}`, {
+        hint: `stop that program, or choose another port with ${flag} N (${flag} 0 picks a free one)`,
+      });
+    }
+  }
+}
+
+/** The error code listening on 127.0.0.1:`port` fails with, or undefined when the port is free. */
+function portTaken(port: number): Promise<string | undefined> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.unref();
+    server.once("error", (error: NodeJS.ErrnoException) => (error.code ? done(error.code) : fail(error)));
+    server.listen(port, "127.0.0.1", () => server.close(() => done(undefined)));
+  });
+}
+
 /** Creates the demo folder, or empties the demo's own files from a previous start. */
 function prepare(dir: string): void {
   if (existsSync(dir) && readdirSync(dir).length > 0 && !existsSync(join(dir, MARKER))) {
@@ -113,7 +153,7 @@ function prepare(dir: string): void {
   }
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, MARKER), "made by `vigil demo`; it empties this folder's database and site on each start\n");
-  for (const name of ["vigil.db", "vigil.db-wal", "vigil.db-shm", "vigil.db.lock", "site"]) {
+  for (const name of ["vigil.db", "vigil.db-wal", "vigil.db-shm", "vigil.db.lock", "site", "public"]) {
     rmSync(join(dir, name), { recursive: true, force: true });
   }
 }

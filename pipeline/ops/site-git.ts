@@ -74,9 +74,7 @@ export async function commitSite(options: CommitOptions): Promise<CommitResult> 
   // `git add` so new files are known, then `commit --only` with the paths: whatever the owner had
   // staged stays staged and out of this commit.
   await git(root, ["add", "--all", "--", ...files]);
-  const identity = (await git(root, ["config", "user.email"]).catch(() => "")).trim()
-    ? []
-    : ["-c", "user.name=vigil", "-c", "user.email=vigil@localhost"];
+  const identity = (await gitConfig(git, root, "user.email")) ? [] : ["-c", "user.name=vigil", "-c", "user.email=vigil@localhost"];
   const message = `${options.subject}\n\n${files.map((file) => `- ${file}`).join("\n")}\n`;
   await git(root, [...identity, "commit", "--quiet", "--no-verify", "--only", "-m", message, "--", ...files]);
   const commit = (await git(root, ["rev-parse", "--short", "HEAD"])).trim();
@@ -99,7 +97,10 @@ async function push(git: Git, root: string, log: Logger, what: string): Promise<
     // vigil's commit touches only its own files, so the rebase cannot conflict with a post.
     if (!/rejected|fetch first|non-fast-forward/i.test(error.message)) failed(error);
     await git(root, ["pull", "--quiet", "--rebase", "--autostash"]).catch(async (pullError: GitError) => {
-      await git(root, ["rebase", "--abort"]).catch(() => "");
+      // the pull's failure is the one to report; an abort with no rebase under way has nothing to say
+      await git(root, ["rebase", "--abort"]).catch((abortError: GitError) => {
+        if (!/no rebase in progress/i.test(abortError.message)) log.warn("push", `could not abort the rebase: ${abortError.message}`);
+      });
       failed(pullError);
     });
     rebased = true;
@@ -110,10 +111,30 @@ async function push(git: Git, root: string, log: Logger, what: string): Promise<
   return head;
 }
 
-/** Commits on the branch that its upstream lacks; 0 when there is no upstream. */
+/**
+ * Commits on the branch that its upstream lacks; 0 when there is nothing to push to (no upstream,
+ * or a detached HEAD). Any other failure of git is reported, not read as "nothing to push".
+ */
 async function aheadOfUpstream(git: Git, root: string): Promise<number> {
-  const count = await git(root, ["rev-list", "--count", "@{upstream}..HEAD"]).catch(() => "0");
-  return Number(count.trim()) || 0;
+  const count = await git(root, ["rev-list", "--count", "@{upstream}..HEAD"]).catch((error: GitError) => {
+    if (NO_UPSTREAM.test(error.message)) return "0";
+    throw error;
+  });
+  const ahead = Number(count.trim());
+  if (!Number.isInteger(ahead)) throw new GitError(`git rev-list: expected a count of commits, got "${count.trim()}"`);
+  return ahead;
+}
+
+/** What git says when the branch has no upstream (or HEAD is no branch), in the C locale gitRunner sets. */
+const NO_UPSTREAM = /no upstream configured|HEAD does not point to a branch|no such branch/i;
+
+/** A setting's value, or "" when it is not set (git config exits 1 for that and only that). */
+async function gitConfig(git: Git, root: string, key: string): Promise<string> {
+  const value = await git(root, ["config", key]).catch((error: GitError) => {
+    if ((error.cause as { code?: unknown } | undefined)?.code === 1) return "";
+    throw error;
+  });
+  return value.trim();
 }
 
 /** Paths from `git status --porcelain=v1 -z --no-renames`: entries are "XY path\0". */

@@ -14,7 +14,7 @@ import { renameIntoPlace, writeAtomically } from "../atomic.ts";
 import { checkContract, InternalError } from "../errors.ts";
 import { removeLeftovers } from "../leftovers.ts";
 import { elapsed, type Logger } from "../log.ts";
-import { integrityProblem, openDatabase, requireDatabase } from "../store/db.ts";
+import { integrityProblem, openDatabase, pendingMigrations, readablePath, requireDatabase } from "../store/db.ts";
 import { writeProjection } from "./projection.ts";
 import { PATHS } from "../../site-widgets/site-paths.ts";
 
@@ -50,8 +50,12 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
   const { log, out } = options;
   const started = performance.now();
   requireDatabase(options.db);
-  // brings an older database's schema up to date, so the projection sees every column
-  openDatabase(options.db).close();
+  // an older database's schema is brought up to date, so the projection sees every column; a
+  // current one is only read, so a database in a read-only folder can be published
+  const reader = openDatabase(options.db, { readonly: true });
+  const outdated = pendingMigrations(reader).length > 0;
+  reader.close();
+  if (outdated) openDatabase(options.db).close();
   mkdirSync(out, { recursive: true });
   // what publishes and public servers that died left behind
   removeLeftovers(out, /^\.vigil-(?:publishing|serve)-(\d+)[.-]/);
@@ -61,8 +65,9 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
   let path: string;
   let manifest: Manifest;
   let changed: boolean;
+  const source = readablePath(options.db);
   try {
-    const projection = writeProjection(options.db, temp);
+    const projection = writeProjection(source.path, temp);
     checkIntegrity(temp);
     const sha256 = await sha256File(temp);
     const file = `vigil-${sha256.slice(0, 12)}.db`;
@@ -94,6 +99,7 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
     });
   } finally {
     rmSync(temp, { force: true });
+    source.release();
   }
   const pruned = prune(out, manifest.file);
   if (options.site) {

@@ -13,13 +13,23 @@ import { fileURLToPath } from "node:url";
 import { manifestSchema, SNAPSHOT_NAME, type Manifest } from "../../schemas/publish.ts";
 import { renameIntoPlace } from "../atomic.ts";
 import { checkContract, SnapshotMismatchError, VigilError } from "../errors.ts";
-import type { HttpClient } from "../source/http.ts";
+import type { Advice, HttpClient } from "../source/http.ts";
 
 export interface Verified {
   manifest: Manifest;
   /** The verified snapshot, in the replica's own folder. */
   path: string;
 }
+
+/** What to do when the publisher's server fails a request: its URLs all come from --from. */
+export const MANIFEST_ADVICE: Advice = {
+  status(status) {
+    if (status === 404) return "check the --from URL: it names the publisher's latest.json (vigil publish writes it), and the snapshots beside it";
+    if (status === 401 || status === 403) return "the publisher's server refuses the download; check the --from URL";
+    return undefined;
+  },
+  unreachable: "check the --from URL and the network",
+};
 
 /** Where the manifest is: an http(s) URL, a file: URL or a path. */
 function location(from: string): { url: string } | { path: string } {
@@ -31,7 +41,7 @@ export async function readRemoteManifest(from: string, http: HttpClient): Promis
   const where = location(from);
   let body: unknown;
   if ("url" in where) {
-    body = (await http.getJson(where.url)).body;
+    body = (await http.getJson(where.url, MANIFEST_ADVICE)).body;
   } else {
     try {
       body = JSON.parse(readFileSync(where.path, "utf8"));
@@ -51,7 +61,7 @@ export async function fetchSnapshot(from: string, manifest: Manifest, dir: strin
   if (existsSync(path)) return { manifest, path };
   const where = location(from);
   const source: Readable =
-    "url" in where ? (await http.getStream(new URL(manifest.file, where.url).href)).body : createReadStream(join(dirname(where.path), manifest.file));
+    "url" in where ? (await http.getStream(new URL(manifest.file, where.url).href, MANIFEST_ADVICE)).body : createReadStream(join(dirname(where.path), manifest.file));
   const temp = join(dir, `.${manifest.file}.download-${process.pid}`);
   const hash = createHash("sha256");
   let bytes = 0;

@@ -9,7 +9,7 @@ import { describeCause, UsageError, VigilError } from "../errors.ts";
 import type { HttpClient } from "./http.ts";
 import type { Logger } from "../log.ts";
 import type { Total } from "../progress.ts";
-import { SocrataSource } from "./socrata.ts";
+import { PORTAL_ADVICE, SocrataSource } from "./socrata.ts";
 
 export interface Source {
   /** How messages name it: the file path or the export URL. */
@@ -43,7 +43,7 @@ export async function openExport(http: HttpClient, portal: string, dataset: stri
     return undefined;
   });
   const url = `${portal}/api/views/${dataset}/rows.csv?accessType=DOWNLOAD`;
-  const { body, headers } = await http.getStream(url);
+  const { body, headers } = await http.getStream(url, PORTAL_ADVICE);
   const length = Number(headers["content-length"]);
   return {
     name: url,

@@ -1,12 +1,13 @@
 /**
- * The one module that talks to the portal (JSON pages, view metadata and the bulk CSV download all
- * come through here): undici, timeouts, retries with exponential backoff and jitter, `Retry-After`.
- * Errors carry the status, the URL and a body excerpt, never the app token. The only other HTTP
- * requests vigil makes are ops/children.ts asking a server it started itself (datasette, hugo)
- * whether it is up yet: plain fetches that need none of this.
+ * The one module that talks to the portal and to a replica's publisher (JSON pages, view metadata,
+ * the bulk CSV download, manifests and snapshots all come through here): undici, timeouts, retries
+ * with exponential backoff and jitter, `Retry-After`. Errors carry the status, the URL, a body
+ * excerpt and the caller's advice (see Advice), never the app token. The only other HTTP requests
+ * vigil makes are ops/children.ts asking a server it started itself (datasette, hugo) whether it
+ * is up yet: plain fetches that need none of this.
  */
 import type { Agent, Dispatcher } from "undici";
-import { HttpError, NetworkError, redact, SourceFormatError, TimeoutError, VigilError } from "../errors.ts";
+import { describeCause, HttpError, NetworkError, redact, SourceFormatError, TimeoutError, UnresolvedHostError, VigilError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { VERSION } from "../version.ts";
 
@@ -29,6 +30,17 @@ export interface HttpResponse<T> {
   body: T;
   headers: Record<string, string | string[] | undefined>;
   attempts: number;
+}
+
+/**
+ * What to tell the user when a request fails. Only the caller knows where the URL came from (the
+ * portal's flags, a replica's --from), so the advice is the caller's, given with each request.
+ */
+export interface Advice {
+  /** The hint for an HTTP status; undefined when there is nothing useful to say. */
+  status(status: number): string | undefined;
+  /** The hint when the host does not resolve or cannot be reached. */
+  unreachable: string;
 }
 
 export const USER_AGENT = `vigil/${VERSION} (Cook County Medical Examiner COVID-19 record)`;
@@ -81,8 +93,8 @@ export class HttpClient {
   }
 
   /** GET a JSON document, retrying what is worth retrying. */
-  async getJson<T = unknown>(url: string): Promise<HttpResponse<T>> {
-    return this.withRetries(url, (response, text) => {
+  async getJson<T = unknown>(url: string, advice: Advice): Promise<HttpResponse<T>> {
+    return this.withRetries(url, advice, (response, text) => {
       const type = String(response.headers["content-type"] ?? "");
       if (!type.includes("json")) {
         throw new Retryable(new SourceFormatError(`${safeUrl(url)} sent ${type || "no content type"} instead of JSON: ${this.quote(text)}`));
@@ -96,30 +108,31 @@ export class HttpClient {
   }
 
   /** GET as a stream (bulk CSV export); retries only until the response starts. */
-  async getStream(url: string): Promise<{ body: Dispatcher.ResponseData["body"]; headers: Record<string, string | string[] | undefined> }> {
+  async getStream(url: string, advice: Advice): Promise<{ body: Dispatcher.ResponseData["body"]; headers: Record<string, string | string[] | undefined> }> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const response = await this.send(url);
+        const response = await this.send(url, advice);
         if (response.statusCode === 200) return { body: response.body, headers: response.headers };
-        const text = await response.body.text().catch(() => "");
-        throw this.classify(url, response.statusCode, response.headers, text);
+        // The status is the error; a body cut off while reading it only loses the excerpt.
+        const text = await response.body.text().catch((error: unknown) => `(body unreadable: ${describeCause(error)})`);
+        throw this.classify(url, response.statusCode, response.headers, text, advice);
       } catch (error) {
         await this.backoffOrThrow(error, url, attempt);
       }
     }
   }
 
-  private async withRetries<T>(url: string, parse: (response: Dispatcher.ResponseData, text: string) => T): Promise<HttpResponse<T>> {
+  private async withRetries<T>(url: string, advice: Advice, parse: (response: Dispatcher.ResponseData, text: string) => T): Promise<HttpResponse<T>> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const response = await this.send(url);
+        const response = await this.send(url, advice);
         let text: string;
         try {
           text = await response.body.text();
         } catch (error) {
           throw new Retryable(new SourceFormatError(`${safeUrl(url)} body was cut off: ${(error as Error).message}`, { cause: error }));
         }
-        if (response.statusCode !== 200) throw this.classify(url, response.statusCode, response.headers, text);
+        if (response.statusCode !== 200) throw this.classify(url, response.statusCode, response.headers, text, advice);
         return { body: parse(response, text), headers: response.headers, attempts: attempt };
       } catch (error) {
         await this.backoffOrThrow(error, url, attempt);
@@ -127,7 +140,7 @@ export class HttpClient {
     }
   }
 
-  private async send(url: string): Promise<Dispatcher.ResponseData> {
+  private async send(url: string, advice: Advice): Promise<Dispatcher.ResponseData> {
     const headers: Record<string, string> = { accept: "application/json, text/csv;q=0.9", "user-agent": USER_AGENT };
     if (this.options.appToken) headers["x-app-token"] = this.options.appToken;
     const { agent, request } = await this.connection();
@@ -135,7 +148,10 @@ export class HttpClient {
       return await request(url, { method: "GET", headers, dispatcher: agent, signal: this.options.signal });
     } catch (error) {
       if (this.options.signal?.aborted) throw this.options.signal.reason ?? error;
-      throw new Retryable(networkError(url, error, this.options));
+      const failure = networkError(url, error, this.options, advice);
+      // A name that does not resolve will not resolve in a few seconds either: fail at once.
+      if (failure instanceof UnresolvedHostError) throw failure;
+      throw new Retryable(failure);
     }
   }
 
@@ -147,9 +163,9 @@ export class HttpClient {
     return excerpt(redact(text, [this.options.appToken]));
   }
 
-  private classify(url: string, status: number, headers: Record<string, string | string[] | undefined>, text: string): Error {
+  private classify(url: string, status: number, headers: Record<string, string | string[] | undefined>, text: string, advice: Advice): Error {
     // An error body may quote the request back, token included; errors end up in logs and in `runs`.
-    const error = new HttpError(status, "GET", safeUrl(url), this.quote(socrataMessage(text)), { hint: hintFor(status) });
+    const error = new HttpError(status, "GET", safeUrl(url), this.quote(socrataMessage(text)), { hint: advice.status(status) });
     if (status === 202 || status === 429 || status === 408 || status >= 500) {
       return new Retryable(error, parseRetryAfter(headers["retry-after"], Date.now()));
     }
@@ -170,12 +186,13 @@ export class HttpClient {
   }
 }
 
-function networkError(url: string, error: unknown, options: HttpOptions): VigilError {
+function networkError(url: string, error: unknown, options: HttpOptions, advice: Advice): VigilError {
   const code = (error as { code?: string }).code;
+  if (code === "ENOTFOUND") return new UnresolvedHostError(safeUrl(url), error, advice.unreachable);
   if (code === "UND_ERR_CONNECT_TIMEOUT") return new TimeoutError(safeUrl(url), "connect", options.connectTimeoutMs ?? 0);
   if (code === "UND_ERR_HEADERS_TIMEOUT") return new TimeoutError(safeUrl(url), "headers", options.headersTimeoutMs ?? 0);
   if (code === "UND_ERR_BODY_TIMEOUT") return new TimeoutError(safeUrl(url), "body", options.bodyTimeoutMs ?? 0);
-  return new NetworkError(safeUrl(url), error);
+  return new NetworkError(safeUrl(url), error, advice.unreachable);
 }
 
 /** Seconds or an HTTP date, as milliseconds from now; undefined when absent or unreadable. */
@@ -185,13 +202,6 @@ export function parseRetryAfter(value: string | string[] | undefined, nowMs: num
   if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000;
   const date = Date.parse(header);
   return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
-}
-
-function hintFor(status: number): string | undefined {
-  if (status === 401 || status === 403) return "check SOCRATA_APP_TOKEN, or unset it to use the shared pool";
-  if (status === 404) return "check --dataset and --portal";
-  if (status === 429) return "the portal is throttling; set SOCRATA_APP_TOKEN for a pool of your own";
-  return undefined;
 }
 
 /** Socrata errors are JSON with a `message`; fall back to the text itself. */
@@ -212,17 +222,14 @@ export function excerpt(text: string, length = 200): string {
 
 /** The URL without any token a user may have put in it. */
 export function safeUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    for (const key of [...parsed.searchParams.keys()]) {
-      if (/token|key|secret/i.test(key)) parsed.searchParams.set(key, "[redacted]");
-    }
-    parsed.username = "";
-    parsed.password = "";
-    return decodeURIComponent(parsed.toString());
-  } catch {
-    return url;
+  if (!URL.canParse(url)) return url;
+  const parsed = new URL(url);
+  for (const key of [...parsed.searchParams.keys()]) {
+    if (/token|key|secret/i.test(key)) parsed.searchParams.set(key, "[redacted]");
   }
+  parsed.username = "";
+  parsed.password = "";
+  return decodeURIComponent(parsed.toString());
 }
 
 function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {

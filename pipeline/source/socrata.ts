@@ -6,10 +6,21 @@
 import { isComputedRegion, KNOWN_FIELDS, OPTIONAL_SOURCE_COLUMNS, SOURCE_COLUMNS, type Drift, type RawRow } from "../../schemas/source-columns.ts";
 import { viewMetadataSchema, type ViewMetadata } from "../../schemas/view-metadata.ts";
 import { SourceFormatError } from "../errors.ts";
-import type { HttpClient } from "./http.ts";
+import type { Advice, HttpClient } from "./http.ts";
 
 /** Rows per page: the SODA 2.0 ceiling, so the same code works against either endpoint version. */
 export const PAGE_SIZE = 50_000;
+
+/** What to do when the portal fails a request: every URL here is built from --portal and --dataset. */
+export const PORTAL_ADVICE: Advice = {
+  status(status) {
+    if (status === 401 || status === 403) return "check SOCRATA_APP_TOKEN, or unset it to use the shared pool";
+    if (status === 404) return "check --dataset and --portal";
+    if (status === 429) return "the portal is throttling; set SOCRATA_APP_TOKEN for a pool of your own";
+    return undefined;
+  },
+  unreachable: "check --portal and the network",
+};
 
 export class SocrataSource {
   constructor(
@@ -21,7 +32,7 @@ export class SocrataSource {
 
   async metadata(): Promise<ViewMetadata> {
     const url = `${this.portal}/api/views/${this.dataset}.json`;
-    const { body } = await this.http.getJson(url);
+    const { body } = await this.http.getJson(url, PORTAL_ADVICE);
     const parsed = viewMetadataSchema.safeParse(body);
     if (!parsed.success) {
       throw new SourceFormatError(`${url} is not Socrata view metadata: ${parsed.error.issues[0].path.join(".")} ${parsed.error.issues[0].message}`);
@@ -34,7 +45,7 @@ export class SocrataSource {
   }
 
   async count(): Promise<number> {
-    const { body } = await this.http.getJson<Array<Record<string, string>>>(this.resourceUrl({ $select: "count(*) AS n" }));
+    const { body } = await this.http.getJson<Array<Record<string, string>>>(this.resourceUrl({ $select: "count(*) AS n" }), PORTAL_ADVICE);
     const n = Number(body?.[0]?.n);
     if (!Number.isInteger(n)) throw new SourceFormatError(`the portal's row count is unreadable: ${JSON.stringify(body).slice(0, 100)}`);
     return n;
@@ -60,7 +71,7 @@ export class SocrataSource {
   private async *paged(params: Record<string, string>): AsyncGenerator<RawRow[]> {
     for (let offset = 0; ; offset += this.pageSize) {
       const url = this.resourceUrl({ ...params, $order: ":id", $limit: String(this.pageSize), $offset: String(offset) });
-      const { body } = await this.http.getJson(url);
+      const { body } = await this.http.getJson(url, PORTAL_ADVICE);
       // Only the page's shape is checked here: each row is validated on its own later, and a
       // zod pass over 50,000 records just to see that they are objects costs more than the fetch.
       if (!Array.isArray(body) || !body.every(isRow)) throw new SourceFormatError(`${url} did not return an array of rows`);

@@ -1,11 +1,13 @@
 /**
- * Opening the database: WAL mode (datasette reads while a run writes), named migrations.
+ * Opening the database: WAL mode (datasette reads while a run writes), named migrations. Commands
+ * that only read open it read-only; a writer in a folder it cannot write says so.
  */
-import { existsSync, mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { accessSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, dirname, join } from "node:path";
 import Database from "better-sqlite3";
 import { MIGRATIONS } from "./migrations.ts";
-import { VigilError } from "../errors.ts";
+import { describeCause, VigilError } from "../errors.ts";
 
 export type DB = Database.Database;
 
@@ -28,24 +30,180 @@ export function integrityProblem(db: DB): string | null {
   return result === "ok" ? null : result;
 }
 
+/** The files SQLite creates beside a database in WAL mode, and vigil's write lock. */
+const SIDE_FILES = ["-wal", "-shm", "-journal", ".lock"] as const;
+
 export function openDatabase(path: string, options: OpenOptions = {}): DB {
-  if (!options.readonly && path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-  let db: DB;
+  return options.readonly ? openReader(path, options) : openWriter(path, options);
+}
+
+function openWriter(path: string, options: OpenOptions): DB {
+  let db: DB | undefined;
   try {
-    db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false, timeout: options.busyTimeoutMs ?? 10_000 });
-  } catch (error) {
-    throw new VigilError(`cannot open database ${path}: ${(error as Error).message}`, {
-      cause: error,
-      hint: options.readonly ? "run `vigil ingest` or `vigil backfill` first" : "check the --db path and its permissions",
-    });
-  }
-  if (!options.readonly) {
+    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    // SQLite opens a file it may not write read-only without a word: the run's first write would fail
+    if (path !== ":memory:" && !fileWritable(path)) throw Object.assign(new Error("the file is read-only"), { code: "SQLITE_READONLY" });
+    db = new Database(path, { timeout: options.busyTimeoutMs ?? 10_000 });
     db.pragma("journal_mode = WAL");
-    db.pragma("synchronous = NORMAL");
-    db.pragma("foreign_keys = ON");
-    migrate(db);
+  } catch (error) {
+    db?.close();
+    if (path !== ":memory:" && !folderWritable(dirname(path))) {
+      const name = basename(path);
+      throw new VigilError(
+        `cannot write the database ${path}: its folder ${dirname(path)} is read-only, and SQLite needs to create files beside the database (${name}-wal, ${name}-shm, ${name}.lock)`,
+        { cause: error, hint: "make the folder writable, or pass --db with a path in a folder vigil can write" },
+      );
+    }
+    if (String((error as { code?: unknown }).code).startsWith("SQLITE_READONLY")) {
+      throw new VigilError(`cannot write the database ${path}: the file is read-only`, { cause: error, hint: `make it writable (chmod u+w ${path}), or pass --db with another path` });
+    }
+    throw new VigilError(`cannot open database ${path}: ${describeCause(error)}`, { cause: error, hint: "check the --db path and its permissions" });
   }
+  db.pragma("synchronous = NORMAL");
+  db.pragma("foreign_keys = ON");
+  migrate(db);
   return db;
+}
+
+/**
+ * A reader changes nothing, so it never needs to write the folder: when SQLite cannot read a WAL
+ * database in place (it must create the -shm file beside it, and the folder is read-only), the
+ * file alone is the whole database (no -wal beside it), and it is read from a copy.
+ */
+function openReader(path: string, options: OpenOptions): DB {
+  let db: DB | undefined;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true, timeout: options.busyTimeoutMs ?? 10_000 });
+    // SQLite opens lazily: the first read is where a WAL database needs its -shm file.
+    db.prepare("SELECT count(*) FROM sqlite_master").get();
+    return db;
+  } catch (error) {
+    db?.close();
+    if (!existsSync(path) || !isCannotOpen(error) || folderWritable(dirname(path))) {
+      throw new VigilError(`cannot open database ${path}: ${describeCause(error)}`, { cause: error, hint: "run `vigil ingest` or `vigil backfill` first" });
+    }
+    const copy = readableCopy(path);
+    try {
+      return new Database(copy.path, { readonly: true, fileMustExist: true });
+    } finally {
+      // the open file stays readable after it is unlinked, and nothing is left behind
+      copy.release();
+    }
+  }
+}
+
+/**
+ * A path SQLite can read the database at: `path` itself when its folder is writable or the
+ * database is not in WAL mode, otherwise a private copy in rollback mode (release() removes it).
+ * For readers that attach the database by path (`vigil publish`).
+ */
+export function readablePath(path: string): { path: string; release(): void } {
+  if (folderWritable(dirname(path)) || !inWalMode(path)) return { path, release() {} };
+  return readableCopy(path);
+}
+
+/** Bytes 18 and 19 of a database's header say WAL (2) or rollback (1). */
+function inWalMode(path: string): boolean {
+  const header = Buffer.alloc(20);
+  const fd = openSync(path, "r");
+  try {
+    readSync(fd, header, 0, 20, 0);
+  } finally {
+    closeSync(fd);
+  }
+  return header[18] === 2 || header[19] === 2;
+}
+
+function readableCopy(path: string): { path: string; release(): void } {
+  const wal = `${path}-wal`;
+  if (existsSync(wal) && statSync(wal).size > 0) {
+    throw new VigilError(
+      `cannot read the database ${path}: its folder ${dirname(path)} is read-only, so SQLite cannot create ${basename(path)}-shm to read it, and ${basename(wal)} holds writes not yet in the database file`,
+      { hint: "make the folder writable, or copy the database with its -wal file to a folder vigil can write and pass --db" },
+    );
+  }
+  const bytes = readFileSync(path);
+  // the header's journal mode set to rollback: a rollback-mode copy needs no -shm
+  bytes[18] = 1;
+  bytes[19] = 1;
+  const dir = mkdtempSync(join(tmpdir(), "vigil-read-"));
+  const copy = join(dir, basename(path));
+  writeFileSync(copy, bytes);
+  return { path: copy, release: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Whether `path` may be written, or does not exist yet (access() knows root, immutable files and read-only mounts). */
+function fileWritable(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return true;
+    if (["EACCES", "EPERM", "EROFS"].includes(String((error as NodeJS.ErrnoException).code))) return false;
+    throw error;
+  }
+}
+
+function isCannotOpen(error: unknown): boolean {
+  return /^SQLITE_(CANTOPEN|READONLY)/.test(String((error as { code?: unknown }).code));
+}
+
+/** Whether a file can be created in `dir` (permission bits alone do not say: root, read-only mounts, immutable folders). */
+function folderWritable(dir: string): boolean {
+  const probe = join(dir, `.vigil-probe-${process.pid}`);
+  let fd: number;
+  try {
+    fd = openSync(probe, "wx");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EACCES" || code === "EPERM" || code === "EROFS") return false;
+    // a missing folder is not a read-only one: the open's own error says what is wrong
+    if (code === "ENOENT" || code === "ENOTDIR") return true;
+    throw error;
+  }
+  closeSync(fd);
+  unlinkSync(probe);
+  return true;
+}
+
+/**
+ * Runs a writer's `work` (an ingest, a backfill) on the database at `path`. When `work` created
+ * the file and fails leaving nothing worth keeping (no successful run, no case, no checkpoint to
+ * resume from), the files it created are removed: a wrong --portal leaves no empty database
+ * behind that later commands would take for a real one.
+ */
+export async function removeIfFirstRunFails<T>(path: string, work: () => Promise<T>): Promise<T> {
+  if (path === ":memory:" || existsSync(path)) return work();
+  const folderExisted = existsSync(dirname(path));
+  try {
+    return await work();
+  } catch (error) {
+    if (existsSync(path) && holdsNothing(path)) {
+      for (const file of [path, ...SIDE_FILES.map((suffix) => path + suffix)]) rmSync(file, { force: true });
+      if (!folderExisted) removeIfEmpty(dirname(path));
+    }
+    throw error;
+  }
+}
+
+function holdsNothing(path: string): boolean {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    const tables = new Set(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all());
+    const holds = (table: string, where = "") => tables.has(table) && db.prepare(`SELECT 1 FROM ${table} ${where} LIMIT 1`).get() !== undefined;
+    return !holds("runs", "WHERE status = 'success'") && !holds("cases") && !holds("backfill_checkpoints");
+  } finally {
+    db.close();
+  }
+}
+
+function removeIfEmpty(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch (error) {
+    // something else was put there meanwhile: it stays
+    if ((error as NodeJS.ErrnoException).code !== "ENOTEMPTY" && (error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+  }
 }
 
 export function migrate(db: DB): string[] {
@@ -65,4 +223,11 @@ export function migrate(db: DB): string[] {
       return pending.map((m) => m.name);
     })
     .immediate();
+}
+
+/** Migrations not yet applied to `db` (read-only: applying them is a writer's job). */
+export function pendingMigrations(db: DB): string[] {
+  const hasTable = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'migrations'").get() !== undefined;
+  const applied = new Set(hasTable ? (db.prepare("SELECT name FROM migrations").pluck().all() as string[]) : []);
+  return MIGRATIONS.filter((m) => !applied.has(m.name)).map((m) => m.name);
 }
