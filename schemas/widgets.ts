@@ -132,6 +132,7 @@ export type MemorialYear = z.infer<typeof memorialYearSchema>;
 export type MemorialDay = z.infer<typeof memorialDaySchema>;
 
 export const chartEntrySchema = z.object({
+  embed_code: words.describe("The HTML another site pastes to embed the chart: an iframe of static/vigil/embed/ID/ and static/vigil/embed.js"),
   headline: words.describe("The chart's point in one sentence, shown above it: the first sentence of its description"),
   title: words,
   columns: z
@@ -156,6 +157,20 @@ export const chartsManifestSchema = z.object({
   charts: z.object(Object.fromEntries(CHART_IDS.map((id) => [id, chartEntrySchema])) as Record<ChartId, typeof chartEntrySchema>),
 });
 export type ChartsManifest = z.infer<typeof chartsManifestSchema>;
+
+/** `static/vigil/embed/ID/oembed.json`: oEmbed 1.0, type rich (https://oembed.com/). */
+export const oembedSchema = z.object({
+  version: z.literal("1.0"),
+  type: z.literal("rich"),
+  html: words.describe("The embed code: the chart's iframe and static/vigil/embed.js"),
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+  title: words,
+  provider_name: words,
+  provider_url: words.describe("The site's base URL"),
+  cache_age: z.number().int().positive().describe("Seconds a consumer may keep this description"),
+});
+export type Oembed = z.infer<typeof oembedSchema>;
 
 /**
  * The envelope of each emitted Vega-Lite spec that the upgrade script relies on; the rest is

@@ -8,7 +8,7 @@ import { openDatabase, requireDatabase } from "../pipeline/store/db.ts";
 import { VigilError } from "../pipeline/errors.ts";
 import { elapsed, type Logger } from "../pipeline/log.ts";
 import { planSite } from "./site-plan.ts";
-import { FRESHNESS_FILES, KEPT_FOLDERS, OWNED_FOLDERS } from "./site-paths.ts";
+import { FRESHNESS_FILES, hugoBaseUrl, KEPT_FOLDERS, OWNED_FOLDERS } from "./site-paths.ts";
 import { writeFilesAtomically } from "./files.ts";
 import { readWidgetData, type Freshness } from "./read.ts";
 import { builtInEvents, mergeEvents } from "../pipeline/store/events.ts";
@@ -65,7 +65,7 @@ export async function writeWidgets(options: WriteWidgetsOptions): Promise<Widget
   });
 
   stage = performance.now();
-  const { files, charts } = await planSite(data, options.sourceUrl ?? sourceUrlFor(data.freshness));
+  const { files, charts } = await planSite(data, options.sourceUrl ?? sourceUrlFor(data.freshness), hugoBaseUrl(options.site) ?? "/");
   log.info("render", `${charts.length} charts, ${files.length} files`, { charts: charts.length, files: files.length, ms: elapsed(stage) });
 
   stage = performance.now();

@@ -2,7 +2,7 @@
  * What vigil owns inside a Hugo site: where it writes, which files only carry freshness, and how
  * to tell its files from the owner's. The widget writer and `vigil run --commit` both go by this.
  */
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { UsageError } from "../pipeline/errors.ts";
 
@@ -80,4 +80,24 @@ function isFile(path: string): boolean {
 
 function isFolder(path: string): boolean {
   return statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
+}
+
+/**
+ * The site's baseURL from its Hugo configuration (the first of HUGO_CONFIGS, or config/_default/),
+ * ending in "/": the embed code names absolute URLs. Undefined when none is set, or it is relative.
+ */
+export function hugoBaseUrl(site: string): string | undefined {
+  const files = [...HUGO_CONFIGS.map((name) => join(site, name)), ...HUGO_CONFIGS.map((name) => join(site, "config", "_default", name))];
+  for (const file of files) {
+    if (!isFile(file)) continue;
+    const text = readFileSync(file, "utf8");
+    // TOML and YAML: a top-level `baseURL = "..."` or `baseURL: ...`; JSON: "baseURL": "..."
+    const found = /^\s*"?baseURL"?\s*[=:]\s*["']?([^"'\s,#]+)/im.exec(text)?.[1];
+    if (found === undefined) continue;
+    // a relative baseURL ("/") names no host: the embed code cannot be absolute
+    if (!URL.canParse(found)) return undefined;
+    const url = new URL(found).href;
+    return url.endsWith("/") ? url : `${url}/`;
+  }
+  return undefined;
 }

@@ -11,6 +11,7 @@ import { draftCharts } from "./chart-registry.ts";
 import { memorialYears } from "./memorial.ts";
 import type { Freshness, WidgetData } from "./read.ts";
 import { renderSvg } from "./render-svg.ts";
+import { embedCode, embedFiles, escape } from "./embed.ts";
 import { PATHS } from "./site-paths.ts";
 import { buildSummary, dataAsOf, SOURCE_NAME } from "./summary.ts";
 import { siteTemplates, type SiteFile } from "./templates.ts";
@@ -33,7 +34,7 @@ export async function buildChart(draft: ChartDraft): Promise<BuiltChart> {
   return { draft, svg: await renderSvg(draft), spec: json(vegaLiteSpecSchema, draft.spec, `${PATHS.static}/${chartFiles(draft.id).spec}`), csv: toCsv(draft.columns, draft.rows) };
 }
 
-export function buildManifest(charts: readonly ChartDraft[], freshness: Freshness, sourceUrl: string): ChartsManifest {
+export function buildManifest(charts: readonly ChartDraft[], freshness: Freshness, sourceUrl: string, baseUrl = "/"): ChartsManifest {
   return {
     schema_version: 1,
     source_name: SOURCE_NAME,
@@ -45,14 +46,17 @@ export function buildManifest(charts: readonly ChartDraft[], freshness: Freshnes
     charts: Object.fromEntries(
       charts.map((c) => [
         c.id,
-        { headline: firstSentence(c.description), title: c.title, columns: c.columns.map((name) => ({ name, label: columnLabel(name) })), notes: c.notes, description: c.description, ...chartFiles(c.id) },
+        { embed_code: embedCode(baseUrl, c.id, c.title), headline: firstSentence(c.description), title: c.title, columns: c.columns.map((name) => ({ name, label: columnLabel(name) })), notes: c.notes, description: c.description, ...chartFiles(c.id) },
       ]),
     ) as ChartsManifest["charts"],
   };
 }
 
-/** Every file `vigil widgets` owns in the site, computed and validated, nothing written yet. */
-export async function planSite(data: WidgetData, sourceUrl: string): Promise<{ files: SiteFile[]; charts: BuiltChart[] }> {
+/**
+ * Every file `vigil widgets` owns in the site, computed and validated, nothing written yet.
+ * `baseUrl` is the site's (Hugo's baseURL, ending in "/"), which the embed code names.
+ */
+export async function planSite(data: WidgetData, sourceUrl: string, baseUrl = "/"): Promise<{ files: SiteFile[]; charts: BuiltChart[] }> {
   const files: SiteFile[] = [];
   const drafts = draftCharts(data);
   const charts = await Promise.all(drafts.map(buildChart));
@@ -73,12 +77,32 @@ export async function planSite(data: WidgetData, sourceUrl: string): Promise<{ f
   for (const [year, days] of memorial) {
     files.push({ path: `${PATHS.data}/memorial/${year}.json`, content: memorialJson(days, `${PATHS.data}/memorial/${year}.json`) });
   }
+  const manifest = buildManifest(drafts, data.freshness, sourceUrl, baseUrl);
   files.push(
     { path: `${PATHS.data}/summary.json`, content: json(summarySchema, buildSummary(data, sourceUrl, memorial), `${PATHS.data}/summary.json`) },
-    { path: `${PATHS.data}/charts.json`, content: json(chartsManifestSchema, buildManifest(drafts, data.freshness, sourceUrl), `${PATHS.data}/charts.json`) },
+    { path: `${PATHS.data}/charts.json`, content: json(chartsManifestSchema, manifest, `${PATHS.data}/charts.json`) },
+    ...embedFiles(charts, { baseUrl, manifest }, (chart) => dataTable(chart.draft, manifest)),
   );
   files.push(...(await siteTemplates()));
   return { files, charts };
+}
+
+/** The chart's data as an HTML table in a collapsed <details>, as the chart shortcode shows it. */
+function dataTable(draft: ChartDraft, manifest: ChartsManifest): string {
+  const entry = manifest.charts[draft.id];
+  const head = entry.columns.map((c) => `<th scope="col">${escape(c.label)}</th>`).join("");
+  const body = draft.rows
+    .map((row) => `<tr>${draft.columns.map((c, i) => (i === 0 ? `<th scope="row">${cell(row[c])}</th>` : `<td>${cell(row[c])}</td>`)).join("")}</tr>`)
+    .join("\n");
+  return (
+    `<details class="vigil-chart__table"><summary>Show the data as a table</summary>\n` +
+    `<div class="vigil-chart__scroll" role="region" aria-label="${escape(entry.title)}: the data" tabindex="0"><table>\n` +
+    `<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody></table></div></details>`
+  );
+}
+
+function cell(value: string | number | null | undefined): string {
+  return value === null || value === undefined ? "" : escape(String(value));
 }
 
 function columnLabel(name: string): string {

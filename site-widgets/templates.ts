@@ -20,6 +20,8 @@ export async function siteTemplates(): Promise<SiteFile[]> {
     ["shortcodes/vigil-stat.html", `${PATHS.shortcodes}/vigil-stat.html`],
     ["shortcodes/vigil-head.html", `${PATHS.partials}/vigil-head.html`],
     ["browser/upgrade.js", `${PATHS.static}/upgrade.js`],
+    ["browser/embed.js", `${PATHS.static}/embed.js`],
+    ["browser/embed-frame.js", `${PATHS.static}/embed-frame.js`],
     ["browser/vigil.css", `${PATHS.static}/vigil.css`],
   ];
   const files: SiteFile[] = await Promise.all(own.map(async ([from, to]) => ({ path: to, content: await readFile(here(from), "utf8") })));

@@ -211,6 +211,8 @@ const SITE_FILES: Record<string, string> = {
   "vigil/daily-deaths.svg": `<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="Daily deaths"><title>Daily deaths</title>${'<rect x="1" y="2" width="3" height="4"/>'.repeat(20)}</svg>\n`,
   "vigil/daily-deaths.csv": `date,deaths,deaths_7day_avg,cumulative_deaths\n${Array.from({ length: 30 }, (_, i) => `2020-12-${String(i + 1).padStart(2, "0")},${i},${i}.5,${i * 10}`).join("\n")}\n`,
   "vigil/daily-deaths.vl.json": JSON.stringify({ $schema: "https://vega.github.io/schema/vega-lite/v6.json", description: "Deaths per day".repeat(20), mark: "bar" }),
+  "vigil/embed/daily-deaths/index.html": `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Deaths per day</title></head><body>${"<p>The chart alone.</p>".repeat(20)}</body></html>\n`,
+  "vigil/embed/daily-deaths/oembed.json": JSON.stringify({ version: "1.0", type: "rich", title: "Deaths per day".repeat(20) }),
 };
 
 function writeSite(root: string): void {
@@ -371,6 +373,19 @@ test("the blog's files go out with its security headers, compressed, with the ri
     assert.equal(answer.headers.server, "nginx", "no version");
     assert.equal(answer.headers["x-cache-status"], undefined, "the blog is files, not the cache");
   }
+  // the charts run Vega's interpreter: no page needs 'unsafe-eval'; only the embeds may be framed by other sites
+  const page = String((await get(BLOG, "/")).headers["content-security-policy"]);
+  assert.doesNotMatch(page, /unsafe-eval/);
+  assert.match(page, /; frame-ancestors 'self'$/);
+  for (const path of ["/vigil/embed/daily-deaths/", "/vigil/embed/daily-deaths/oembed.json"]) {
+    const embed = await get(BLOG, path);
+    assert.equal(embed.status, 200, path);
+    assert.equal(String(embed.headers["content-security-policy"]), page.replace("frame-ancestors 'self'", "frame-ancestors *"), `${path}: framed by any site, otherwise the same policy`);
+    assert.equal(embed.headers["x-content-type-options"], "nosniff", path);
+    assert.equal(embed.headers["referrer-policy"], "strict-origin-when-cross-origin", path);
+    assert.equal(embed.headers["cache-control"], "max-age=600", path);
+  }
+  assert.equal((await get(BLOG, "/vigil/embed/daily-deaths/oembed.json")).headers["access-control-allow-origin"], "*", "other sites' embed tools read the oEmbed");
   const plain = await get(BLOG, "/vigil/daily-deaths.csv");
   assert.equal(plain.headers["content-encoding"], undefined, "a reader that does not ask for gzip gets the file as it is");
   assert.equal(plain.body.toString("utf8"), SITE_FILES["vigil/daily-deaths.csv"]);

@@ -7,7 +7,8 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, statSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, BrowserContextOptions, Page } from "playwright-core";
 import { generateCovidView } from "../fixtures/generate.ts";
@@ -102,6 +103,82 @@ test("the interactive charts replace the static ones, with no console error and 
   assert.deepEqual(outside, []);
   await page.screenshot({ path: join(ARTIFACTS, "widgets-charts-interactive.png"), fullPage: true });
   await page.context().close();
+});
+
+/** The Content-Security-Policy values deploy/nginx/vigil.conf sends: the site's, and the embeds' (which any site may frame). */
+function shippedPolicies(): { site: string; embed: string } {
+  const conf = readFileSync(join(ROOT, "deploy", "nginx", "vigil.conf"), "utf8");
+  const policies = [...conf.matchAll(/add_header Content-Security-Policy "([^"]+)" always;/g)].map((m) => m[1]);
+  const site = policies.find((p) => p.endsWith("frame-ancestors 'self'"));
+  const embed = policies.find((p) => p.endsWith("frame-ancestors *"));
+  assert.ok(site && embed, "vigil.conf has the site's policy and the embeds'");
+  return { site, embed };
+}
+
+test("under the shipped policy, with no 'unsafe-eval', the post's charts and an embed upgrade; another site frames the embed, sized to it, and not the post", { timeout: 120_000 }, async () => {
+  const policies = shippedPolicies();
+  assert.doesNotMatch(policies.site, /unsafe-eval/);
+  const context = { after: (fn: () => void) => void cleanups.push(fn) };
+  const strict = await serveStatic(context, built.public, (path) => ({ "content-security-policy": path.startsWith("/vigil/embed/") ? policies.embed : policies.site }));
+  const violations = async (page: Page) => page.evaluate(() => (window as unknown as { violations: string[] }).violations);
+  const watch = async (page: Page) => page.addInitScript(() => {
+    const w = window as unknown as { violations: string[] };
+    w.violations = [];
+    document.addEventListener("securitypolicyviolation", (e) => w.violations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}:${e.columnNumber}`));
+  });
+
+  for (const path of ["/posts/charts/", "/vigil/embed/deaths-per-100k-by-race-ethnicity/"]) {
+    const browserContext = await browser.newContext({ viewport: { width: 900, height: 900 } });
+    const page = await browserContext.newPage();
+    const errors: string[] = [];
+    page.on("console", (message) => void (message.type() === "error" && errors.push(message.text())));
+    page.on("response", (response) => void (response.status() >= 400 && errors.push(`${response.status()} ${response.url()}`)));
+    await watch(page);
+    await page.goto(strict + path);
+    await waitInteractive(page);
+    assert.ok((await figureStates(page)).every((state) => state === "interactive"), `${path}: every chart upgraded`);
+    const marks = await page.$$eval("figure.vigil-chart", (figures) =>
+      figures.map((f) => f.querySelectorAll(".vigil-chart__interactive g.role-mark path, .vigil-chart__interactive g.role-mark rect, .vigil-chart__interactive g.role-mark text").length),
+    );
+    assert.ok(marks.length > 0 && marks.every((n) => n > 0), `${path}: every chart draws its data (${marks.join(", ")} marks)`);
+    assert.deepEqual(await violations(page), [], `${path}: no policy violation`);
+    assert.deepEqual(errors, [], path);
+    await browserContext.close();
+  }
+
+  // another site (another origin) pastes the embed code of charts.json, pointed at this server
+  const manifest = JSON.parse(readFileSync(join(built.site, "data/vigil/charts.json"), "utf8"));
+  const code = String(manifest.charts["deaths-by-age-group"].embed_code).replaceAll("https://vigil.example/", `${strict}/`);
+  const elsewhere = mkdtempSync(join(tmpdir(), "vigil-elsewhere-"));
+  cleanups.push(() => rmSync(elsewhere, { recursive: true, force: true }));
+  writeFileSync(
+    join(elsewhere, "index.html"),
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>A newsroom</title></head><body><h1>A story</h1>${code}` +
+      `<iframe id="post" src="${strict}/posts/charts/" title="a post"></iframe></body></html>`,
+  );
+  const other = await serveStatic(context, elsewhere);
+  const browserContext = await browser.newContext({ viewport: { width: 700, height: 900 } });
+  const page = await browserContext.newPage();
+  await page.goto(other + "/");
+  const frame = page.frameLocator("iframe[data-vigil-embed]");
+  await frame.locator('figure[data-vigil-state="interactive"]').waitFor({ timeout: 30_000 });
+  // sized to what its page posted, with no scroll bar inside
+  await page.waitForFunction(() => {
+    const iframe = document.querySelector("iframe[data-vigil-embed]") as HTMLIFrameElement;
+    return iframe.getAttribute("height") !== "520";
+  }, null, { timeout: 30_000 });
+  const sizes = await page.$eval("iframe[data-vigil-embed]", (iframe) => {
+    const inner = (iframe as HTMLIFrameElement).contentDocument;
+    return { frame: iframe.getBoundingClientRect().height, content: inner ? inner.documentElement.scrollHeight : -1 };
+  });
+  assert.equal(sizes.content, -1, "another origin cannot read the embed's document");
+  const inside = await frame.locator("html").evaluate((html) => Math.ceil(html.getBoundingClientRect().height));
+  assert.ok(Math.abs(sizes.frame - inside) <= 2, `the iframe is as tall as its page: ${sizes.frame} and ${inside}`);
+  // the post itself may not be framed by another site
+  const post = page.frames().find((f) => f.url().includes("/posts/charts/"));
+  const framed = post ? await post.evaluate(() => document.querySelectorAll("figure.vigil-chart").length).catch(() => 0) : 0;
+  assert.equal(framed, 0, "frame-ancestors 'self' keeps the post out of other sites' frames");
+  await browserContext.close();
 });
 
 test("with JavaScript disabled the static SVGs stay, readable and described", { timeout: 60_000 }, async () => {

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { memoryLogger } from "../pipeline/log.ts";
-import { chartsManifestSchema, memorialYearSchema, summarySchema, vegaLiteSpecSchema } from "../schemas/widgets.ts";
+import { CHART_IDS, chartsManifestSchema, memorialYearSchema, oembedSchema, summarySchema, vegaLiteSpecSchema } from "../schemas/widgets.ts";
 import { writeWidgets } from "../site-widgets/emit.ts";
 import { describePerson, placeName, titleCase } from "../pipeline/normalize/memorial.ts";
 import { fixedClock, runMain, tempDir } from "./helpers.ts";
@@ -17,11 +17,14 @@ import { listFiles } from "./widgets-site.ts";
 
 type T = Parameters<typeof tempDir>[0];
 
+/** The test site's baseURL, which the embed code names. */
+const BASE_URL = "https://news.example/blog/";
+
 function setup(t: T) {
   const dir = tempDir(t);
   const site = join(dir, "site");
   mkdirSync(site);
-  writeFileSync(join(site, "hugo.toml"), 'title = "emit"\n');
+  writeFileSync(join(site, "hugo.toml"), `title = "emit"\nbaseURL = "${BASE_URL}"\n`);
   const db = join(dir, "vigil.db");
   const log = memoryLogger();
   const write = () => writeWidgets({ db, site, now: fixedClock(), log });
@@ -103,9 +106,20 @@ test("every emitted JSON file matches its contract", async (t) => {
     "static/vigil/deaths-by-month.vl.json",
     "static/vigil/deaths-by-race-ethnicity.vl.json",
     "static/vigil/deaths-per-100k-by-race-ethnicity.vl.json",
+    ...CHART_IDS.map((id) => `static/vigil/embed/${id}/oembed.json`).sort(),
   ]);
-  chartsManifestSchema.parse(JSON.parse(read(site, "data/vigil/charts.json")));
+  const manifest = chartsManifestSchema.parse(JSON.parse(read(site, "data/vigil/charts.json")));
   for (const spec of files.filter((f) => f.endsWith(".vl.json"))) vegaLiteSpecSchema.parse(JSON.parse(read(site, spec)));
+  // oEmbed 1.0, rich, with the embed code the chart's caption offers: absolute URLs from the site's baseURL
+  for (const id of CHART_IDS) {
+    const oembed = oembedSchema.parse(JSON.parse(read(site, `static/vigil/embed/${id}/oembed.json`)));
+    assert.equal(oembed.html, manifest.charts[id].embed_code);
+    assert.match(oembed.html, new RegExp(`^<iframe src="${BASE_URL}vigil/embed/${id}/" title="[^"]+" data-vigil-embed="${id}" [^>]*></iframe><script src="${BASE_URL}vigil/embed\\.js" async></script>$`));
+    assert.equal(oembed.provider_url, BASE_URL);
+    const page = read(site, `static/vigil/embed/${id}/index.html`);
+    assert.ok(page.includes(`<link rel="alternate" type="application/json+oembed" href="${BASE_URL}vigil/embed/${id}/oembed.json"`), id);
+    assert.ok(page.includes(manifest.charts[id].headline.replaceAll("'", "&#39;")), `${id}: its headline`);
+  }
   for (const name of ["vega.min.js", "vega-lite.min.js", "vega-embed.min.js", "upgrade.js", "vigil.css"]) assert.ok(files.includes(`static/vigil/${name}`), name);
   for (const name of ["vigil-chart", "vigil-memorial", "vigil-stat"]) assert.ok(files.includes(`layouts/shortcodes/${name}.html`), name);
   assert.ok(!files.some((f) => f.startsWith("data/") && f.endsWith(".csv")), "no CSV under data/: it breaks Hugo 0.111");

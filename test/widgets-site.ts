@@ -103,15 +103,15 @@ const TYPES: Record<string, string> = {
   ".png": "image/png",
 };
 
-/** Serves a built site on 127.0.0.1 at a free port; stops when the test ends. */
-export async function serveStatic(t: TestContext, root: string): Promise<string> {
+/** Serves a built site on 127.0.0.1 at a free port, with `headers(path)` added to each answer; stops when the test ends. */
+export async function serveStatic(t: TestContext, root: string, headers: (path: string) => Record<string, string> = () => ({})): Promise<string> {
   const server = createServer((req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname));
     let file = join(root, path);
     if (!file.startsWith(root + sep) && file !== root) return void res.writeHead(403).end();
     if (existsSync(file) && statSync(file).isDirectory()) file = join(file, "index.html");
     if (!existsSync(file)) return void res.writeHead(404).end("not found");
-    res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream" });
+    res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream", ...headers(path) });
     res.end(readFileSync(file));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
