@@ -10,6 +10,7 @@ import { cpSync, existsSync, readFileSync, statSync, writeFileSync } from "node:
 import { join } from "node:path";
 import { startPortal } from "../fixtures/portal.ts";
 import { generateCovidView } from "../fixtures/generate.ts";
+import { openDatabase } from "../pipeline/store/db.ts";
 import { ROOT, runMain, tempDir } from "./helpers.ts";
 
 const DATASET = "3trz-enys";
@@ -111,6 +112,29 @@ test("without --site a run only ingests, and the hook follows the data", async (
   assert.equal(first.stdout, "hook 1\nrun 1: ingest ok (30 inserted), widgets skipped (no --site), hook ok\n");
   const second = await runMain(["run", "--db", db, "--portal", portal.url, "--then", "echo hook $VIGIL_RUN_ID"]);
   assert.equal(second.stdout, "run 2: ingest ok (unchanged upstream), widgets skipped (no --site), hook skipped (nothing changed)\n");
+});
+
+test("a widgets step that breaks one of vigil's own contracts says \"internal error\" in the summary, as the command would", async (t) => {
+  const dir = tempDir(t);
+  const db = join(dir, "v.db");
+  const site = join(dir, "site");
+  cpSync(join(ROOT, "fixtures", "hugo-site"), site, { recursive: true });
+  // A damaged install: the population table the rates are computed against is empty.
+  const handle = openDatabase(db);
+  handle.exec("DELETE FROM population");
+  handle.close();
+  const portal = await startPortal({ datasets: { [DATASET]: rows.slice(0, 30) } });
+  t.after(() => portal.close());
+  const night = await runMain(["run", "--db", db, "--portal", portal.url, "--site", site]);
+  assert.equal(night.code, 1);
+  const summary = night.stderr.trim().split("\n").at(-1) ?? "";
+  assert.match(summary, /^vigil run: run 1: ingest ok \(30 inserted\), widgets failed: internal error: the population table has no \w+ residents [^,]*$/);
+  // the line the widgets command prints for the same database, hint and all, after "vigil widgets: "
+  const alone = await runMain(["widgets", "--db", db, "--site", site]);
+  assert.equal(alone.code, 1);
+  const line = alone.stderr.trim().split("\n").at(-1) ?? "";
+  assert.match(line, /^vigil widgets: internal error: /);
+  assert.ok(summary.endsWith(`widgets failed: ${line.replace(/^vigil widgets: /, "")}`), `${summary}\n${line}`);
 });
 
 test("usage errors exit 2", async () => {
