@@ -16,7 +16,7 @@ import { runShell } from "./children.ts";
 import { commitSite, type CommitResult } from "./site-git.ts";
 import { ingest, type IngestOptions, type IngestResult, type RunResult } from "../ingest/ingest.ts";
 import { publish, type PublishResult } from "../publish/publish.ts";
-import { backup, backupHookEnv, type BackupResult } from "./backup.ts";
+import { backup, runBackupHook, type BackupResult } from "./backup.ts";
 import { elapsed, type Logger } from "../log.ts";
 
 // A type-only import: the module itself is loaded lazily, since the chart libraries take a second.
@@ -259,10 +259,8 @@ async function backupThen(wanted: NonNullable<NightlyOptions["backup"]>, options
   const { config, log } = options;
   const taken = await backup({ db: config.db, to: wanted.to, keep: wanted.keep, now: options.now, log });
   if (wanted.then === undefined) return taken;
-  const result = await runShell({ ...options, command: wanted.then, extra: backupHookEnv(taken, config.db), stage: "backup" });
-  if ("code" in result && result.code === 0) return taken;
-  const why = "error" in result ? `could not start: ${result.error}` : `exited ${result.code}`;
-  throw new VigilError(`${taken.file} was taken, but --backup-then ${why}`);
+  await runBackupHook(taken, config.db, { ...options, command: wanted.then, flag: "--backup-then" });
+  return taken;
 }
 
 /** The --then hook: its exit code (the summary says when it is not 0); a failure when it could not start. */
