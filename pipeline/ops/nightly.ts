@@ -300,35 +300,32 @@ function ingestText(result: IngestResult): string {
 }
 
 export function summarize(result: Omit<NightlyResult, "ok" | "summary">): string {
-  const parts: string[] = [];
   const { ingest: i, events: e, widgets: w, publish: p, backup: b, commit: c, hook: h } = result;
-  parts.push(i.status === "ok" ? `ingest ok (${ingestText(i.value)})` : `ingest failed: ${oneLine(i.status === "failed" ? i.message : "")}`);
-  // said only when the table changed: most nights it does not
-  if (e.status === "ok" && e.value.changed) parts.push(`events updated (${e.value.builtIn} built-in, ${e.value.site} of the site)`);
-  else if (e.status === "failed") parts.push(`events failed: ${oneLine(e.message)}`);
-  if (w.status === "ok") {
-    const { changed, written } = w.value;
-    parts.push(changed ? `widgets changed (${written.length} files)` : written.length ? "widgets unchanged (freshness updated)" : "widgets unchanged");
-  }
-  else if (w.status === "failed") parts.push(`widgets failed: ${oneLine(w.message)}`);
-  else if (w.status === "skipped") parts.push(`widgets skipped (${w.reason})`);
-  if (p.status === "ok") parts.push(p.value.changed ? `published ${p.value.manifest.file}` : "public record unchanged");
-  else if (p.status === "failed") parts.push(`publish failed: ${oneLine(p.message)}`);
-  else if (p.status === "skipped") parts.push(`publish skipped (${p.reason})`);
-  if (b.status === "ok") parts.push(`backed up to ${b.value.file}`);
-  else if (b.status === "failed") parts.push(`backup failed: ${oneLine(b.message)}`);
-  else if (b.status === "skipped") parts.push(`backup skipped (${b.reason})`);
-  if (c.status === "ok") {
-    const left = c.value.leftAlone.length ? `, ${c.value.leftAlone.length} other changed file(s) left alone` : "";
-    const commit = c.value.commit ? `committed ${c.value.commit} (${c.value.files.length} files)${c.value.pushed ? " and pushed" : ""}` : "nothing to commit";
-    parts.push(commit + left);
-  } else if (c.status === "failed") parts.push(`commit failed: ${oneLine(c.message)}`);
-  else if (c.status === "skipped") parts.push(`commit skipped (${c.reason})`);
-  if (h.status === "ok") parts.push(h.value.code === 0 ? "hook ok" : `hook failed (exit ${h.value.code})`);
-  else if (h.status === "failed") parts.push(`hook failed: ${oneLine(h.message)}`);
-  else if (h.status === "skipped") parts.push(`hook skipped (${h.reason})`);
-  if (result.stopped) parts.push("stopped by signal");
-  return `run ${result.runId ?? "-"}: ${parts.join(", ")}`;
+  const parts = [
+    stepText("ingest", i, (value) => `ingest ok (${ingestText(value)})`),
+    // said only when the table changed: most nights it does not
+    e.status === "skipped" ? undefined : stepText("events", e, (value) => (value.changed ? `events updated (${value.builtIn} built-in, ${value.site} of the site)` : undefined)),
+    stepText("widgets", w, ({ changed, written }) =>
+      changed ? `widgets changed (${written.length} files)` : written.length ? "widgets unchanged (freshness updated)" : "widgets unchanged",
+    ),
+    stepText("publish", p, (value) => (value.changed ? `published ${value.manifest.file}` : "public record unchanged")),
+    stepText("backup", b, (value) => `backed up to ${value.file}`),
+    stepText("commit", c, (value) => {
+      const left = value.leftAlone.length ? `, ${value.leftAlone.length} other changed file(s) left alone` : "";
+      return (value.commit ? `committed ${value.commit} (${value.files.length} files)${value.pushed ? " and pushed" : ""}` : "nothing to commit") + left;
+    }),
+    stepText("hook", h, (value) => (value.code === 0 ? "hook ok" : `hook failed (exit ${value.code})`)),
+    result.stopped ? "stopped by signal" : undefined,
+  ];
+  return `run ${result.runId ?? "-"}: ${parts.filter((part) => part !== undefined).join(", ")}`;
+}
+
+/** What a step did, for the summary: `ok` says it for a success; a failure, a skip, or nothing when off. */
+function stepText<T>(name: string, step: Step<T>, ok: (value: T) => string | undefined): string | undefined {
+  if (step.status === "ok") return ok(step.value);
+  if (step.status === "failed") return `${name} failed: ${oneLine(step.message)}`;
+  if (step.status === "skipped") return `${name} skipped (${step.reason})`;
+  return undefined;
 }
 
 function oneLine(text: string): string {
