@@ -137,6 +137,16 @@ test("a widgets step that breaks one of vigil's own contracts says \"internal er
   assert.ok(summary.endsWith(`widgets failed: ${line.replace(/^vigil widgets: /, "")}`), `${summary}\n${line}`);
 });
 
+test("a run on a file that is not a database says so, and says it cannot tell which run failed", async (t) => {
+  const dir = tempDir(t);
+  const db = join(dir, "notes.db");
+  writeFileSync(db, "not a database, a page of notes\n".repeat(200));
+  const night = await runMain(["run", "--db", db, "--portal", "http://127.0.0.1:9"]);
+  assert.equal(night.code, 1);
+  assert.match(night.stderr, /cannot read which run failed from .*notes\.db: .*not a database/);
+  assert.match(night.stderr, /^vigil run: run -: ingest failed: .*not a database.*, widgets skipped \(ingest failed\)$/m);
+});
+
 test("usage errors exit 2", async () => {
   const push = await runMain(["run", "--push"]);
   assert.equal(push.code, 2);
