@@ -114,7 +114,7 @@ test("without --site a run only ingests, and the hook follows the data", async (
   assert.equal(second.stdout, "run 2: ingest ok (unchanged upstream), widgets skipped (no --site), hook skipped (nothing changed)\n");
 });
 
-test("a widgets step that breaks one of vigil's own contracts says \"internal error\" in the summary, as the command would", async (t) => {
+test("a widgets step that breaks one of vigil's own contracts says \"internal error\" in the summary, hint and all, as the command would", async (t) => {
   const dir = tempDir(t);
   const db = join(dir, "v.db");
   const site = join(dir, "site");
@@ -128,13 +128,22 @@ test("a widgets step that breaks one of vigil's own contracts says \"internal er
   const night = await runMain(["run", "--db", db, "--portal", portal.url, "--site", site]);
   assert.equal(night.code, 1);
   const summary = night.stderr.trim().split("\n").at(-1) ?? "";
-  assert.match(summary, /^vigil run: run 1: ingest ok \(30 inserted\), widgets failed: internal error: the population table has no \w+ residents [^,]*$/);
+  assert.match(summary, /^vigil run: run 1: ingest ok \(30 inserted\), widgets failed: internal error: \S.*$/);
   // the line the widgets command prints for the same database, hint and all, after "vigil widgets: "
   const alone = await runMain(["widgets", "--db", db, "--site", site]);
   assert.equal(alone.code, 1);
   const line = alone.stderr.trim().split("\n").at(-1) ?? "";
   assert.match(line, /^vigil widgets: internal error: /);
   assert.ok(summary.endsWith(`widgets failed: ${line.replace(/^vigil widgets: /, "")}`), `${summary}\n${line}`);
+
+  // a failure's hint stays in the summary too, in parentheses, as the command prints it
+  const nowhere = join(dir, "no-site-here");
+  const lost = await runMain(["run", "--db", db, "--portal", portal.url, "--site", nowhere]);
+  assert.equal(lost.code, 1);
+  const lostSummary = lost.stderr.trim().split("\n").at(-1) ?? "";
+  const lostAlone = (await runMain(["widgets", "--db", db, "--site", nowhere])).stderr.trim().split("\n").at(-1) ?? "";
+  assert.match(lostAlone, /^vigil widgets: .+ \(.+\)$/, "the widgets command gives a hint");
+  assert.ok(lostSummary.endsWith(`widgets failed: ${lostAlone.replace(/^vigil widgets: /, "")}`), `${lostSummary}\n${lostAlone}`);
 });
 
 test("a run on a file that is not a database says so, and says it cannot tell which run failed", async (t) => {
