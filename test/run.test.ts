@@ -137,13 +137,14 @@ test("a widgets step that breaks one of vigil's own contracts says \"internal er
   assert.ok(summary.endsWith(`widgets failed: ${line.replace(/^vigil widgets: /, "")}`), `${summary}\n${line}`);
 
   // a failure's hint stays in the summary too, in parentheses, as the command prints it
-  const nowhere = join(dir, "no-site-here");
-  const lost = await runMain(["run", "--db", db, "--portal", portal.url, "--site", nowhere]);
-  assert.equal(lost.code, 1);
-  const lostSummary = lost.stderr.trim().split("\n").at(-1) ?? "";
-  const lostAlone = (await runMain(["widgets", "--db", db, "--site", nowhere])).stderr.trim().split("\n").at(-1) ?? "";
-  assert.match(lostAlone, /^vigil widgets: .+ \(.+\)$/, "the widgets command gives a hint");
-  assert.ok(lostSummary.endsWith(`widgets failed: ${lostAlone.replace(/^vigil widgets: /, "")}`), `${lostSummary}\n${lostAlone}`);
+  const none = join(dir, "none.db");
+  portal.setRows(DATASET, rows.slice(0, 30).map((row) => ({ ...row, covid_related: false })));
+  const empty = await runMain(["run", "--db", none, "--portal", portal.url, "--site", site]);
+  assert.equal(empty.code, 1, empty.stderr);
+  const emptySummary = empty.stderr.trim().split("\n").at(-1) ?? "";
+  const emptyAlone = (await runMain(["widgets", "--db", none, "--site", site])).stderr.trim().split("\n").at(-1) ?? "";
+  assert.match(emptyAlone, /^vigil widgets: .+ \(.+\)$/, "the widgets command gives a hint");
+  assert.ok(emptySummary.endsWith(`widgets failed: ${emptyAlone.replace(/^vigil widgets: /, "")}`), `${emptySummary}\n${emptyAlone}`);
 });
 
 test("a run on a file that is not a database says so, and says it cannot tell which run failed", async (t) => {
