@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import { ZodError, type z } from "zod";
 
 /**
  * Errors are thrown anywhere and printed in one place (the CLI entry) as one line that says what
@@ -112,4 +112,25 @@ export function redact(text: string, secrets: ReadonlyArray<string | undefined>)
   let clean = text;
   for (const secret of secrets) if (secret) clean = clean.split(secret).join("[redacted]");
   return clean;
+}
+
+/**
+ * A failure as vigil says it, on one line: what failed, then its hint in parentheses; a broken
+ * contract of vigil's own says "internal error", anything not vigil's own "unexpected error". With
+ * the exit code it calls for. The CLI prints every failure through this, and so does the nightly
+ * summary, so a step's failure reads the same as the command's would.
+ */
+export function describeError(error: unknown): { message: string; exitCode: number } {
+  if (error instanceof ZodError) {
+    // Flags and environment are checked where they are read and fail as usage errors; a schema
+    // failing here is one of vigil's own contracts, so a bug, never the user's input.
+    const issue = error.issues[0];
+    const what = issue ? `${issue.path.join(".") || "value"} ${issue.message}` : error.message;
+    return { message: `internal error: ${what} (please report it; --debug shows where)`, exitCode: 1 };
+  }
+  if (error instanceof InternalError) return { message: `internal error: ${error.message}${error.hint ? ` (${error.hint})` : ""}`, exitCode: 1 };
+  if (error instanceof VigilError) return { message: error.message + (error.hint ? ` (${error.hint})` : ""), exitCode: error.exitCode };
+  // Not one of vigil's own errors (a library's, or the system's): still one line, but say so.
+  if (error instanceof Error) return { message: `unexpected error: ${error.message}`, exitCode: 1 };
+  return { message: String(error), exitCode: 1 };
 }

@@ -33,6 +33,7 @@ test("a schema failure that reaches the CLI is an internal error (exit 1), not a
   const cases: Array<[unknown, number, RegExp]> = [
     [z.object({ n: z.number() }).safeParse({ n: "x" }).error, 1, /^vigil widgets: internal error: n .*please report it/],
     [new InternalError("data/vigil/summary.json: total_deaths expected number"), 1, /^vigil widgets: internal error: data\/vigil\/summary\.json: total_deaths/],
+    [new InternalError("data/vigil/charts.json: charts expected record", { hint: "run `vigil widgets --site` again" }), 1, /^vigil widgets: internal error: data\/vigil\/charts\.json: charts expected record \(run `vigil widgets --site` again\)$/],
     [new UsageError("--site is required"), 2, /^vigil widgets: --site is required$/],
     [new VigilError("no database at x.db", { hint: "run vigil ingest first" }), 1, /^vigil widgets: no database at x\.db \(run vigil ingest first\)$/],
     [new Error("disk I/O error"), 1, /^vigil widgets: unexpected error: disk I\/O error$/],

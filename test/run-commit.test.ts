@@ -114,7 +114,7 @@ test("--commit outside a git repository fails the run and says why", async (t) =
     env: { GIT_CEILING_DIRECTORIES: dir },
   });
   assert.equal(result.code, 1);
-  assert.match(result.stderr, /^vigil run: run 1: ingest ok \(20 inserted\), widgets changed \(\d+ files\), commit failed: --commit: .*site is not inside a git repository$/m);
+  assert.match(result.stderr, /^vigil run: run 1: ingest ok \(20 inserted\), widgets changed \(\d+ files\), commit failed: --commit: .*site is not inside a git repository \(run `git init` in the site, or leave out --commit\)$/m);
 });
 
 test("a push that failed is made by the next run, even when nothing changed since", async (t) => {

@@ -10,6 +10,7 @@ import { cpSync, existsSync, readFileSync, statSync, writeFileSync } from "node:
 import { join } from "node:path";
 import { startPortal } from "../fixtures/portal.ts";
 import { generateCovidView } from "../fixtures/generate.ts";
+import { openDatabase } from "../pipeline/store/db.ts";
 import { ROOT, runMain, tempDir } from "./helpers.ts";
 
 const DATASET = "3trz-enys";
@@ -111,6 +112,49 @@ test("without --site a run only ingests, and the hook follows the data", async (
   assert.equal(first.stdout, "hook 1\nrun 1: ingest ok (30 inserted), widgets skipped (no --site), hook ok\n");
   const second = await runMain(["run", "--db", db, "--portal", portal.url, "--then", "echo hook $VIGIL_RUN_ID"]);
   assert.equal(second.stdout, "run 2: ingest ok (unchanged upstream), widgets skipped (no --site), hook skipped (nothing changed)\n");
+});
+
+test("a widgets step that breaks one of vigil's own contracts says \"internal error\" in the summary, hint and all, as the command would", async (t) => {
+  const dir = tempDir(t);
+  const db = join(dir, "v.db");
+  const site = join(dir, "site");
+  cpSync(join(ROOT, "fixtures", "hugo-site"), site, { recursive: true });
+  // A damaged install: the population table the rates are computed against is empty.
+  const handle = openDatabase(db);
+  handle.exec("DELETE FROM population");
+  handle.close();
+  const portal = await startPortal({ datasets: { [DATASET]: rows.slice(0, 30) } });
+  t.after(() => portal.close());
+  const night = await runMain(["run", "--db", db, "--portal", portal.url, "--site", site]);
+  assert.equal(night.code, 1);
+  const summary = night.stderr.trim().split("\n").at(-1) ?? "";
+  assert.match(summary, /^vigil run: run 1: ingest ok \(30 inserted\), widgets failed: internal error: \S.*$/);
+  // the line the widgets command prints for the same database, hint and all, after "vigil widgets: "
+  const alone = await runMain(["widgets", "--db", db, "--site", site]);
+  assert.equal(alone.code, 1);
+  const line = alone.stderr.trim().split("\n").at(-1) ?? "";
+  assert.match(line, /^vigil widgets: internal error: /);
+  assert.ok(summary.endsWith(`widgets failed: ${line.replace(/^vigil widgets: /, "")}`), `${summary}\n${line}`);
+
+  // a failure's hint stays in the summary too, in parentheses, as the command prints it
+  const none = join(dir, "none.db");
+  portal.setRows(DATASET, rows.slice(0, 30).map((row) => ({ ...row, covid_related: false })));
+  const empty = await runMain(["run", "--db", none, "--portal", portal.url, "--site", site]);
+  assert.equal(empty.code, 1, empty.stderr);
+  const emptySummary = empty.stderr.trim().split("\n").at(-1) ?? "";
+  const emptyAlone = (await runMain(["widgets", "--db", none, "--site", site])).stderr.trim().split("\n").at(-1) ?? "";
+  assert.match(emptyAlone, /^vigil widgets: .+ \(.+\)$/, "the widgets command gives a hint");
+  assert.ok(emptySummary.endsWith(`widgets failed: ${emptyAlone.replace(/^vigil widgets: /, "")}`), `${emptySummary}\n${emptyAlone}`);
+});
+
+test("a run on a file that is not a database says so, and says it cannot tell which run failed", async (t) => {
+  const dir = tempDir(t);
+  const db = join(dir, "notes.db");
+  writeFileSync(db, "not a database, a page of notes\n".repeat(200));
+  const night = await runMain(["run", "--db", db, "--portal", "http://127.0.0.1:9"]);
+  assert.equal(night.code, 1);
+  assert.match(night.stderr, /cannot read which run failed from .*notes\.db: .*not a database/);
+  assert.match(night.stderr, /^vigil run: run -: ingest failed: .*not a database.*, widgets skipped \(ingest failed\)$/m);
 });
 
 test("usage errors exit 2", async () => {

@@ -25,11 +25,11 @@ import type { Config } from "../../schemas/config.ts";
 import { BulkLoad } from "./load.ts";
 import { changedSince, clearCheckpoint, committedCounts, firstRejectReason, loadCheckpoint, reopenRun, retireRun, saveCheckpoint, type Checkpoint } from "./checkpoint.ts";
 import { checkFile, openExport, openFile, type Source } from "../source/export.ts";
-import { readCsv, type Chunk } from "./csv/chunks.ts";
+import { readCsv, type Chunk, type CsvStream } from "./csv/chunks.ts";
 import { ParsePool } from "./csv/pool.ts";
-import { planColumns } from "./csv/rows.ts";
+import { planColumns, type CsvLayout } from "./csv/rows.ts";
 import type { ChunkResult } from "./csv/worker.ts";
-import { openDatabase, removeIfFirstRunFails } from "../store/db.ts";
+import { openDatabase, removeIfFirstRunFails, type DB } from "../store/db.ts";
 import { RunRefusedError, SourceChangedError, SourceFormatError, UsageError, VigilError } from "../errors.ts";
 import { HttpClient, type HttpOptions } from "../source/http.ts";
 import type { RunResult } from "../ingest/ingest.ts";
@@ -89,16 +89,44 @@ const CACHE_KIB = 8 * 1024;
 const SEEN_TABLE = "backfill_seen";
 const REJECTED_TABLE = "backfill_rejected";
 
+/** One backfill under way: what its steps share, and what recording a failure needs. */
+interface Loading {
+  options: BackfillOptions;
+  db: DB;
+  pool: ParsePool;
+  limits: Limits;
+  /** --file, resolved. */
+  file?: string;
+  started: number;
+  lock?: WriteLock;
+  http?: HttpClient;
+  source?: Source;
+  runId?: number;
+  load?: BulkLoad;
+  /** The counts of the last commit. */
+  committed?: RunCounts;
+  /** The last checkpoint: how far into the source the database stands. */
+  at?: Checkpoint;
+}
+
+/** The source opened and its header read: what the run loads, and what says it is the same run. */
+interface Opened {
+  source: Source;
+  csv: CsvStream;
+  layout: CsvLayout;
+  /** The header record, JSON. */
+  header: string;
+  fingerprint: string;
+  commitRows: number;
+}
+
 export async function backfill(options: BackfillOptions): Promise<BackfillResult> {
   return removeIfFirstRunFails(options.config.db, () => backfillRun(options));
 }
 
 async function backfillRun(options: BackfillOptions): Promise<BackfillResult> {
-  const { config, log, now, signal } = options;
+  const { config, signal } = options;
   checkDates(options.since, options.until);
-  const limits = { ...DEFAULT_LIMITS, ...options.limits };
-  const started = performance.now();
-  const progress = options.progress ?? noProgress;
   const file = options.file === undefined ? undefined : resolve(options.file);
   if (file !== undefined) checkFile(options.file as string, file);
   // workers start first: their start-up overlaps opening the database and the source
@@ -106,182 +134,227 @@ async function backfillRun(options: BackfillOptions): Promise<BackfillResult> {
   const stopWorkers = () => void pool.close();
   signal?.addEventListener("abort", stopWorkers, { once: true });
   const db = openDatabase(config.db);
-  let lock: WriteLock | undefined;
-  let http: HttpClient | undefined;
-  let runId: number | undefined;
-  let load: BulkLoad | undefined;
-  let committed: RunCounts | undefined;
-  let at: Checkpoint | undefined;
-  let source: Source | undefined;
+  const loading: Loading = { options, db, pool, file, limits: { ...DEFAULT_LIMITS, ...options.limits }, started: performance.now() };
   try {
-    lock = acquireWriteLock(config.db, db);
+    loading.lock = acquireWriteLock(config.db, db);
     db.pragma(`cache_size = -${CACHE_KIB}`);
-    if (file !== undefined) {
-      source = openFile(file);
-    } else {
-      http = new HttpClient({ ...options.http, appToken: config.appToken, log, signal });
-      source = await openExport(http, config.portal, config.dataset, log);
-    }
-    const { name, label, metadata, total } = source;
-    const chunkBytes = options.chunkBytes ?? CHUNK_BYTES;
-    const csv = await readCsv(source.stream, name, { chunkBytes });
-    const layout = planColumns(csv.header, metadata);
-    if ("error" in layout) throw new SourceFormatError(`${name}: ${layout.error}`);
-    const header = JSON.stringify(layout.header);
-    const commitRows = options.commitRows ?? COMMIT_ROWS;
-    // everything that decides what the run does; chunk and commit sizes decide where its commits fall
-    const fingerprint = JSON.stringify({ ...source.identity, dataset: config.dataset, since: options.since, until: options.until, chunkBytes, commitRows });
-
-    const previous = loadCheckpoint(db);
-    let resume: Checkpoint | undefined;
-    if (previous) {
-      const reason = options.restart
-        ? "--restart was given"
-        : changedSince(db, previous.runId)
-          ? "other runs have changed the database since"
-          : previous.fingerprint !== fingerprint || previous.header !== header
-            ? "this backfill reads another source or uses other options"
-            : undefined;
-      if (reason) {
-        db.transaction(() => {
-          retireRun(db, previous, reason, now());
-          clearCheckpoint(db);
-        }).immediate();
-        log.warn("resume", `not resuming the interrupted backfill (run ${previous.runId}): ${reason}`, { run: previous.runId, line: previous.line });
-      } else {
-        resume = previous;
-      }
-    }
-    abandonStaleRuns(db, now());
-    if (resume) {
-      runId = resume.runId;
-      reopenRun(db, runId);
-      at = resume;
-    } else {
-      // checkpointed from the start, so a run killed before its first commit resumes as itself
-      const fresh = db.transaction(() => {
-        db.exec(`DELETE FROM ${SEEN_TABLE}; DELETE FROM ${REJECTED_TABLE}`);
-        const id = startRun(db, { kind: "backfill", portal: file ? undefined : config.portal, dataset: config.dataset, sourceFile: file, now: now() });
-        const checkpoint: Checkpoint = { runId: id, source: name, fingerprint, header, ...csv.start, records: 0, outside: 0 };
-        saveCheckpoint(db, checkpoint, committedCounts(db, id), now());
-        return checkpoint;
-      });
-      at = fresh.immediate();
-      runId = at.runId;
-    }
-    committed = committedCounts(db, runId);
-    const writer = new CaseWriter(db, runId, { seenTable: SEEN_TABLE, rejectedTable: REJECTED_TABLE, deferAdded: true });
-    Object.assign(writer.counts, committed);
-    log.info("source", resume ? `resuming run ${runId} at line ${resume.line} of ${name}` : `reading ${name}`, {
-      run: runId,
-      headers: layout.flavour,
-      columns: layout.header.length,
-      ...total,
-      resumed_rows: resume?.records,
-    });
-    if (layout.drift.unknown.length || layout.drift.missing.length) {
-      log.warn("source", "the export's columns differ from what vigil knows", { unknown: layout.drift.unknown, missing: layout.drift.missing });
-    }
-
-    pool.setup({ layout, today: chicagoDate(now()), since: options.since, until: options.until });
-    load = new BulkLoad(db, writer, layout, label);
-    const firstReject = () => firstRejectReason(db, runId as number);
-    const state = { ...at };
-    const commit = () => {
-      (load as BulkLoad).commit(() => {
-        checkShare(writer.counts, state.outside, firstReject, limits);
-        saveCheckpoint(db, state, writer.counts, now());
-      });
-      committed = { ...writer.counts };
-      at = { ...state };
-    };
-    const apply = (chunk: Chunk, result: ChunkResult) => {
-      signal?.throwIfAborted();
-      if (result.error) throw new SourceFormatError(`${name} line ${result.error.line}: ${result.error.message}`);
-      (load as BulkLoad).apply(chunk, result);
-      writer.counts.fetched += result.records;
-      Object.assign(state, { bytes: chunk.end, line: chunk.endLine, digest: chunk.digest, records: state.records + result.records, outside: state.outside + result.outside });
-      if ((load as BulkLoad).pending >= commitRows) commit();
-      progress.update({ rows: state.records, bytes: state.bytes });
-    };
-
+    const opened = await openSource(loading);
+    const resume = startOrResume(loading, opened);
+    const writer = prepareLoad(loading, opened, resume);
     const loadStarted = performance.now();
-    progress.start(total, { rows: state.records, bytes: state.bytes });
-    const inflight: Array<{ chunk: Chunk; result: Promise<ChunkResult>; ready: boolean }> = [];
-    const applyNext = async () => {
-      const next = inflight.shift()!;
-      // rather than wait for the worker, parse waiting chunks here, letting results in between
-      while (!next.ready && pool.parseHere()) await new Promise((resolve) => setImmediate(resolve));
-      apply(next.chunk, await next.result);
-    };
-    try {
-      for await (const chunk of csv.chunks(resume)) {
-        signal?.throwIfAborted();
-        const entry = { chunk, result: pool.parse(chunk), ready: false };
-        // awaited in order below; meanwhile a failure must not surface as unhandled
-        entry.result.then(() => (entry.ready = true), () => (entry.ready = true));
-        inflight.push(entry);
-        if (inflight.length >= pool.size * CHUNKS_PER_WORKER) await applyNext();
-      }
-      while (inflight.length > 0) await applyNext();
-      signal?.throwIfAborted();
-    } finally {
-      progress.stop();
-    }
-
-    if (state.records === 0) {
-      throw new RunRefusedError(`${name} has a header but no rows`, { hint: "check that the export is complete; nothing was loaded" });
-    }
-    if (state.records === state.outside) log.warn("load", `no row has a death date from ${options.since ?? "the start"} to ${options.until ?? "today"}`);
-    // tombstones only from a complete read of a dataset: never a file, never a date range
-    const complete = file === undefined && options.since === undefined && options.until === undefined;
-    let removed = 0;
-    load.commit(() => {
-      checkShare(writer.counts, state.outside, firstReject, limits);
-      if (complete) removed = markRemovals(writer, config.dataset, limits);
-      finishRun(db, runId as number, {
-        counts: writer.counts,
-        drift: layout.drift,
-        sourceRowsUpdatedAt: metadata ? rowsUpdatedAt(metadata) : null,
-        now: now(),
-        durationMs: elapsed(started),
-      });
-      clearCheckpoint(db);
-    });
-    const counts = { ...writer.counts };
-    log.info("load", `${counts.inserted} inserted, ${counts.updated} updated, ${counts.unchanged} unchanged, ${removed} removed, ${counts.rejected} rejected`, {
-      run: runId,
-      ...counts,
-      outside: state.outside,
-      ms: elapsed(loadStarted),
-    });
-    const changed = changedRecord(counts);
-    return { runId, counts, drift: layout.drift, changed, outside: state.outside, resumedAt: resume?.line };
+    const state = await stream(loading, opened, writer, resume);
+    return finish(loading, opened, writer, state, { resume, loadStarted });
   } catch (caught) {
     const error = signal?.aborted && !(caught instanceof VigilError) ? (signal.reason ?? caught) : caught;
-    load?.rollback();
-    if (lock !== undefined) recordFailure(error);
+    loading.load?.rollback();
+    if (loading.lock !== undefined) recordFailure(loading, error);
     throw error;
   } finally {
     signal?.removeEventListener("abort", stopWorkers);
-    source?.stream.destroy();
+    loading.source?.stream.destroy();
     await pool.close();
-    await http?.close();
-    lock?.release();
+    await loading.http?.close();
+    loading.lock?.release();
     db.close();
   }
+}
 
-  function recordFailure(error: unknown): void {
-    const message = error instanceof Error ? error.message : String(error);
-    runId ??= startRun(db, { kind: "backfill", portal: file ? undefined : config.portal, dataset: config.dataset, sourceFile: file, now: now() });
-    const ours = at !== undefined && at.runId === runId;
-    // a refused run would only be refused again, and a changed source cannot be resumed
-    if (ours && (error instanceof RunRefusedError || error instanceof SourceChangedError)) clearCheckpoint(db);
-    failRun(db, runId, message, now(), elapsed(started), { fetched: committed?.fetched, rejected: committed?.rejected });
-    const transient = !(error instanceof SourceFormatError || error instanceof RunRefusedError || error instanceof UsageError);
-    if (ours && transient && at && error instanceof VigilError && !error.hint) {
-      error.hint = `${at.records} rows are loaded; run the same command again to resume from line ${at.line}`;
+/** The file, or the portal's export; its header read and matched to vigil's columns. */
+async function openSource(loading: Loading): Promise<Opened> {
+  const { options, file } = loading;
+  const { config } = options;
+  if (file !== undefined) {
+    loading.source = openFile(file);
+  } else {
+    loading.http = new HttpClient({ ...options.http, appToken: config.appToken, log: options.log, signal: options.signal });
+    loading.source = await openExport(loading.http, config.portal, config.dataset, options.log);
+  }
+  const source = loading.source;
+  const chunkBytes = options.chunkBytes ?? CHUNK_BYTES;
+  const csv = await readCsv(source.stream, source.name, { chunkBytes });
+  const layout = planColumns(csv.header, source.metadata);
+  if ("error" in layout) throw new SourceFormatError(`${source.name}: ${layout.error}`);
+  const commitRows = options.commitRows ?? COMMIT_ROWS;
+  // everything that decides what the run does; chunk and commit sizes decide where its commits fall
+  const fingerprint = JSON.stringify({ ...source.identity, dataset: config.dataset, since: options.since, until: options.until, chunkBytes, commitRows });
+  return { source, csv, layout, header: JSON.stringify(layout.header), fingerprint, commitRows };
+}
+
+/**
+ * The interrupted backfill's run and checkpoint when it can go on (same source, same options, no
+ * other run since, no --restart), which is returned; otherwise a new run, checkpointed from the
+ * start, so a run killed before its first commit resumes as itself. Either way `loading.runId`
+ * and `loading.at` are set.
+ */
+function startOrResume(loading: Loading, opened: Opened): Checkpoint | undefined {
+  const { db, options, file } = loading;
+  const { config, log, now } = options;
+  const previous = loadCheckpoint(db);
+  let resume: Checkpoint | undefined;
+  if (previous) {
+    const reason = options.restart
+      ? "--restart was given"
+      : changedSince(db, previous.runId)
+        ? "other runs have changed the database since"
+        : previous.fingerprint !== opened.fingerprint || previous.header !== opened.header
+          ? "this backfill reads another source or uses other options"
+          : undefined;
+    if (reason) {
+      db.transaction(() => {
+        retireRun(db, previous, reason, now());
+        clearCheckpoint(db);
+      }).immediate();
+      log.warn("resume", `not resuming the interrupted backfill (run ${previous.runId}): ${reason}`, { run: previous.runId, line: previous.line });
+    } else {
+      resume = previous;
     }
+  }
+  abandonStaleRuns(db, now());
+  if (resume) {
+    reopenRun(db, resume.runId);
+    loading.at = resume;
+  } else {
+    loading.at = db
+      .transaction(() => {
+        db.exec(`DELETE FROM ${SEEN_TABLE}; DELETE FROM ${REJECTED_TABLE}`);
+        const id = startRun(db, { kind: "backfill", portal: file ? undefined : config.portal, dataset: config.dataset, sourceFile: file, now: now() });
+        const checkpoint: Checkpoint = { runId: id, source: opened.source.name, fingerprint: opened.fingerprint, header: opened.header, ...opened.csv.start, records: 0, outside: 0 };
+        saveCheckpoint(db, checkpoint, committedCounts(db, id), now());
+        return checkpoint;
+      })
+      .immediate();
+  }
+  loading.runId = loading.at.runId;
+  return resume;
+}
+
+/** The writer carrying on from the run's committed counts, the workers set up, the bulk load begun. */
+function prepareLoad(loading: Loading, opened: Opened, resume: Checkpoint | undefined): CaseWriter {
+  const { db, options } = loading;
+  const { source, layout } = opened;
+  const runId = loading.runId as number;
+  loading.committed = committedCounts(db, runId);
+  const writer = new CaseWriter(db, runId, { seenTable: SEEN_TABLE, rejectedTable: REJECTED_TABLE, deferAdded: true });
+  Object.assign(writer.counts, loading.committed);
+  options.log.info("source", resume ? `resuming run ${runId} at line ${resume.line} of ${source.name}` : `reading ${source.name}`, {
+    run: runId,
+    headers: layout.flavour,
+    columns: layout.header.length,
+    ...source.total,
+    resumed_rows: resume?.records,
+  });
+  if (layout.drift.unknown.length || layout.drift.missing.length) {
+    options.log.warn("source", "the export's columns differ from what vigil knows", { unknown: layout.drift.unknown, missing: layout.drift.missing });
+  }
+  loading.pool.setup({ layout, today: chicagoDate(options.now()), since: options.since, until: options.until });
+  loading.load = new BulkLoad(db, writer, layout, source.label);
+  return writer;
+}
+
+/**
+ * The source from the checkpoint on, chunk by chunk through the workers and applied in order,
+ * committed with a checkpoint about every `commitRows` rows; where it ends.
+ */
+async function stream(loading: Loading, opened: Opened, writer: CaseWriter, resume: Checkpoint | undefined): Promise<Checkpoint> {
+  const { db, pool, options } = loading;
+  const { signal, now } = options;
+  const load = loading.load as BulkLoad;
+  const name = opened.source.name;
+  const progress = options.progress ?? noProgress;
+  const state = { ...(loading.at as Checkpoint) };
+  const commit = () => {
+    load.commit(() => {
+      checkShare(writer.counts, state.outside, () => firstRejectReason(db, state.runId), loading.limits);
+      saveCheckpoint(db, state, writer.counts, now());
+    });
+    loading.committed = { ...writer.counts };
+    loading.at = { ...state };
+  };
+  const apply = (chunk: Chunk, result: ChunkResult) => {
+    signal?.throwIfAborted();
+    if (result.error) throw new SourceFormatError(`${name} line ${result.error.line}: ${result.error.message}`);
+    load.apply(chunk, result);
+    writer.counts.fetched += result.records;
+    Object.assign(state, { bytes: chunk.end, line: chunk.endLine, digest: chunk.digest, records: state.records + result.records, outside: state.outside + result.outside });
+    if (load.pending >= opened.commitRows) commit();
+    progress.update({ rows: state.records, bytes: state.bytes });
+  };
+  progress.start(opened.source.total, { rows: state.records, bytes: state.bytes });
+  const inflight: Array<{ chunk: Chunk; result: Promise<ChunkResult>; ready: boolean }> = [];
+  const applyNext = async () => {
+    const next = inflight.shift()!;
+    // rather than wait for the worker, parse waiting chunks here, letting results in between
+    while (!next.ready && pool.parseHere()) await new Promise((resolve) => setImmediate(resolve));
+    apply(next.chunk, await next.result);
+  };
+  try {
+    for await (const chunk of opened.csv.chunks(resume)) {
+      signal?.throwIfAborted();
+      const entry = { chunk, result: pool.parse(chunk), ready: false };
+      // awaited in order below; meanwhile a failure must not surface as unhandled
+      entry.result.then(() => (entry.ready = true), () => (entry.ready = true));
+      inflight.push(entry);
+      if (inflight.length >= pool.size * CHUNKS_PER_WORKER) await applyNext();
+    }
+    while (inflight.length > 0) await applyNext();
+    signal?.throwIfAborted();
+  } finally {
+    progress.stop();
+  }
+  return state;
+}
+
+/**
+ * The last commit: refused when the source had no rows, removals marked only after a complete
+ * read of a dataset (never a file, never a date range), the run recorded and its checkpoint gone.
+ */
+function finish(loading: Loading, opened: Opened, writer: CaseWriter, state: Checkpoint, run: { resume?: Checkpoint; loadStarted: number }): BackfillResult {
+  const { db, options } = loading;
+  const { log } = options;
+  const { source, layout } = opened;
+  const runId = state.runId;
+  if (state.records === 0) {
+    throw new RunRefusedError(`${source.name} has a header but no rows`, { hint: "check that the export is complete; nothing was loaded" });
+  }
+  if (state.records === state.outside) log.warn("load", `no row has a death date from ${options.since ?? "the start"} to ${options.until ?? "today"}`);
+  const complete = loading.file === undefined && options.since === undefined && options.until === undefined;
+  let removed = 0;
+  (loading.load as BulkLoad).commit(() => {
+    checkShare(writer.counts, state.outside, () => firstRejectReason(db, runId), loading.limits);
+    if (complete) removed = markRemovals(writer, options.config.dataset, loading.limits);
+    finishRun(db, runId, {
+      counts: writer.counts,
+      drift: layout.drift,
+      sourceRowsUpdatedAt: source.metadata ? rowsUpdatedAt(source.metadata) : null,
+      now: options.now(),
+      durationMs: elapsed(loading.started),
+    });
+    clearCheckpoint(db);
+  });
+  const counts = { ...writer.counts };
+  log.info("load", `${counts.inserted} inserted, ${counts.updated} updated, ${counts.unchanged} unchanged, ${removed} removed, ${counts.rejected} rejected`, {
+    run: runId,
+    ...counts,
+    outside: state.outside,
+    ms: elapsed(run.loadStarted),
+  });
+  const changed = changedRecord(counts);
+  return { runId, counts, drift: layout.drift, changed, outside: state.outside, resumedAt: run.resume?.line };
+}
+
+/** The failure in the run's record (a run of its own if it failed before it had one), with a hint to resume when it can. */
+function recordFailure(loading: Loading, error: unknown): void {
+  const { db, options, file, at, committed } = loading;
+  const { config, now } = options;
+  const message = error instanceof Error ? error.message : String(error);
+  const runId = (loading.runId ??= startRun(db, { kind: "backfill", portal: file ? undefined : config.portal, dataset: config.dataset, sourceFile: file, now: now() }));
+  const ours = at !== undefined && at.runId === runId;
+  // a refused run would only be refused again, and a changed source cannot be resumed
+  if (ours && (error instanceof RunRefusedError || error instanceof SourceChangedError)) clearCheckpoint(db);
+  failRun(db, runId, message, now(), elapsed(loading.started), { fetched: committed?.fetched, rejected: committed?.rejected });
+  const transient = !(error instanceof SourceFormatError || error instanceof RunRefusedError || error instanceof UsageError);
+  if (ours && transient && at && error instanceof VigilError && !error.hint) {
+    error.hint = `${at.records} rows are loaded; run the same command again to resume from line ${at.line}`;
   }
 }
 

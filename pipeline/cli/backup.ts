@@ -1,7 +1,6 @@
 /** `vigil backup`: an online, checked copy of the private database, with rotation. */
 import { UsageError } from "../errors.ts";
-import { backup, backupHookEnv, DEFAULT_KEEP } from "../ops/backup.ts";
-import { runShell } from "../ops/children.ts";
+import { backup, DEFAULT_KEEP, runBackupHook } from "../ops/backup.ts";
 import type { Command, OptionSpec, OptionValues } from "./command.ts";
 
 /** The backup options of `vigil backup`, and of `vigil run` and `vigil schedule` as --backup. */
@@ -57,11 +56,8 @@ Examples:
     const then = hookCommand(ctx.values.then, "--then");
     const result = await backup({ db: ctx.config.db, to, keep: parseKeep(ctx.values), now: ctx.now, log: ctx.log });
     ctx.stdout.write(result.path + "\n");
-    if (then === undefined) return 0;
-    const hook = await runShell({ ...ctx, command: then, extra: backupHookEnv(result, ctx.config.db), stage: "backup" });
-    if ("code" in hook && hook.code === 0) return 0;
-    ctx.stderr.write(`vigil backup: ${result.file} was taken, but --then ${"error" in hook ? `could not start: ${hook.error}` : `exited ${hook.code}`}\n`);
-    return 1;
+    if (then !== undefined) await runBackupHook(result, ctx.config.db, { ...ctx, command: then, flag: "--then" });
+    return 0;
   },
 };
 

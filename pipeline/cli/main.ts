@@ -3,10 +3,9 @@
  * this folder, imported lazily, so `vigil status` does not pay for the chart libraries.
  */
 import { parseArgs } from "node:util";
-import { ZodError } from "zod";
 import { commandOptions, ENVIRONMENT, HOOK_ENVIRONMENT, type Command, type OptionSpec, type OptionValues } from "./command.ts";
 import { resolveConfig } from "./config.ts";
-import { InternalError, redact, UsageError, VigilError } from "../errors.ts";
+import { describeError, redact, UsageError, VigilError } from "../errors.ts";
 import { createLogger, type LogFormat } from "../log.ts";
 import { VERSION } from "../version.ts";
 
@@ -123,28 +122,11 @@ function parse(name: string, command: Command, args: string[], env: NodeJS.Proce
 
 /** Prints a failure as one line on stderr and returns the exit code (exported for its tests). */
 export function report(error: unknown, name: string, debug: boolean, stderr: NodeJS.WritableStream, token?: string): number {
-  let message: string;
-  let code = 1;
-  if (error instanceof ZodError) {
-    // Flags and environment are checked where they are read and fail as usage errors; a schema
-    // failing here is one of vigil's own contracts, so a bug, never the user's input.
-    const issue = error.issues[0];
-    message = `internal error: ${issue ? `${issue.path.join(".") || "value"} ${issue.message}` : error.message} (please report it; --debug shows where)`;
-  } else if (error instanceof InternalError) {
-    message = `internal error: ${error.message}${error.hint ? ` (${error.hint})` : ""}`;
-  } else if (error instanceof VigilError) {
-    message = error.message + (error.hint ? ` (${error.hint})` : "");
-    code = error.exitCode;
-  } else if (error instanceof Error) {
-    // Not one of vigil's own errors (a library's, or the system's): still one line, but say so.
-    message = `unexpected error: ${error.message}`;
-  } else {
-    message = String(error);
-  }
+  const { message, exitCode } = describeError(error);
   let text = `vigil ${name}: ${message}\n`;
   if (debug && error instanceof Error && error.stack) text += error.stack + "\n";
   stderr.write(redact(text, [token]));
-  return code;
+  return exitCode;
 }
 
 async function topHelp(): Promise<string> {

@@ -3,8 +3,7 @@
  * successful run is older, for monitors; `--json` prints the same for machines.
  */
 import type { Command } from "./command.ts";
-import { openDatabase, requireDatabase } from "../store/db.ts";
-import { readStatus, type Status } from "../store/status.ts";
+import { readStatusAt, type Status } from "../store/status.ts";
 import { UsageError } from "../errors.ts";
 
 export const command: Command = {
@@ -27,14 +26,7 @@ Examples:
     if (maxAge !== undefined && !(maxAge > 0)) throw new UsageError(`--max-age must be a positive number of hours, got "${String(ctx.values["max-age"])}"`);
     const limit = ctx.values.limit === undefined ? 10 : Number(ctx.values.limit);
     if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive whole number`);
-    requireDatabase(ctx.config.db);
-    const db = openDatabase(ctx.config.db, { readonly: true });
-    let status: Status;
-    try {
-      status = readStatus(db, ctx.config.db, ctx.now(), limit);
-    } finally {
-      db.close();
-    }
+    const status = readStatusAt(ctx.config.db, ctx.now(), limit);
     const stale = maxAge !== undefined && (status.age_hours === null || status.age_hours > maxAge);
     ctx.stdout.write(ctx.values.json ? JSON.stringify({ ...status, stale }, null, 2) + "\n" : formatStatus(status));
     if (stale) {

@@ -7,7 +7,7 @@
 import type { Config } from "../../schemas/config.ts";
 import type { Drift, RawRow } from "../../schemas/source-columns.ts";
 import type { ViewMetadata } from "../../schemas/view-metadata.ts";
-import { openDatabase, removeIfFirstRunFails } from "../store/db.ts";
+import { openDatabase, removeIfFirstRunFails, type DB } from "../store/db.ts";
 import { RunRefusedError } from "../errors.ts";
 import { HttpClient, type HttpOptions } from "../source/http.ts";
 import { elapsed, type Logger } from "../log.ts";
@@ -19,7 +19,7 @@ import { acquireWriteLock } from "../store/lock.ts";
 import { abandonStaleRuns, changedRecord, failRun, finishRun, lastSync, startRun, type LastSync, type RunCounts, type SyncState } from "../store/run-records.ts";
 import { columnsSignature, detectDrift, rowsUpdatedAt, SocrataSource, type ListedRow } from "../source/socrata.ts";
 import { CaseWriter, removalScopeFor } from "../store/case-writer.ts";
-import { fetchChanges, newestUpdate, planSync } from "./incremental.ts";
+import { fetchChanges, newestUpdate, planSync, type SyncPlan } from "./incremental.ts";
 
 export interface IngestOptions {
   config: Pick<Config, "db" | "portal" | "dataset" | "appToken">;
@@ -53,106 +53,151 @@ interface Read {
   incremental?: { listed: ListedRow[]; unchanged: number };
 }
 
+/** What every step of one run shares: its database, its record, its source, and the one time it goes by. */
+interface Run {
+  db: DB;
+  runId: number;
+  source: SocrataSource;
+  /** The run's time, read once: its start, its "today", its finish. */
+  at: Date;
+  /** When it started on the monotonic clock, for its duration. */
+  started: number;
+  limits: Limits;
+  options: IngestOptions;
+}
+
+/** How the source is read this run, decided from the view's metadata and the last run. */
+interface Planned {
+  plan: SyncPlan;
+  metadata: ViewMetadata;
+  columns: string;
+  sourceRowsUpdatedAt: string | null;
+}
+
 export async function ingest(options: IngestOptions): Promise<IngestResult> {
   return removeIfFirstRunFails(options.config.db, () => ingestRun(options));
 }
 
 async function ingestRun(options: IngestOptions): Promise<IngestResult> {
-  const { config, log, now } = options;
-  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const { config, log } = options;
+  const at = options.now();
   const started = performance.now();
   const db = openDatabase(config.db);
   const lock = acquireWriteLock(config.db, db);
-  abandonStaleRuns(db, now());
-  const runId = startRun(db, { kind: "ingest", portal: config.portal, dataset: config.dataset, now: now() });
+  abandonStaleRuns(db, at);
+  const runId = startRun(db, { kind: "ingest", portal: config.portal, dataset: config.dataset, now: at });
   const http = new HttpClient({ ...options.http, appToken: config.appToken, log, signal: options.signal });
-  const source = new SocrataSource(http, config.portal, config.dataset);
-  let partial: Partial<RunCounts> & { drift?: Drift } = {};
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const run: Run = { db, runId, source: new SocrataSource(http, config.portal, config.dataset), at, started, limits, options };
+  const partial: Partial<RunCounts> & { drift?: Drift } = {};
   try {
     let stage = performance.now();
-    const metadata = await source.metadata();
-    const last = lastSync(db, config.portal, config.dataset);
-    const plan = planSync(db, { metadata, last, full: options.full ?? false, now: now() });
-    const columns = columnsSignature(metadata);
-    const sourceRowsUpdatedAt = rowsUpdatedAt(metadata);
-
-    if (plan.sync === "unchanged") {
-      const drift = { unknown: parseList(plan.last.unknown_columns), missing: parseList(plan.last.missing_columns) };
-      // Nothing was read, and the source is as the last run found it: its cases unchanged, its refused rows refused still.
-      const counts: RunCounts = { fetched: 0, inserted: 0, updated: 0, unchanged: plan.last.accepted, removed: 0, restored: 0, rejected: plan.last.rejected };
-      const sync: SyncState = { sync: "unchanged", reason: plan.reason, columns, maxUpdatedAt: plan.last.source_max_updated_at };
-      finishRun(db, runId, { counts, drift, sourceRowsUpdatedAt, now: now(), durationMs: elapsed(started), sync });
-      log.info("fetch", "unchanged upstream: no rows fetched", { run: runId, reason: plan.reason, ms: elapsed(stage) });
-      return { runId, counts, drift, changed: false, sync: "unchanged", syncReason: plan.reason };
+    const planned = await planRun(run);
+    if (planned.plan.sync === "unchanged") return finishUnchanged(run, planned, planned.plan, stage);
+    const { read, sync, reason } = await readSource(run, planned);
+    Object.assign(partial, { fetched: read.rows.length, drift: read.drift });
+    log.info("fetch", `fetched ${read.rows.length} rows (${sync}: ${reason})`, { dataset: config.dataset, rows: read.rows.length, sync, ms: elapsed(stage) });
+    if (read.drift.unknown.length || read.drift.missing.length) {
+      log.warn("fetch", "the source's columns differ from what vigil knows", { unknown: read.drift.unknown, missing: read.drift.missing });
     }
-
-    let sync: SyncState["sync"] = plan.sync;
-    let reason = plan.reason;
-    let read: Read | undefined;
-    if (plan.sync === "incremental") {
-      const changes = await fetchChanges(source, db, plan.since);
-      if (changes.ok) {
-        // columns only unchanged rows carry were seen by the run that read them: carried over
-        const drift = detectDrift(metadata, [...rowKeys(changes.rows), ...parseList(plan.last.unknown_columns)]);
-        if (sameDrift(drift, plan.last)) read = { rows: changes.rows, drift, incremental: { listed: changes.listed, unchanged: changes.unchanged } };
-        else reason = "the columns the rows carry changed";
-      } else reason = changes.reason;
-      if (!read) {
-        sync = "full";
-        log.info("fetch", `reading every row: ${reason}`, { run: runId });
-      }
-    }
-    if (!read) read = await readAll(source, metadata);
-    const raws = read.rows;
-    const { drift } = read;
-    partial = { fetched: raws.length, drift };
-    log.info("fetch", `fetched ${raws.length} rows (${sync}: ${reason})`, { dataset: config.dataset, rows: raws.length, sync, ms: elapsed(stage) });
-    if (drift.unknown.length || drift.missing.length) {
-      log.warn("fetch", "the source's columns differ from what vigil knows", { unknown: drift.unknown, missing: drift.missing });
-    }
-
+    const checked = validateRead(run, read);
+    partial.rejected = checked.rejected.length;
     stage = performance.now();
-    const { valid, rejected } = validate(raws, chicagoDate(now()));
-    partial.rejected = rejected.length;
-    log.info("validate", `${valid.length} valid, ${rejected.length} rejected`, { valid: valid.length, rejected: rejected.length, ms: elapsed(stage) });
-    // The share is of every row the source holds: an incremental run refetches every row refused before.
-    const rows = read.incremental?.listed.length ?? raws.length;
-    checkRejectShare(rows, rejected.length, () => (rejected.length > 0 ? reasonsText(rejected[0].result.reasons) : undefined), limits);
-
-    stage = performance.now();
-    const writer = new CaseWriter(db, runId);
-    const maxUpdatedAt = newestUpdate(raws, sync === "incremental" ? (last?.source_max_updated_at ?? null) : null);
-    db.transaction(() => {
-      for (const row of valid) writer.apply(row);
-      for (const { result, raw } of rejected) writer.reject(result, raw);
-      if (read.incremental) writer.markListed(listedCaseNumbers(read.incremental.listed));
-      const scope = removalScopeFor(config.dataset);
-      const { unseen, active } = writer.countUnseen(scope);
-      // an incremental run's valid rows are only the changed ones: the list says whether the source is empty
-      const empty = read.incremental ? rows === 0 : valid.length === 0;
-      if (empty && active > 0) throw new RunRefusedError(`the portal returned no cases but the database has ${active}`, { hint: "the source looks broken; nothing was changed" });
-      checkRemovalShare({ unseen, active }, limits, "the portal", "nothing was changed");
-      writer.markRemoved(scope);
-      writer.counts.fetched = raws.length;
-      writer.counts.unchanged += read.incremental?.unchanged ?? 0;
-      finishRun(db, runId, { counts: writer.counts, drift, sourceRowsUpdatedAt, now: now(), durationMs: elapsed(started), sync: { sync, reason, columns, maxUpdatedAt } });
-    }).immediate();
-    const { counts } = writer;
+    const counts = commitRun(run, planned, { read, ...checked, sync, reason });
     log.info("load", `${counts.inserted} inserted, ${counts.updated} updated, ${counts.unchanged} unchanged, ${counts.removed} removed`, {
       run: runId,
       ...counts,
       ms: elapsed(stage),
     });
-    return { runId, counts, drift, changed: changedRecord(counts), sync, syncReason: reason };
+    return { runId, counts, drift: read.drift, changed: changedRecord(counts), sync, syncReason: reason };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    failRun(db, runId, message, now(), elapsed(started), partial);
+    failRun(db, runId, message, at, elapsed(started), partial);
     throw error;
   } finally {
     await http.close();
     lock.release();
     db.close();
   }
+}
+
+/** The view's metadata, and from it and the last run the plan: unchanged, incremental or full. */
+async function planRun(run: Run): Promise<Planned> {
+  const { config, full } = run.options;
+  const metadata = await run.source.metadata();
+  const last = lastSync(run.db, config.portal, config.dataset);
+  const plan = planSync(run.db, { metadata, last, full: full ?? false, now: run.at });
+  return { plan, metadata, columns: columnsSignature(metadata), sourceRowsUpdatedAt: rowsUpdatedAt(metadata) };
+}
+
+/** Nothing was read, and the source is as the last run found it: its cases unchanged, its refused rows refused still. */
+function finishUnchanged(run: Run, planned: Planned, plan: Extract<SyncPlan, { sync: "unchanged" }>, stage: number): IngestResult {
+  const { db, runId } = run;
+  const drift = { unknown: parseList(plan.last.unknown_columns), missing: parseList(plan.last.missing_columns) };
+  const counts: RunCounts = { fetched: 0, inserted: 0, updated: 0, unchanged: plan.last.accepted, removed: 0, restored: 0, rejected: plan.last.rejected };
+  const sync: SyncState = { sync: "unchanged", reason: plan.reason, columns: planned.columns, maxUpdatedAt: plan.last.source_max_updated_at };
+  finishRun(db, runId, { counts, drift, sourceRowsUpdatedAt: planned.sourceRowsUpdatedAt, now: run.at, durationMs: elapsed(run.started), sync });
+  run.options.log.info("fetch", "unchanged upstream: no rows fetched", { run: runId, reason: plan.reason, ms: elapsed(stage) });
+  return { runId, counts, drift, changed: false, sync: "unchanged", syncReason: plan.reason };
+}
+
+/** The rows: the changed ones and the list of every row when an incremental read can be trusted, else every row. */
+async function readSource(run: Run, planned: Planned): Promise<{ read: Read; sync: "full" | "incremental"; reason: string }> {
+  const { plan, metadata } = planned;
+  let reason = plan.reason;
+  if (plan.sync === "incremental") {
+    const changes = await fetchChanges(run.source, run.db, plan.since);
+    if (changes.ok) {
+      // columns only unchanged rows carry were seen by the run that read them: carried over
+      const drift = detectDrift(metadata, [...rowKeys(changes.rows), ...parseList(plan.last.unknown_columns)]);
+      if (sameDrift(drift, plan.last)) return { read: { rows: changes.rows, drift, incremental: { listed: changes.listed, unchanged: changes.unchanged } }, sync: "incremental", reason };
+      reason = "the columns the rows carry changed";
+    } else reason = changes.reason;
+    run.options.log.info("fetch", `reading every row: ${reason}`, { run: run.runId });
+  }
+  return { read: await readAll(run.source, metadata), sync: "full", reason };
+}
+
+/** Every row normalized, refused when too many are rejected. */
+function validateRead(run: Run, read: Read): ReturnType<typeof validate> {
+  const stage = performance.now();
+  const { valid, rejected } = validate(read.rows, chicagoDate(run.at));
+  run.options.log.info("validate", `${valid.length} valid, ${rejected.length} rejected`, { valid: valid.length, rejected: rejected.length, ms: elapsed(stage) });
+  // The share is of every row the source holds: an incremental run refetches every row refused before.
+  const rows = read.incremental?.listed.length ?? read.rows.length;
+  checkRejectShare(rows, rejected.length, () => (rejected.length > 0 ? reasonsText(rejected[0].result.reasons) : undefined), run.limits);
+  return { valid, rejected };
+}
+
+/**
+ * The differences in one transaction: cases written, rejects kept, removals marked unless they look
+ * like a broken source, and the run recorded as finished; its counts.
+ */
+function commitRun(run: Run, planned: Planned, result: ReturnType<typeof validate> & { read: Read; sync: "full" | "incremental"; reason: string }): RunCounts {
+  const { db, runId } = run;
+  const { read, valid, rejected, sync, reason } = result;
+  const dataset = run.options.config.dataset;
+  const writer = new CaseWriter(db, runId);
+  const last = planned.plan.sync === "incremental" ? planned.plan.last : undefined;
+  const maxUpdatedAt = newestUpdate(read.rows, sync === "incremental" ? (last?.source_max_updated_at ?? null) : null);
+  const rows = read.incremental?.listed.length ?? read.rows.length;
+  db.transaction(() => {
+    for (const row of valid) writer.apply(row);
+    for (const { result: refused, raw } of rejected) writer.reject(refused, raw);
+    if (read.incremental) writer.markListed(listedCaseNumbers(read.incremental.listed));
+    const scope = removalScopeFor(dataset);
+    const { unseen, active } = writer.countUnseen(scope);
+    // an incremental run's valid rows are only the changed ones: the list says whether the source is empty
+    const empty = read.incremental ? rows === 0 : valid.length === 0;
+    if (empty && active > 0) throw new RunRefusedError(`the portal returned no cases but the database has ${active}`, { hint: "the source looks broken; nothing was changed" });
+    checkRemovalShare({ unseen, active }, run.limits, "the portal", "nothing was changed");
+    writer.markRemoved(scope);
+    writer.counts.fetched = read.rows.length;
+    writer.counts.unchanged += read.incremental?.unchanged ?? 0;
+    const syncState = { sync, reason, columns: planned.columns, maxUpdatedAt };
+    finishRun(db, runId, { counts: writer.counts, drift: read.drift, sourceRowsUpdatedAt: planned.sourceRowsUpdatedAt, now: run.at, durationMs: elapsed(run.started), sync: syncState });
+  }).immediate();
+  return writer.counts;
 }
 
 /** Every row, and the columns they carry against what the view describes. */

@@ -15,6 +15,7 @@ import { removeLeftovers } from "../leftovers.ts";
 import { elapsed, type Logger } from "../log.ts";
 import { renameIntoPlace } from "../atomic.ts";
 import { integrityProblem, openDatabase, requireDatabase } from "../store/db.ts";
+import { runShell, type ShellHook } from "./children.ts";
 import { acquireWriteLock, type WriteLock } from "../store/lock.ts";
 import { MIGRATIONS } from "../store/migrations.ts";
 
@@ -48,8 +49,22 @@ export interface BackupResult {
 }
 
 /** What a hook run after a backup (`--then`, `--backup-then`) is told: the new file, its folder and the database. */
-export function backupHookEnv(taken: BackupResult, db: string): NodeJS.ProcessEnv {
+function backupHookEnv(taken: BackupResult, db: string): NodeJS.ProcessEnv {
   return { VIGIL_BACKUP_FILE: taken.path, VIGIL_BACKUP_DIR: dirname(taken.path), VIGIL_DB: db };
+}
+
+/** A backup's hook as the user gave it, and the flag that gave it (for the error). */
+export type BackupHook = Omit<ShellHook, "extra" | "stage"> & { flag: string };
+
+/**
+ * Runs a backup's hook with `sh -c` after the backup `taken` of `db`: one that exits non-zero or
+ * cannot start is an error that says the backup itself was taken (and kept).
+ */
+export async function runBackupHook(taken: BackupResult, db: string, hook: BackupHook): Promise<void> {
+  const result = await runShell({ ...hook, extra: backupHookEnv(taken, db), stage: "backup" });
+  if ("code" in result && result.code === 0) return;
+  const why = "error" in result ? `could not start: ${result.error}` : `exited ${result.code}`;
+  throw new VigilError(`${taken.file} was taken, but ${hook.flag} ${why}`);
 }
 
 export async function backup(options: BackupOptions): Promise<BackupResult> {

@@ -5,11 +5,13 @@
  */
 import { copyFileSync, existsSync, linkSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { stringify } from "yaml";
 import { dirname, join, resolve } from "node:path";
 import { openDatabase } from "../store/db.ts";
-import { DatasetteError } from "../errors.ts";
+import { DatasetteError, UsageError } from "../errors.ts";
 import { elapsed, type Logger } from "../log.ts";
 import { ROOT, projectPath } from "../paths.ts";
+import { readManifest } from "../publish/publish.ts";
 import { childEnv, freePort, runToEnd, startServer, type Exit } from "./children.ts";
 import type { Manifest } from "../../schemas/publish.ts";
 import { databaseName, loadMetadata } from "../../datasette/metadata.ts";
@@ -177,4 +179,15 @@ export async function ensureDatasette(log: Logger): Promise<void> {
   throw new DatasetteError(`datasette is not installed and could not be: ${why}`, {
     hint: "install Python 3 with venv (Debian: apt-get install python3 python3-venv), then run datasette/install.sh",
   });
+}
+
+/**
+ * The complete datasette metadata (YAML) `vigil serve` gives datasette: for the private database,
+ * or with `out` for the public record's latest snapshot there (`vigil serve --print-metadata`).
+ */
+export function metadataYaml(db: string, out?: string): string {
+  const snapshot = out === undefined ? undefined : readManifest(out);
+  if (out !== undefined && !snapshot) throw new UsageError(`nothing is published in ${out} yet`, { hint: "run `vigil publish` first" });
+  const database = out === undefined ? databaseName(db) : PUBLIC_DATABASE;
+  return stringify(loadMetadata({ database, snapshot }), { lineWidth: 0 });
 }

@@ -34,78 +34,8 @@ interface Kept {
 
 export async function startFront(host: string, port: number): Promise<Front> {
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-  let target: URL | undefined;
-  const kept = new Map<string, Kept>();
-  let keptBytes = 0;
-  const keep = (key: string, answer: Kept) => {
-    if (answer.body.length > CACHE_ANSWER_BYTES) return;
-    kept.set(key, answer);
-    keptBytes += answer.body.length;
-    for (const [oldest, old] of kept) {
-      if (keptBytes <= CACHE_BYTES) break;
-      kept.delete(oldest);
-      keptBytes -= old.body.length;
-    }
-  };
-  const inflight = new Map<string, number>();
-  const waiting = new Map<string, Array<() => void>>();
-  const done = (key: string) => {
-    const left = (inflight.get(key) ?? 1) - 1;
-    inflight.set(key, left);
-    if (left === 0) for (const wake of waiting.get(key)?.splice(0) ?? []) wake();
-  };
-  const forward = (req: IncomingMessage, res: ServerResponse) => {
-    const upstream = target;
-    if (!upstream) {
-      res.writeHead(503, { "content-type": "text/plain", "retry-after": "5" }).end("starting\n");
-      return;
-    }
-    // the Host matters: datasette writes it into the links it sends
-    const cacheKey = req.method === "GET" && !req.headers.range ? `${req.headers.host ?? ""} ${req.url}` : undefined;
-    const hit = cacheKey === undefined ? undefined : kept.get(cacheKey);
-    if (hit && cacheKey !== undefined) {
-      kept.delete(cacheKey);
-      kept.set(cacheKey, hit);
-      res.writeHead(hit.status, hit.headers).end(hit.body);
-      return;
-    }
-    const key = upstream.origin;
-    inflight.set(key, (inflight.get(key) ?? 0) + 1);
-    let finished = false;
-    const finish = () => {
-      if (!finished) {
-        finished = true;
-        done(key);
-      }
-    };
-    res.on("close", finish);
-    const proxied = request(
-      { agent, host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.rawHeaders);
-        const keepIt = cacheKey !== undefined && answer.statusCode === 200 && upstream === target;
-        const chunks: Buffer[] = [];
-        let size = 0;
-        if (keepIt) {
-          answer.on("data", (chunk: Buffer) => {
-            size += chunk.length;
-            if (size <= CACHE_ANSWER_BYTES) chunks.push(chunk);
-          });
-          answer.on("end", () => {
-            // kept only if the door still points where the answer came from
-            if (size <= CACHE_ANSWER_BYTES && upstream === target) keep(cacheKey, { status: 200, headers: withoutHopHeaders(answer.rawHeaders), body: Buffer.concat(chunks) });
-          });
-        }
-        answer.pipe(res);
-      },
-    );
-    proxied.on("error", (error) => {
-      if (!res.headersSent) res.writeHead(502, { "content-type": "text/plain" });
-      res.end(`upstream error: ${error.message}\n`);
-    });
-    req.pipe(proxied);
-  };
-  const server = createServer(forward);
+  const door: Door = { target: undefined, cache: new AnswerCache(), inflight: new InFlight() };
+  const server = createServer((req, res) => forward(door, agent, req, res));
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((ready, fail) => {
     server.once("error", fail);
@@ -117,15 +47,10 @@ export async function startFront(host: string, port: number): Promise<Front> {
     url,
     port: address.port,
     point(to) {
-      target = new URL(to);
-      kept.clear();
-      keptBytes = 0;
+      door.target = new URL(to);
+      door.cache.clear();
     },
-    drained(from) {
-      const key = new URL(from).origin;
-      if (!inflight.get(key)) return Promise.resolve();
-      return new Promise((wake) => waiting.set(key, [...(waiting.get(key) ?? []), wake]));
-    },
+    drained: (from) => door.inflight.drained(new URL(from).origin),
     close() {
       agent.destroy();
       return new Promise((closed) => {
@@ -134,6 +59,114 @@ export async function startFront(host: string, port: number): Promise<Front> {
       });
     },
   };
+}
+
+/** Where the door points, what it keeps, and what it is still answering. */
+interface Door {
+  target: URL | undefined;
+  cache: AnswerCache;
+  inflight: InFlight;
+}
+
+/** The answers the door keeps, up to CACHE_BYTES, least recently used out first. */
+class AnswerCache {
+  private kept = new Map<string, Kept>();
+  private bytes = 0;
+
+  /** A kept answer, now the most recently used. */
+  get(key: string): Kept | undefined {
+    const hit = this.kept.get(key);
+    if (hit) {
+      this.kept.delete(key);
+      this.kept.set(key, hit);
+    }
+    return hit;
+  }
+
+  keep(key: string, answer: Kept): void {
+    if (answer.body.length > CACHE_ANSWER_BYTES) return;
+    this.kept.set(key, answer);
+    this.bytes += answer.body.length;
+    for (const [oldest, old] of this.kept) {
+      if (this.bytes <= CACHE_BYTES) break;
+      this.kept.delete(oldest);
+      this.bytes -= old.body.length;
+    }
+  }
+
+  clear(): void {
+    this.kept.clear();
+    this.bytes = 0;
+  }
+}
+
+/** Requests under way to each upstream (by origin), and who waits for them to end. */
+class InFlight {
+  private counts = new Map<string, number>();
+  private waiting = new Map<string, Array<() => void>>();
+
+  /** Counts a request to `key`; the function returned ends it (once, however often it is called). */
+  begin(key: string): () => void {
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      const left = (this.counts.get(key) ?? 1) - 1;
+      this.counts.set(key, left);
+      if (left === 0) for (const wake of this.waiting.get(key)?.splice(0) ?? []) wake();
+    };
+  }
+
+  /** Resolves once no request to `key` is under way. */
+  drained(key: string): Promise<void> {
+    if (!this.counts.get(key)) return Promise.resolve();
+    return new Promise((wake) => this.waiting.set(key, [...(this.waiting.get(key) ?? []), wake]));
+  }
+}
+
+/** One request: answered from the cache, or passed to the current snapshot (and its 200 kept). */
+function forward(door: Door, agent: Agent, req: IncomingMessage, res: ServerResponse): void {
+  const upstream = door.target;
+  if (!upstream) {
+    res.writeHead(503, { "content-type": "text/plain", "retry-after": "5" }).end("starting\n");
+    return;
+  }
+  // the Host matters: datasette writes it into the links it sends
+  const cacheKey = req.method === "GET" && !req.headers.range ? `${req.headers.host ?? ""} ${req.url}` : undefined;
+  const hit = cacheKey === undefined ? undefined : door.cache.get(cacheKey);
+  if (hit) {
+    res.writeHead(hit.status, hit.headers).end(hit.body);
+    return;
+  }
+  res.on("close", door.inflight.begin(upstream.origin));
+  const proxied = request(
+    { agent, host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+    (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.rawHeaders);
+      if (cacheKey !== undefined && answer.statusCode === 200 && upstream === door.target) keepAnswer(door, upstream, cacheKey, answer);
+      answer.pipe(res);
+    },
+  );
+  proxied.on("error", (error) => {
+    if (!res.headersSent) res.writeHead(502, { "content-type": "text/plain" });
+    res.end(`upstream error: ${error.message}\n`);
+  });
+  req.pipe(proxied);
+}
+
+/** Collects a 200 answer as it streams to the reader, and keeps it if it is small enough and the door has not moved on. */
+function keepAnswer(door: Door, upstream: URL, cacheKey: string, answer: IncomingMessage): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  answer.on("data", (chunk: Buffer) => {
+    size += chunk.length;
+    if (size <= CACHE_ANSWER_BYTES) chunks.push(chunk);
+  });
+  answer.on("end", () => {
+    // kept only if the door still points where the answer came from
+    if (size <= CACHE_ANSWER_BYTES && upstream === door.target) door.cache.keep(cacheKey, { status: 200, headers: withoutHopHeaders(answer.rawHeaders), body: Buffer.concat(chunks) });
+  });
 }
 
 /** Raw headers less the ones that describe one connection or one transfer, not the answer. */

@@ -11,12 +11,12 @@ import { openDatabase } from "../store/db.ts";
 import { builtInEvents, mergeEvents, readEventsFile, replaceEvents } from "../store/events.ts";
 import { acquireWriteLock } from "../store/lock.ts";
 import type { Limits } from "../store/limits.ts";
-import { redact } from "../errors.ts";
+import { describeError, redact, VigilError } from "../errors.ts";
 import { runShell } from "./children.ts";
 import { commitSite, type CommitResult } from "./site-git.ts";
 import { ingest, type IngestOptions, type IngestResult, type RunResult } from "../ingest/ingest.ts";
 import { publish, type PublishResult } from "../publish/publish.ts";
-import { backup, backupHookEnv, type BackupResult } from "./backup.ts";
+import { backup, runBackupHook, type BackupResult } from "./backup.ts";
 import { elapsed, type Logger } from "../log.ts";
 
 // A type-only import: the module itself is loaded lazily, since the chart libraries take a second.
@@ -49,7 +49,8 @@ export interface NightlyOptions {
 
 export type Step<T> =
   | { status: "ok"; value: T }
-  | { status: "failed"; error: string }
+  /** `error` as it was thrown, its class and hint kept; `message` the line vigil prints for it. */
+  | { status: "failed"; error: unknown; message: string }
   | { status: "skipped"; reason: string }
   | { status: "off" };
 
@@ -68,90 +69,110 @@ export interface NightlyResult {
   summary: string;
 }
 
+/** Why a step is skipped, or undefined to let it run; asked when the step's turn comes. */
+type Guard = () => string | undefined;
+
+const OFF = { status: "off" } as const;
+
+/**
+ * The one way a step of the night runs: skipped for the first guard that gives a reason; else
+ * run, and its value recorded, or its failure recorded whole (class and hint) with the line
+ * vigil prints for it, the same words as the command on its own would end with.
+ */
+async function runStep<T>(guards: Guard[], run: () => Promise<T> | T): Promise<Step<T>> {
+  for (const guard of guards) {
+    const reason = guard();
+    if (reason !== undefined) return { status: "skipped", reason };
+  }
+  try {
+    return { status: "ok", value: await run() };
+  } catch (error) {
+    return { status: "failed", error, message: describeError(error).message };
+  }
+}
+
 export async function nightly(options: NightlyOptions): Promise<NightlyResult> {
   const { config, log, signal } = options;
   const started = performance.now();
   const startedAt = options.now().toISOString();
-  const ingestStep = await attempt(() =>
+  const ingestStep = await runStep([], () =>
     ingest({ config, log, now: options.now, signal, limits: options.limits, http: options.http, full: options.full }),
   );
-  const runId = ingestStep.status === "ok" ? ingestStep.value.runId : findRunId(config.db, startedAt);
+  const runId = ingestStep.status === "ok" ? ingestStep.value.runId : findRunId(config.db, startedAt, log);
   const stopped = () => signal?.aborted === true;
+  const running: Guard = () => (stopped() ? "stopped" : undefined);
+  const ingested: Guard = () => (ingestStep.status === "ok" ? undefined : "ingest failed");
 
-  // Before the widgets, which draw the events the table holds.
-  let events: Step<EventsResult>;
-  if (ingestStep.status !== "ok") events = { status: "skipped", reason: "ingest failed" };
-  else if (stopped()) events = { status: "skipped", reason: "stopped" };
-  else events = await attempt(async () => storeEvents(config.db, options.events, log));
-
-  let widgets: Step<WidgetsResult>;
-  if (ingestStep.status !== "ok") widgets = { status: "skipped", reason: "ingest failed" };
-  else if (!config.site) widgets = { status: "skipped", reason: "no --site" };
-  else if (stopped()) widgets = { status: "skipped", reason: "stopped" };
-  else {
-    const site = config.site;
-    widgets = await attempt(async () => {
-      const { writeWidgets } = await import("../../site-widgets/emit.ts");
-      return writeWidgets({ db: config.db, site, now: options.now, log });
-    });
-  }
-  let published: Step<PublishResult> = { status: "off" };
-  if (options.publish !== undefined) {
-    const out = options.publish;
-    if (ingestStep.status !== "ok") published = { status: "skipped", reason: "ingest failed" };
-    else if (stopped()) published = { status: "skipped", reason: "stopped" };
-    // the snapshot's hash says whether anything published changed: an unchanged record writes nothing
-    else published = await attempt(() => publish({ db: config.db, out, site: config.site, now: options.now, log }));
-  }
-  let backedUp: Step<BackupResult> = { status: "off" };
-  if (options.backup !== undefined) {
-    const { to, keep } = options.backup;
-    if (ingestStep.status !== "ok") backedUp = { status: "skipped", reason: "ingest failed" };
-    else if (stopped()) backedUp = { status: "skipped", reason: "stopped" };
-    // before the commit and hook, so a hook that copies the backups off the machine has tonight's
-    else backedUp = await attempt(() => backup({ db: config.db, to, keep, now: options.now, log }));
-    const then = options.backup.then;
-    if (then !== undefined && backedUp.status === "ok") backedUp = await afterBackup(then, backedUp.value, options);
-  }
-  const changed = siteChanged(ingestStep, widgets) || (published.status === "ok" && published.value.changed && config.site !== undefined);
-  const failed = [ingestStep, events, widgets, published, backedUp].some((step) => step.status === "failed");
+  const data = await dataSteps(options, ingested, running);
+  const changed = siteChanged(ingestStep, data.widgets) || (data.publish.status === "ok" && data.publish.value.changed && config.site !== undefined);
+  const failed = [ingestStep, ...Object.values(data)].some((step) => step.status === "failed");
   // A commit, push or hook that failed last time is retried now, even if nothing changed since.
-  const pending = readPending(config.db);
-  const due = changed || pending;
+  const due = changed || readPending(config.db);
+  const site = await siteSteps(options, { failed, due, running, runId, ingested: ingestStep, widgets: data.widgets });
 
-  let commit: Step<CommitResult> = { status: "off" };
-  if (options.commit) {
-    if (failed) commit = { status: "skipped", reason: "an earlier step failed" };
-    else if (!due) commit = { status: "skipped", reason: "nothing changed" };
-    else if (stopped()) commit = { status: "skipped", reason: "stopped" };
-    else {
-      const site = config.site as string;
-      const written = widgets.status === "ok" ? widgets.value.written : [];
-      const subject = commitSubject(runId, ingestStep.status === "ok" ? ingestStep.value : null, written.length);
-      commit = await attempt(() => commitSite({ site, written, subject, push: options.push === true, log, env: options.env }));
-    }
-  }
-
-  let hook: Step<{ code: number }> = { status: "off" };
-  if (options.then !== undefined) {
-    if (failed || commit.status === "failed") hook = { status: "skipped", reason: "an earlier step failed" };
-    else if (!due) hook = { status: "skipped", reason: "nothing changed" };
-    else if (stopped()) hook = { status: "skipped", reason: "stopped" };
-    else hook = await runHook(options.then, { ...options, runId });
-  }
-
-  if (due && (options.commit || options.then !== undefined)) {
-    const done = (step: Step<unknown>) => step.status === "ok" || step.status === "off";
-    const hookOk = hook.status === "off" || (hook.status === "ok" && hook.value.code === 0);
-    writePending(config.db, !(done(commit) && hookOk));
-  }
-
-  const result = { runId, ingest: ingestStep, events, widgets, publish: published, backup: backedUp, commit, hook, stopped: stopped() };
-  const ok = !failed && commit.status !== "failed" && hook.status !== "failed" && (hook.status !== "ok" || hook.value.code === 0);
+  const result = { runId, ingest: ingestStep, ...data, ...site, stopped: stopped() };
+  const ok = !failed && site.commit.status !== "failed" && site.hook.status !== "failed" && (site.hook.status !== "ok" || site.hook.value.code === 0);
   // Error messages may quote what the portal sent back, and a portal may echo the token.
   const summary = redact(summarize(result), [config.appToken]);
   log[ok ? "info" : "error"]("run", summary, { run: runId ?? undefined, ok, changed, ms: elapsed(started) });
   return { ...result, ok, summary };
+}
+
+/** The steps after a successful ingest: events (before the widgets, which draw them), widgets, publish, backup. */
+async function dataSteps(options: NightlyOptions, ingested: Guard, running: Guard) {
+  const { config, log } = options;
+  const events = await runStep([ingested, running], () => storeEvents(config.db, options.events, log));
+  const site = config.site;
+  const widgets = await runStep<WidgetsResult>([ingested, () => (site ? undefined : "no --site"), running], async () => {
+    const { writeWidgets } = await import("../../site-widgets/emit.ts");
+    return writeWidgets({ db: config.db, site: site as string, now: options.now, log });
+  });
+  const out = options.publish;
+  // the snapshot's hash says whether anything published changed: an unchanged record writes nothing
+  const published: Step<PublishResult> =
+    out === undefined ? OFF : await runStep([ingested, running], () => publish({ db: config.db, out, site, now: options.now, log }));
+  const wanted = options.backup;
+  // before the commit and hook, so a hook that copies the backups off the machine has tonight's
+  const backedUp: Step<BackupResult> =
+    wanted === undefined ? OFF : await runStep([ingested, running], () => backupThen(wanted, options));
+  return { events, widgets, publish: published, backup: backedUp };
+}
+
+interface SiteStepsInput {
+  failed: boolean;
+  /** The site changed, or an update failed last time. */
+  due: boolean;
+  running: Guard;
+  runId: number | null;
+  ingested: Step<IngestResult>;
+  widgets: Step<WidgetsResult>;
+}
+
+/** The commit of the widget files and the --then hook, when what the site shows changed; remembers what is owed. */
+async function siteSteps(options: NightlyOptions, input: SiteStepsInput) {
+  const { config, log } = options;
+  const { failed, due, running, runId, ingested, widgets } = input;
+  const unchanged: Guard = () => (due ? undefined : "nothing changed");
+  const commit: Step<CommitResult> = !options.commit
+    ? OFF
+    : await runStep([() => (failed ? "an earlier step failed" : undefined), unchanged, running], () => {
+        const written = widgets.status === "ok" ? widgets.value.written : [];
+        const subject = commitSubject(runId, ingested.status === "ok" ? ingested.value : null, written.length);
+        return commitSite({ site: config.site as string, written, subject, push: options.push === true, log, env: options.env });
+      });
+  const then = options.then;
+  const hook: Step<{ code: number }> =
+    then === undefined
+      ? OFF
+      : await runStep([() => (failed || commit.status === "failed" ? "an earlier step failed" : undefined), unchanged, running], () =>
+          runHook(then, { ...options, runId }),
+        );
+  if (due && (options.commit || then !== undefined)) {
+    const done = (step: Step<unknown>) => step.status === "ok" || step.status === "off";
+    const hookOk = hook.status === "off" || (hook.status === "ok" && hook.value.code === 0);
+    writePending(config.db, !(done(commit) && hookOk));
+  }
+  return { commit, hook };
 }
 
 /** Beside the database: present while a site update (commit, push, hook) is still owed. */
@@ -178,16 +199,12 @@ export function siteChanged(ingestStep: Step<RunResult>, widgets: Step<WidgetsRe
   return dataChanged || widgets.value.changed;
 }
 
-async function attempt<T>(fn: () => Promise<T>): Promise<Step<T>> {
-  try {
-    return { status: "ok", value: await fn() };
-  } catch (error) {
-    return { status: "failed", error: error instanceof Error ? error.message : String(error) };
-  }
-}
-
-/** The run a failed ingest recorded, if it got that far, so the summary can name it. */
-function findRunId(db: string, since: string): number | null {
+/**
+ * The run a failed ingest recorded, if it got that far, so the summary can name it. A database
+ * without the runs table yet (the ingest failed before it made one) has none; any other failure
+ * to read it is logged, and the summary says "run -".
+ */
+function findRunId(db: string, since: string, log: Logger): number | null {
   if (db === ":memory:" || !existsSync(db)) return null;
   try {
     const handle = openDatabase(db, { readonly: true });
@@ -197,7 +214,9 @@ function findRunId(db: string, since: string): number | null {
     } finally {
       handle.close();
     }
-  } catch {
+  } catch (error) {
+    if (error instanceof Error && error.message === "no such table: runs") return null;
+    log.warn("run", `cannot read which run failed from ${db}: ${describeError(error).message}`);
     return null;
   }
 }
@@ -235,19 +254,22 @@ function storeEvents(dbPath: string, file: string | undefined, log: Logger): Eve
   }
 }
 
-/** The backup's own hook (--backup-then), every night a backup is taken: a failure fails the backup step. */
-async function afterBackup(command: string, taken: BackupResult, options: NightlyOptions): Promise<Step<BackupResult>> {
-  const result = await runShell({ ...options, command, extra: backupHookEnv(taken, options.config.db), stage: "backup" });
-  if ("code" in result && result.code === 0) return { status: "ok", value: taken };
-  const why = "error" in result ? `could not start: ${result.error}` : `exited ${result.code}`;
-  return { status: "failed", error: `${taken.file} was taken, but --backup-then ${why}` };
+/** A backup, then the backup's own hook (--backup-then), every night one is taken: a hook that fails fails the backup step. */
+async function backupThen(wanted: NonNullable<NightlyOptions["backup"]>, options: NightlyOptions): Promise<BackupResult> {
+  const { config, log } = options;
+  const taken = await backup({ db: config.db, to: wanted.to, keep: wanted.keep, now: options.now, log });
+  if (wanted.then === undefined) return taken;
+  await runBackupHook(taken, config.db, { ...options, command: wanted.then, flag: "--backup-then" });
+  return taken;
 }
 
-async function runHook(command: string, options: NightlyOptions & { runId: number | null }): Promise<Step<{ code: number }>> {
+/** The --then hook: its exit code (the summary says when it is not 0); a failure when it could not start. */
+async function runHook(command: string, options: NightlyOptions & { runId: number | null }): Promise<{ code: number }> {
   // The hook gets what it needs to know about the run, and never the app token.
   const extra = { VIGIL_RUN_ID: String(options.runId ?? ""), VIGIL_DB: options.config.db, VIGIL_SITE: options.config.site ?? "" };
   const result = await runShell({ ...options, command, extra, stage: "hook" });
-  return "error" in result ? { status: "failed", error: result.error } : { status: "ok", value: result };
+  if ("error" in result) throw new VigilError(result.error);
+  return result;
 }
 
 function commitSubject(runId: number | null, ingested: RunResult | null, files: number): string {
@@ -278,35 +300,32 @@ function ingestText(result: IngestResult): string {
 }
 
 export function summarize(result: Omit<NightlyResult, "ok" | "summary">): string {
-  const parts: string[] = [];
   const { ingest: i, events: e, widgets: w, publish: p, backup: b, commit: c, hook: h } = result;
-  parts.push(i.status === "ok" ? `ingest ok (${ingestText(i.value)})` : `ingest failed: ${oneLine(i.status === "failed" ? i.error : "")}`);
-  // said only when the table changed: most nights it does not
-  if (e.status === "ok" && e.value.changed) parts.push(`events updated (${e.value.builtIn} built-in, ${e.value.site} of the site)`);
-  else if (e.status === "failed") parts.push(`events failed: ${oneLine(e.error)}`);
-  if (w.status === "ok") {
-    const { changed, written } = w.value;
-    parts.push(changed ? `widgets changed (${written.length} files)` : written.length ? "widgets unchanged (freshness updated)" : "widgets unchanged");
-  }
-  else if (w.status === "failed") parts.push(`widgets failed: ${oneLine(w.error)}`);
-  else if (w.status === "skipped") parts.push(`widgets skipped (${w.reason})`);
-  if (p.status === "ok") parts.push(p.value.changed ? `published ${p.value.manifest.file}` : "public record unchanged");
-  else if (p.status === "failed") parts.push(`publish failed: ${oneLine(p.error)}`);
-  else if (p.status === "skipped") parts.push(`publish skipped (${p.reason})`);
-  if (b.status === "ok") parts.push(`backed up to ${b.value.file}`);
-  else if (b.status === "failed") parts.push(`backup failed: ${oneLine(b.error)}`);
-  else if (b.status === "skipped") parts.push(`backup skipped (${b.reason})`);
-  if (c.status === "ok") {
-    const left = c.value.leftAlone.length ? `, ${c.value.leftAlone.length} other changed file(s) left alone` : "";
-    const commit = c.value.commit ? `committed ${c.value.commit} (${c.value.files.length} files)${c.value.pushed ? " and pushed" : ""}` : "nothing to commit";
-    parts.push(commit + left);
-  } else if (c.status === "failed") parts.push(`commit failed: ${oneLine(c.error)}`);
-  else if (c.status === "skipped") parts.push(`commit skipped (${c.reason})`);
-  if (h.status === "ok") parts.push(h.value.code === 0 ? "hook ok" : `hook failed (exit ${h.value.code})`);
-  else if (h.status === "failed") parts.push(`hook failed: ${oneLine(h.error)}`);
-  else if (h.status === "skipped") parts.push(`hook skipped (${h.reason})`);
-  if (result.stopped) parts.push("stopped by signal");
-  return `run ${result.runId ?? "-"}: ${parts.join(", ")}`;
+  const parts = [
+    stepText("ingest", i, (value) => `ingest ok (${ingestText(value)})`),
+    // said only when the table changed: most nights it does not
+    e.status === "skipped" ? undefined : stepText("events", e, (value) => (value.changed ? `events updated (${value.builtIn} built-in, ${value.site} of the site)` : undefined)),
+    stepText("widgets", w, ({ changed, written }) =>
+      changed ? `widgets changed (${written.length} files)` : written.length ? "widgets unchanged (freshness updated)" : "widgets unchanged",
+    ),
+    stepText("publish", p, (value) => (value.changed ? `published ${value.manifest.file}` : "public record unchanged")),
+    stepText("backup", b, (value) => `backed up to ${value.file}`),
+    stepText("commit", c, (value) => {
+      const left = value.leftAlone.length ? `, ${value.leftAlone.length} other changed file(s) left alone` : "";
+      return (value.commit ? `committed ${value.commit} (${value.files.length} files)${value.pushed ? " and pushed" : ""}` : "nothing to commit") + left;
+    }),
+    stepText("hook", h, (value) => (value.code === 0 ? "hook ok" : `hook failed (exit ${value.code})`)),
+    result.stopped ? "stopped by signal" : undefined,
+  ];
+  return `run ${result.runId ?? "-"}: ${parts.filter((part) => part !== undefined).join(", ")}`;
+}
+
+/** What a step did, for the summary: `ok` says it for a success; a failure, a skip, or nothing when off. */
+function stepText<T>(name: string, step: Step<T>, ok: (value: T) => string | undefined): string | undefined {
+  if (step.status === "ok") return ok(step.value);
+  if (step.status === "failed") return `${name} failed: ${oneLine(step.message)}`;
+  if (step.status === "skipped") return `${name} skipped (${step.reason})`;
+  return undefined;
 }
 
 function oneLine(text: string): string {

@@ -10,6 +10,7 @@ import { CronExpressionParser } from "cron-parser";
 import cron, { type ScheduledTask } from "node-cron";
 import { openDatabase } from "../store/db.ts";
 import { lastSuccess } from "../store/run-records.ts";
+import { describeError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { NightlyResult } from "./nightly.ts";
 
@@ -46,7 +47,7 @@ export async function runScheduler(options: SchedulerOptions): Promise<void> {
     log.info("schedule", `starting a ${reason} run`, { reason });
     current = options
       .runOnce(reason)
-      .catch((error: unknown) => log.error("schedule", `run crashed: ${error instanceof Error ? error.message : String(error)}`))
+      .catch((error: unknown) => log.error("schedule", `run crashed: ${describeError(error).message}`))
       .finally(() => {
         current = null;
         const next = task?.getNextRun();

@@ -1,5 +1,5 @@
 /** The database's health at a glance: counts, freshness and recent runs (`vigil status`). */
-import type { DB } from "./db.ts";
+import { openDatabase, requireDatabase, type DB } from "./db.ts";
 import { dataLastChanged, lastSuccess, recentRuns, type RunRow } from "./run-records.ts";
 
 export interface Status {
@@ -37,4 +37,15 @@ export function readStatus(db: DB, path: string, now: Date, limit = 10): Status 
     age_hours: last ? Math.round(((now.getTime() - Date.parse(last.finished_at)) / 3_600_000) * 10) / 10 : null,
     runs: recentRuns(db, limit),
   };
+}
+
+/** The status of the database at `path`, opened read-only; an error with what to do when there is none. */
+export function readStatusAt(path: string, now: Date, limit = 10): Status {
+  requireDatabase(path);
+  const db = openDatabase(path, { readonly: true });
+  try {
+    return readStatus(db, path, now, limit);
+  } finally {
+    db.close();
+  }
 }
