@@ -28,6 +28,14 @@ export interface ChartDraft {
 
 export type ChartBuilder = (data: WidgetData) => ChartDraft;
 
+/** A chart drawn: its draft, the static SVG, the spec and the CSV, as written into the site. */
+export interface BuiltChart {
+  draft: ChartDraft;
+  svg: string;
+  spec: string;
+  csv: string;
+}
+
 /** Colors of marks. Text and axes use `currentColor`, so they follow the page around the chart. */
 export const PALETTE = {
   light: { accent: "#2f4b7c", muted: "#7d95c4" },

@@ -5,7 +5,7 @@
  * static/vigil/embed.js, which sizes each vigil iframe from the height its page posts.
  */
 import { oembedSchema, type ChartsManifest } from "../schemas/widgets.ts";
-import type { BuiltChart } from "./site-plan.ts";
+import type { BuiltChart } from "./chart.ts";
 import { PATHS } from "./site-paths.ts";
 
 /** Where a chart's embed page lives, relative to the site's root. */

@@ -5,7 +5,7 @@
 import type { z } from "zod";
 import { chartsManifestSchema, memorialYearSchema, summarySchema, vegaLiteSpecSchema, type ChartId, type ChartsManifest, type MemorialYear } from "../schemas/widgets.ts";
 import { EVENT_COLUMNS } from "../schemas/events.ts";
-import { COLUMN_LABELS, firstSentence, toCsv, type ChartDraft } from "./chart.ts";
+import { COLUMN_LABELS, firstSentence, toCsv, type BuiltChart, type ChartDraft } from "./chart.ts";
 import { checkContract, InternalError } from "../pipeline/errors.ts";
 import { draftCharts } from "./chart-registry.ts";
 import { memorialYears } from "./memorial.ts";
@@ -23,12 +23,7 @@ export const EVENTS_FILE = "events.csv";
 
 export const chartFiles = (id: ChartId) => ({ svg: `${id}.svg`, spec: `${id}.vl.json`, csv: `${id}.csv` });
 
-export interface BuiltChart {
-  draft: ChartDraft;
-  svg: string;
-  spec: string;
-  csv: string;
-}
+export type { BuiltChart };
 
 export async function buildChart(draft: ChartDraft): Promise<BuiltChart> {
   return { draft, svg: await renderSvg(draft), spec: json(vegaLiteSpecSchema, draft.spec, `${PATHS.static}/${chartFiles(draft.id).spec}`), csv: toCsv(draft.columns, draft.rows) };
