@@ -7,7 +7,8 @@
  */
 import { spawnSync } from "node:child_process";
 import { createServer } from "node:net";
-import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { writeAtomically } from "../atomic.ts";
 import { join, resolve } from "node:path";
 import { DEFAULTS } from "../../schemas/config.ts";
 import { UsageError, VigilError } from "../errors.ts";
@@ -152,7 +153,7 @@ function prepare(dir: string): void {
     throw new UsageError(`${dir} is not empty and was not made by vigil demo`, { hint: "pass --dir with a new or empty folder" });
   }
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, MARKER), "made by `vigil demo`; it empties this folder's database and site on each start\n");
+  writeAtomically(join(dir, MARKER), "made by `vigil demo`; it empties this folder's database and site on each start\n");
   for (const name of ["vigil.db", "vigil.db-wal", "vigil.db-shm", "vigil.db.lock", "site", "public"]) {
     rmSync(join(dir, name), { recursive: true, force: true });
   }

@@ -5,7 +5,8 @@
  * changed widget files in the site's repository; then the --then hook. Commit and hook happen
  * only when what the site shows changed. Every step reports into one summary line and the exit code.
  */
-import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
+import { writeAtomically } from "../atomic.ts";
 import type { Config } from "../../schemas/config.ts";
 import { openDatabase } from "../store/db.ts";
 import { builtInEvents, mergeEvents, readEventsFile, replaceEvents } from "../store/events.ts";
@@ -188,7 +189,7 @@ function readPending(db: string): boolean {
 function writePending(db: string, owed: boolean): void {
   const path = pendingPath(db);
   if (path === null) return;
-  if (owed) writeFileSync(path, "a site update (commit, push or --then hook) failed; the next run retries it\n");
+  if (owed) writeAtomically(path, "a site update (commit, push or --then hook) failed; the next run retries it\n");
   else rmSync(path, { force: true });
 }
 
