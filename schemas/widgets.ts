@@ -141,6 +141,7 @@ export const chartEntrySchema = z.object({
   notes: words.describe("The notes line under the chart: what the record covers (and, for rates, the population estimates)"),
   description: words.describe("The chart's takeaway in plain language: its alt text"),
   svg: z.string().describe("File name of the static SVG, beside the spec and CSV"),
+  svg_narrow: z.string().describe("File name of the static SVG drawn for phones (narrower, larger text)"),
   spec: z.string().describe("File name of the Vega-Lite spec"),
   csv: z.string().describe("File name of the CSV behind the chart"),
 });

@@ -22,8 +22,11 @@ export interface ChartDraft {
   columns: readonly string[];
   rows: ReadonlyArray<Record<string, CsvValue>>;
   spec: VegaLiteSpec;
-  /** Plot options for the static SVG; Plot itself is passed in so it is only loaded to render. */
-  plot(Plot: Plot): PlotOptions;
+  /**
+   * Plot options for a static SVG of `size` (wide, or narrow for phones); Plot itself is passed in
+   * so it is only loaded to render.
+   */
+  plot(Plot: Plot, size: SvgSize): PlotOptions;
 }
 
 export type ChartBuilder = (data: WidgetData) => ChartDraft;
@@ -32,6 +35,8 @@ export type ChartBuilder = (data: WidgetData) => ChartDraft;
 export interface BuiltChart {
   draft: ChartDraft;
   svg: string;
+  /** The SVG drawn for phones (SVG_NARROW). */
+  narrowSvg: string;
   spec: string;
   csv: string;
 }
@@ -42,8 +47,21 @@ export const PALETTE = {
   dark: { accent: "#b3c8f5", muted: "#5d74aa" },
 } as const;
 
-/** Size of the static SVG's viewBox; the SVG scales to its container, keeping this aspect. */
-export const SVG_SIZE = { width: 560, height: 320 } as const;
+/** The size of a static SVG's viewBox and the size of its text, in viewBox units. */
+export interface SvgSize {
+  width: number;
+  height: number;
+  fontSize: number;
+}
+
+/** The static SVG for pages wider than a phone; it scales to its container, keeping this aspect. */
+export const SVG_SIZE: SvgSize = { width: 560, height: 320, fontSize: 11 };
+
+/**
+ * The static SVG for phones (the site's stylesheet swaps it in below 480 CSS px): drawn 320 wide
+ * with 12.5-unit text, so that in a column 320 px or wider its text is at least 12 CSS px.
+ */
+export const SVG_NARROW: SvgSize = { width: 320, height: 300, fontSize: 12.5 };
 
 /**
  * Class names set on Plot marks: the SVG's own stylesheet colors the first three (see `svgStyle`);
@@ -123,6 +141,34 @@ export const COLUMN_LABELS: Readonly<Record<string, string>> = {
 export function firstSentence(text: string): string {
   const end = text.search(/\.\s+(?=[A-Z])/);
   return end === -1 ? text : text.slice(0, end + 1);
+}
+
+/**
+ * Plot options for horizontal bars, one per name in `order`, each with its value at its end. On a
+ * phone's narrow SVG each name goes above its bar, so the bars keep the width and no name is cut.
+ */
+export function barsAcross<T extends Record<string, unknown>>(
+  Plot: Plot,
+  size: SvgSize,
+  options: { rows: readonly T[]; x: keyof T & string; y: keyof T & string; order: readonly string[]; xLabel: string; value: (d: T) => string; marginLeft: number },
+): PlotOptions {
+  const narrow = size.width < 400;
+  const { rows, x, y } = options;
+  return {
+    width: size.width,
+    height: size.height,
+    marginLeft: narrow ? 12 : options.marginLeft,
+    marginRight: narrow ? 64 : 48,
+    marginBottom: 40,
+    x: { grid: true, label: options.xLabel, labelArrow: "none", labelAnchor: narrow ? "left" : "center" },
+    y: narrow ? { domain: options.order, axis: null, padding: 0.5 } : { domain: options.order, label: null, padding: 0.2 },
+    marks: [
+      Plot.barX(rows, { x, y, className: MARK.accentFill }),
+      Plot.text(rows, { x, y, text: options.value, textAnchor: "start", dx: 4 }),
+      ...(narrow ? [Plot.text(rows, { x: () => 0, y, text: y, textAnchor: "start", dx: 4, dy: -16 })] : []),
+      Plot.ruleX([0]),
+    ],
+  };
 }
 
 /** RFC 4180 CSV with a header; fields are quoted only when they must be. */

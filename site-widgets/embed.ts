@@ -82,7 +82,7 @@ function embedPage(chart: BuiltChart, { baseUrl, manifest }: EmbedContext, table
 <main>
 <figure class="vigil-chart" data-vigil-chart="${id}" data-vigil-spec="${up}${entry.spec}" data-vigil-csv="${up}${entry.csv}">
 <p class="vigil-chart__headline">${escape(entry.headline)}</p>
-<div class="vigil-chart__static">${chart.svg}</div>
+<div class="vigil-chart__static"><div class="vigil-chart__wide">${chart.svg}</div><div class="vigil-chart__narrow" hidden>${chart.narrowSvg}</div></div>
 <figcaption><span class="vigil-chart__title">${escape(entry.title)}.</span> <span class="vigil-chart__notes">${escape(entry.notes)}</span> Source: <a href="${escape(manifest.source_url)}" target="_blank" rel="noopener">${escape(manifest.source_name)}</a>. ${escape(manifest.data_as_of_text)} <a class="vigil-chart__data" href="${up}${entry.csv}" download>Get the data (CSV)</a>
 ${table}</figcaption>
 </figure>

@@ -12,6 +12,8 @@ import { dateInWords, utcDay } from "./format.ts";
 export type Span = readonly [first: string, last: string];
 
 const FONT_SIZE = 10;
+/** The wide static SVG's text size, at which its labels are FONT_SIZE. */
+const WIDE_FONT_SIZE = 11;
 const LINE_HEIGHT = 12;
 /** Width of a character of a label: ~0.62 em at FONT_SIZE in a sans-serif. */
 const CHAR_WIDTH = 6.2;
@@ -98,13 +100,16 @@ export function eventMarks(
   Plot: Plot,
   events: readonly ChartEvent[],
   span: Span,
-  size: { width: number; left: number; right: number; top: number },
+  size: { width: number; left: number; right: number; top: number; fontSize: number },
 ): { marks: NonNullable<PlotOptions["marks"]>; marginTop: number } {
-  const layout = place(events, span, size.width - size.left - size.right, WIDE_LINE);
+  // Labels are placed at FONT_SIZE and the whole layout scaled: a phone's chart has larger text,
+  // so fewer characters a line.
+  const k = Math.max(1, size.fontSize / WIDE_FONT_SIZE);
+  const layout = place(events, span, (size.width - size.left - size.right) / k, k > 1 ? NARROW.line : WIDE_LINE);
   const at = (e: PlacedEvent) => utcDay(e.date);
   const marks = layout.events.flatMap((e) => [
     // from the bottom of the plot up along its label, so the label reads as the line's
-    Plot.ruleX([e], { x: at, insetTop: -e.reach, stroke: "currentColor", strokeOpacity: 0.7, strokeDasharray: DASH.join(","), className: MARK.eventRule }),
+    Plot.ruleX([e], { x: at, insetTop: -e.reach * k, stroke: "currentColor", strokeOpacity: 0.7, strokeDasharray: DASH.join(","), className: MARK.eventRule }),
     Plot.text([e], {
       x: at,
       text: (d: PlacedEvent) => d.lines.join("\n"),
@@ -112,13 +117,13 @@ export function eventMarks(
       lineAnchor: "bottom",
       textAnchor: e.side === "right" ? "start" : "end",
       dx: e.side === "right" ? 4 : -4,
-      dy: -e.lift,
-      fontSize: FONT_SIZE,
+      dy: -e.lift * k,
+      fontSize: FONT_SIZE * k,
       lineHeight: LINE_HEIGHT / FONT_SIZE,
       className: MARK.eventLabel,
     }),
   ]);
-  return { marks, marginTop: size.top + layout.height };
+  return { marks, marginTop: size.top + layout.height * k };
 }
 
 /**

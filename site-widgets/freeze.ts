@@ -54,7 +54,7 @@ export async function freezePost(options: FreezeOptions): Promise<{ dir: string;
   const summary = checkContract(summarySchema, await readJson(summaryPath), summaryPath, rewrite);
   const copies: Array<[from: string, to: string]> = [];
   for (const chart of Object.values(manifest.charts)) {
-    for (const name of [chart.svg, chart.spec, chart.csv]) copies.push([join(site, PATHS.static, name), name]);
+    for (const name of [chart.svg, chart.svg_narrow, chart.spec, chart.csv]) copies.push([join(site, PATHS.static, name), name]);
   }
   for (const year of summary.memorial.years) copies.push([join(site, PATHS.data, "memorial", `${year}.json`), `memorial/${year}.json`]);
   copies.push([join(site, PATHS.data, "summary.json"), "summary.json"]);

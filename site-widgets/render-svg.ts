@@ -7,8 +7,8 @@
  * its own stylesheet (light and dark) and text in `currentColor`. It has no ids, so the same
  * chart can appear twice on a page.
  */
-import type { ChartDraft } from "./chart.ts";
-import { svgStyle } from "./chart.ts";
+import type { ChartDraft, SvgSize } from "./chart.ts";
+import { SVG_SIZE, svgStyle } from "./chart.ts";
 import { InternalError } from "../pipeline/errors.ts";
 
 let libraries: Promise<{ Plot: typeof import("@observablehq/plot"); document: Document }> | undefined;
@@ -22,13 +22,14 @@ function load() {
   return libraries;
 }
 
-export async function renderSvg(chart: ChartDraft): Promise<string> {
+/** The chart as a static SVG of `size`: the wide one by default, SVG_NARROW for phones. */
+export async function renderSvg(chart: ChartDraft, size: SvgSize = SVG_SIZE): Promise<string> {
   const { Plot, document } = await load();
-  const svg = Plot.plot({ ...chart.plot(Plot), document, className: `vigil-${chart.id}` }) as Element;
+  const svg = Plot.plot({ ...chart.plot(Plot, size), document, className: `vigil-${chart.id}` }) as Element;
   if (svg.tagName.toLowerCase() !== "svg") throw new InternalError(`chart ${chart.id} rendered a <${svg.tagName.toLowerCase()}>, not an <svg>: Plot adds a figure for titles and legends`);
   roundAttributes(svg);
   svg.setAttribute("class", `vigil-svg vigil-${chart.id}`);
-  svg.setAttribute("font-size", "11");
+  svg.setAttribute("font-size", String(size.fontSize));
   const title = document.createElementNS("http://www.w3.org/2000/svg", "title");
   title.textContent = chart.title;
   const desc = document.createElementNS("http://www.w3.org/2000/svg", "desc");

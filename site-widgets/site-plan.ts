@@ -5,7 +5,7 @@
 import type { z } from "zod";
 import { chartsManifestSchema, memorialYearSchema, summarySchema, vegaLiteSpecSchema, type ChartId, type ChartsManifest, type MemorialYear } from "../schemas/widgets.ts";
 import { EVENT_COLUMNS } from "../schemas/events.ts";
-import { COLUMN_LABELS, firstSentence, toCsv, type BuiltChart, type ChartDraft } from "./chart.ts";
+import { COLUMN_LABELS, firstSentence, SVG_NARROW, toCsv, type BuiltChart, type ChartDraft } from "./chart.ts";
 import { checkContract, InternalError } from "../pipeline/errors.ts";
 import { draftCharts } from "./chart-registry.ts";
 import { memorialYears } from "./memorial.ts";
@@ -21,12 +21,12 @@ export type { SiteFile };
 /** The dated events the time charts mark, in static/vigil/ beside the charts' own CSVs. */
 export const EVENTS_FILE = "events.csv";
 
-export const chartFiles = (id: ChartId) => ({ svg: `${id}.svg`, spec: `${id}.vl.json`, csv: `${id}.csv` });
+export const chartFiles = (id: ChartId) => ({ svg: `${id}.svg`, svg_narrow: `${id}.narrow.svg`, spec: `${id}.vl.json`, csv: `${id}.csv` });
 
 export type { BuiltChart };
 
 export async function buildChart(draft: ChartDraft): Promise<BuiltChart> {
-  return { draft, svg: await renderSvg(draft), spec: json(vegaLiteSpecSchema, draft.spec, `${PATHS.static}/${chartFiles(draft.id).spec}`), csv: toCsv(draft.columns, draft.rows) };
+  return { draft, svg: await renderSvg(draft), narrowSvg: await renderSvg(draft, SVG_NARROW), spec: json(vegaLiteSpecSchema, draft.spec, `${PATHS.static}/${chartFiles(draft.id).spec}`), csv: toCsv(draft.columns, draft.rows) };
 }
 
 export function buildManifest(charts: readonly ChartDraft[], freshness: Freshness, sourceUrl: string, baseUrl = "/"): ChartsManifest {
@@ -60,6 +60,8 @@ export async function planSite(data: WidgetData, sourceUrl: string, baseUrl = "/
     files.push(
       { path: `${PATHS.static}/${names.svg}`, content: chart.svg },
       { path: `${PATHS.assets}/${names.svg}`, content: chart.svg },
+      { path: `${PATHS.static}/${names.svg_narrow}`, content: chart.narrowSvg },
+      { path: `${PATHS.assets}/${names.svg_narrow}`, content: chart.narrowSvg },
       { path: `${PATHS.static}/${names.spec}`, content: chart.spec },
       { path: `${PATHS.static}/${names.csv}`, content: chart.csv },
       // the shortcode reads it with resources.Get for the data table under the chart

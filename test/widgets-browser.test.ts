@@ -185,7 +185,7 @@ test("with JavaScript disabled the static SVGs stay, readable and described", { 
   const { page, outside } = await open("/posts/charts/", { javaScriptEnabled: false });
   assert.deepEqual(await figureStates(page), Array(CHART_IDS.length).fill(null));
   assert.equal(await page.$$eval(".vigil-chart__interactive", (e) => e.length), 0);
-  for (const svg of await page.$$("figure.vigil-chart svg.vigil-svg")) {
+  for (const svg of await page.$$("figure.vigil-chart .vigil-chart__wide svg.vigil-svg")) {
     assert.equal(await svg.isVisible(), true);
     const box = (await svg.boundingBox())!;
     assert.ok(box.width > 500, `the static chart fills the column (${box.width} px)`);
@@ -211,6 +211,37 @@ for (const javaScriptEnabled of [true, false]) {
     }
   });
 }
+
+test("on a 390 px phone with JavaScript off, the charts drawn for phones show, with text of 12 px or more and nothing cut off", { timeout: 90_000 }, async () => {
+  for (const path of ["/posts/charts/", "/vigil/embed/deaths-per-100k-by-race-ethnicity/"]) {
+    const { page } = await open(path, { viewport: { width: 390, height: 844 }, javaScriptEnabled: false });
+    const charts = await page.$$eval("figure.vigil-chart", (figures) =>
+      figures.map((figure) => {
+        const shown = [...figure.querySelectorAll(".vigil-chart__static svg")].filter((svg) => svg.getBoundingClientRect().width > 0) as SVGSVGElement[];
+        const svg = shown[0];
+        const box = svg.getBoundingClientRect();
+        const scale = svg.getScreenCTM()!.a;
+        const texts = [...svg.querySelectorAll("text")].filter((t) => (t.textContent ?? "").trim() !== "");
+        return {
+          id: figure.getAttribute("data-vigil-chart"),
+          shown: shown.length,
+          narrow: svg.closest(".vigil-chart__narrow") !== null,
+          smallest: Math.min(...texts.map((t) => parseFloat(getComputedStyle(t).fontSize) * scale)),
+          cut: texts.filter((t) => t.getBoundingClientRect().left < box.left - 1 || t.getBoundingClientRect().right > box.right + 1).map((t) => t.textContent),
+        };
+      }),
+    );
+    assert.ok(charts.length > 0, path);
+    for (const chart of charts) {
+      assert.equal(chart.shown, 1, `${path} ${chart.id}: one static chart shows`);
+      assert.ok(chart.narrow, `${path} ${chart.id}: the one drawn for phones`);
+      assert.ok(chart.smallest >= 12, `${path} ${chart.id}: its smallest text is ${chart.smallest.toFixed(1)} px`);
+      assert.deepEqual(chart.cut, [], `${path} ${chart.id}: text cut off at the edges`);
+    }
+    await page.screenshot({ path: join(ARTIFACTS, `widgets-390-js-off${path.includes("embed") ? "-embed" : ""}.png`), fullPage: true });
+    await page.context().close();
+  }
+});
 
 test("colors follow the reader's light or dark mode, static and interactive; screenshots of both", { timeout: 90_000 }, async () => {
   for (const colorScheme of ["light", "dark"] as const) {
@@ -262,7 +293,7 @@ test("a chart that cannot load its spec keeps its static SVG", { timeout: 60_000
   await waitInteractive(page);
   assert.deepEqual(await figureStates(page), Array(CHART_IDS.length).fill("static"));
   assert.equal(await page.$$eval(".vigil-chart__interactive", (e) => e.length), 0);
-  for (const svg of await page.$$("figure.vigil-chart svg.vigil-svg")) assert.equal(await svg.isVisible(), true);
+  for (const svg of await page.$$("figure.vigil-chart .vigil-chart__wide svg.vigil-svg")) assert.equal(await svg.isVisible(), true);
   await context.close();
 });
 

@@ -40,6 +40,7 @@ test("each chart's SVG, spec, CSV and description match their golden files", asy
   for (const chart of charts) {
     const id = chart.draft.id;
     assertGolden(`widgets/${id}.svg`, chart.svg);
+    assertGolden(`widgets/${id}.narrow.svg`, chart.narrowSvg);
     assertGolden(`widgets/${id}.vl.json`, chart.spec);
     assertGolden(`widgets/${id}.csv`, chart.csv);
     assertGolden(`widgets/${id}.description.txt`, chart.draft.description + "\n");
@@ -51,7 +52,7 @@ test("each chart's SVG, spec, CSV and description match their golden files", asy
 
 test("each SVG stands alone and describes itself: xmlns, role, viewBox, title, desc, aria-label", async (t) => {
   const { charts } = await fixture(t);
-  for (const { draft, svg } of charts) {
+  for (const { draft, svg } of charts.flatMap((c) => [{ draft: c.draft, svg: c.svg }, { draft: c.draft, svg: c.narrowSvg }])) {
     const { document } = parseHTML(`<!doctype html><html><body>${svg}</body></html>`);
     const root = document.querySelector("svg")!;
     assert.equal(root.getAttribute("xmlns"), "http://www.w3.org/2000/svg", draft.id);

@@ -168,7 +168,7 @@ test("a frozen post keeps its charts, figures and memorial after the data change
   const chartsBefore = page(built.public, "posts/charts");
   const freeze = await runMain(["widgets", "--site", built.site, "--freeze", "content/posts/frozen"]);
   assert.equal(freeze.code, 0, freeze.stderr);
-  assert.match(freeze.stdout, /^froze 23 files into .*content\/posts\/frozen\/vigil\n$/);
+  assert.match(freeze.stdout, /^froze 29 files into .*content\/posts\/frozen\/vigil\n$/);
   await hugo(built.site, built.public);
   const frozen = page(built.public, "posts/frozen");
   const figure = dom(frozen).querySelector("figure.vigil-chart")!;

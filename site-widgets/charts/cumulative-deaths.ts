@@ -1,7 +1,7 @@
 /**
  * The running total of deaths, and how early half of them had already happened.
  */
-import { MARK, SVG_SIZE, vegaLite, type ChartBuilder } from "../chart.ts";
+import { MARK, vegaLite, type ChartBuilder } from "../chart.ts";
 import { eventLayers, eventMarks, eventsSentence, type Span } from "../events.ts";
 import { dateInWords, formatCount, utcDay } from "../format.ts";
 import { RECORD_NOTE } from "../notes.ts";
@@ -47,11 +47,12 @@ export const cumulativeDeaths: ChartBuilder = ({ daily, events }) => {
         ...eventLayers(events, span, date),
       ],
     }),
-    plot: (Plot) => {
+    plot: (Plot, size) => {
       const points = daily.map((d) => ({ date: utcDay(d.date), total: d.cumulative_deaths }));
-      const annotations = eventMarks(Plot, events, span, { ...MARGIN, width: SVG_SIZE.width });
+      const annotations = eventMarks(Plot, events, span, { ...MARGIN, width: size.width, fontSize: size.fontSize });
       return {
-        ...SVG_SIZE,
+        width: size.width,
+        height: size.height,
         marginLeft: MARGIN.left,
         marginRight: MARGIN.right,
         marginTop: annotations.marginTop,

@@ -1,7 +1,7 @@
 /**
  * Deaths per day with the 7-day average: the shape of the waves, and the deadliest day.
  */
-import { MARK, SVG_SIZE, maxBy, peakAverage, vegaLite, type ChartBuilder } from "../chart.ts";
+import { MARK, maxBy, peakAverage, vegaLite, type ChartBuilder } from "../chart.ts";
 import { eventLayers, eventMarks, eventsSentence, type Span } from "../events.ts";
 import { dateInWords, deaths, formatAverage, formatCount, utcDay } from "../format.ts";
 import { RECORD_NOTE } from "../notes.ts";
@@ -68,11 +68,12 @@ export const dailyDeaths: ChartBuilder = ({ daily, events }) => {
         ...eventLayers(events, span, date),
       ],
     }),
-    plot: (Plot) => {
+    plot: (Plot, size) => {
       const points = daily.map((d) => ({ date: utcDay(d.date), deaths: d.deaths, avg: d.deaths_7day_avg }));
-      const annotations = eventMarks(Plot, events, span, { ...MARGIN, width: SVG_SIZE.width });
+      const annotations = eventMarks(Plot, events, span, { ...MARGIN, width: size.width, fontSize: size.fontSize });
       return {
-        ...SVG_SIZE,
+        width: size.width,
+        height: size.height,
         marginLeft: MARGIN.left,
         marginRight: MARGIN.right,
         marginTop: annotations.marginTop,
@@ -81,7 +82,15 @@ export const dailyDeaths: ChartBuilder = ({ daily, events }) => {
         marks: [
           Plot.areaY(points, { x: "date", y: "deaths", curve: "step", className: MARK.mutedFill }),
           Plot.lineY(points, { x: "date", y: "avg", strokeWidth: 2, className: MARK.accentStroke }),
-          Plot.text(peakAvg ? [{ date: utcDay(peakAvg.date), avg: peakAvg.deaths_7day_avg }] : [], { x: "date", y: "avg", text: () => AVERAGE_LABEL, textAnchor: "start", dx: 8, fontWeight: "bold", className: MARK.accentFill }),
+          // beside the peak, on the side with room for it
+          Plot.text(peakAvg ? [{ date: utcDay(peakAvg.date), avg: peakAvg.deaths_7day_avg }] : [], {
+            x: "date",
+            y: "avg",
+            text: () => AVERAGE_LABEL,
+            ...(peakAvg && rightHalf(peakAvg.date, span) ? { textAnchor: "end", dx: -8 } : { textAnchor: "start", dx: 8 }),
+            fontWeight: "bold",
+            className: MARK.accentFill,
+          }),
           Plot.ruleY([0]),
           ...annotations.marks,
         ],
@@ -89,3 +98,9 @@ export const dailyDeaths: ChartBuilder = ({ daily, events }) => {
     },
   };
 };
+
+/** Whether a day falls in the right half of the span the chart draws. */
+function rightHalf(date: string, [first, last]: Span): boolean {
+  const at = utcDay(date).getTime();
+  return at - utcDay(first).getTime() > utcDay(last).getTime() - at;
+}

@@ -2,7 +2,7 @@
  * Deaths by age group: how much of the toll fell on the oldest.
  */
 import { AGE_GROUPS } from "../../schemas/case.ts";
-import { MARK, SVG_SIZE, barsWithValues, tally, vegaLite, type ChartBuilder } from "../chart.ts";
+import { MARK, barsWithValues, tally, vegaLite, type ChartBuilder } from "../chart.ts";
 import { formatCount, formatShare, people } from "../format.ts";
 import { RECORD_NOTE } from "../notes.ts";
 
@@ -44,10 +44,13 @@ export const deathsByAgeGroup: ChartBuilder = ({ people: persons }) => {
         ],
       }),
     }),
-    plot: (Plot) => ({
-      ...SVG_SIZE,
+    plot: (Plot, size) => ({
+      width: size.width,
+      height: size.height,
       marginLeft: 52,
-      x: { domain: groups, label: "Age", padding: 0.2 },
+      // on a phone the labels turn, as they do in the interactive chart
+      ...(size.width < 400 && { marginBottom: 56 }),
+      x: { domain: groups, label: "Age", padding: 0.2, ...(size.width < 400 && { tickRotate: -45 }) },
       y: { grid: true, label: "Deaths", labelArrow: "none" },
       marks: [
         Plot.barY(rows, { x: "age_group", y: "deaths", className: MARK.accentFill }),

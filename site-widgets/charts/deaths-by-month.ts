@@ -1,7 +1,7 @@
 /**
  * Deaths by calendar month (Chicago time): the deadliest months at a glance.
  */
-import { MARK, SVG_SIZE, vegaLite, type ChartBuilder } from "../chart.ts";
+import { MARK, vegaLite, type ChartBuilder } from "../chart.ts";
 import { formatCount, monthInWords, monthLabel } from "../format.ts";
 import { RECORD_NOTE } from "../notes.ts";
 
@@ -38,8 +38,9 @@ export const deathsByMonth: ChartBuilder = ({ daily }) => {
         ],
       },
     }),
-    plot: (Plot) => ({
-      ...SVG_SIZE,
+    plot: (Plot, size) => ({
+      width: size.width,
+      height: size.height,
       marginLeft: 52,
       // months as bands, a label under every few: each tick sits under the middle of its bar
       x: { type: "band", label: null, padding: 0.1, ticks: rows.filter((_, i) => i % labelEvery(rows.length) === 0).map((r) => r.month), tickFormat: monthLabel },

@@ -1,7 +1,7 @@
 /**
  * Deaths by race and ethnicity, as the county reports them (Latino overrides race).
  */
-import { MARK, SVG_SIZE, barsWithValues, tally, vegaLite, type ChartBuilder } from "../chart.ts";
+import { barsAcross, barsWithValues, tally, vegaLite, type ChartBuilder } from "../chart.ts";
 import { formatCount, formatShare, people } from "../format.ts";
 import { RECORD_NOTE } from "../notes.ts";
 
@@ -42,17 +42,7 @@ export const deathsByRaceEthnicity: ChartBuilder = ({ people: persons }) => {
         ],
       }),
     }),
-    plot: (Plot) => ({
-      ...SVG_SIZE,
-      marginLeft: 104,
-      marginRight: 48,
-      x: { grid: true, label: "Deaths", labelArrow: "none" },
-      y: { domain: order, label: null, padding: 0.2 },
-      marks: [
-        Plot.barX(rows, { x: "deaths", y: "race_ethnicity", className: MARK.accentFill }),
-        Plot.text(rows, { x: "deaths", y: "race_ethnicity", text: (d: { deaths: number }) => formatCount(d.deaths), textAnchor: "start", dx: 4 }),
-        Plot.ruleX([0]),
-      ],
-    }),
+    plot: (Plot, size) =>
+      barsAcross(Plot, size, { rows, x: "deaths", y: "race_ethnicity", order, xLabel: "Deaths", value: (d) => formatCount(d.deaths), marginLeft: 104 }),
   };
 };

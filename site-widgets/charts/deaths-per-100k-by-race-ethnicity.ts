@@ -3,7 +3,7 @@
  * the groups differ in size and in age. The bars are the age-adjusted rates; the CSV adds the
  * deaths, the population and the crude rates, and the Unknown row, which has no population.
  */
-import { MARK, SVG_SIZE, barsWithValues, vegaLite, type ChartBuilder } from "../chart.ts";
+import { barsAcross, barsWithValues, vegaLite, type ChartBuilder } from "../chart.ts";
 import { dateInWords, formatRate, people } from "../format.ts";
 import { RATES_NOTE, RECORD_NOTE } from "../notes.ts";
 import { rateKey, type GroupRate } from "../rates.ts";
@@ -68,18 +68,8 @@ export const deathsPer100kByRaceEthnicity: ChartBuilder = ({ rates, daily }) => 
         }),
       },
     ),
-    plot: (Plot) => ({
-      ...SVG_SIZE,
-      marginLeft: 184,
-      marginRight: 48,
-      x: { grid: true, label: AXIS_TITLE, labelArrow: "none" },
-      y: { domain: order, label: null, padding: 0.2 },
-      marks: [
-        Plot.barX(rated, { x: "value", y: "race_ethnicity", className: MARK.accentFill }),
-        Plot.text(rated, { x: "value", y: "race_ethnicity", text: (d: Rated) => d.age_adjusted_per_100k, textAnchor: "start", dx: 4 }),
-        Plot.ruleX([0]),
-      ],
-    }),
+    plot: (Plot, size) =>
+      barsAcross(Plot, size, { rows: rated, x: "value", y: "race_ethnicity", order, xLabel: AXIS_TITLE, value: (d) => d.age_adjusted_per_100k, marginLeft: 184 }),
   };
 };
 
