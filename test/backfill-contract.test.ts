@@ -32,6 +32,8 @@ async function setup(t: T, datasets: Record<string, readonly RawRow[]>) {
     log: memoryLogger(),
     now: fixedClock(),
     http: FAST_HTTP,
+    // parsed on this thread: a worker started from the sources takes a second to load (backfill.test.ts tests the workers)
+    workers: 0,
     ...over,
   });
   return { portal, dir, options };

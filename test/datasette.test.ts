@@ -15,7 +15,7 @@ import { generateCovidView } from "../fixtures/generate.ts";
 import { startPortal, type FixturePortal } from "../fixtures/portal.ts";
 import { buildMetadata, caseColumnDescriptions, loadMetadata } from "../datasette/metadata.ts";
 import { ingest } from "../pipeline/ingest/ingest.ts";
-import { DATASETTE_BIN, startDatasette, type DatasetteServer } from "../pipeline/ops/datasette.ts";
+import { DATASETTE_BIN, PUBLIC_PLUGINS, startDatasette, type DatasetteServer } from "../pipeline/ops/datasette.ts";
 import { publish } from "../pipeline/publish/publish.ts";
 import { FAST_HTTP, fixedClock, memoryLogger, ROOT, runCli, runMain, tempDir, VIGIL_BIN } from "./helpers.ts";
 import { memorialSentence, type Person } from "../pipeline/normalize/memorial.ts";
@@ -378,6 +378,26 @@ test("pages render, plugins load, robots are turned away", async () => {
   assert.ok(plugins.includes("datasette-cluster-map") && plugins.includes("datasette-block-robots"), plugins.join(", "));
   const robots = await fetch(`${served.url}/robots.txt`);
   assert.match(await robots.text(), /Disallow: \//);
+});
+
+test("the public record loads only the plugins it serves: no map code on its pages; the private server keeps the maps", async () => {
+  const names = async (server: DatasetteServer) => ((await fetchJson(server, "/-/plugins.json")).body as Row[]).map((p) => String(p.name));
+  const maps = /cluster[-_]map|leaflet/i;
+  const privately = await names(served);
+  assert.ok(privately.includes("datasette-cluster-map") && privately.includes("datasette-leaflet"), privately.join(", "));
+  const publicly = await names(locked);
+  assert.deepEqual(publicly.filter((name) => maps.test(name)), [], "no map plugin in the public record");
+  assert.deepEqual(publicly.filter((name) => name.startsWith("datasette-")).sort(), [...PUBLIC_PLUGINS].sort(), publicly.join(", "));
+  for (const path of ["/", "/vigil", "/vigil/cases", "/vigil/covid_deaths", `/vigil/memorial?date=${DAY}`]) {
+    const [privatePage, publicPage] = await Promise.all([fetch(`${served.url}${path}`), fetch(`${locked.url}${path}`)]);
+    assert.match(await privatePage.text(), maps, `${path}: the private page carries the map plugins`);
+    const html = await publicPage.text();
+    assert.equal(publicPage.status, 200, path);
+    assert.doesNotMatch(html, maps, `${path}: map plugin code on a public page`);
+  }
+  const asset = await fetch(`${locked.url}/-/static-plugins/datasette-leaflet/leaflet-v1.7.1.js`);
+  await asset.arrayBuffer();
+  assert.equal(asset.status, 404, "the public server does not even hold the map scripts");
 });
 
 test("datasette --get answers the canned queries without a server", (t) => {

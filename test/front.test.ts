@@ -50,6 +50,8 @@ test("the door forwards, keeps 200 answers of the current snapshot, and forgets 
   front.point(b.url);
   let drained = false;
   const draining = front.drained(a.url).then(() => (drained = true));
+  // a turn of the event loop: a promise that had settled would have run its callback by now
+  await sleep(20);
   assert.equal(drained, false, "the old upstream is still answering");
   assert.equal((await slow).text, `a /slow 127.0.0.1:${front.port}`, "a request under way finishes where it started");
   await draining;

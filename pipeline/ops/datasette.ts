@@ -42,6 +42,13 @@ export const PUBLIC_SETTINGS: Readonly<Record<string, string>> = {
 /** vigil's own datasette plugins (the public record's cache headers), loaded for the public record only. */
 const PLUGINS_DIR = projectPath("datasette", "plugins");
 
+/**
+ * The installed plugins the public record serves: its feeds, its hashed URLs, its robots.txt. The
+ * map plugins stay with the private server: no map code reaches a public page. datasette 1.0 reads
+ * DATASETTE_LOAD_PLUGINS itself; for 0.65, datasette/plugins/vigil_load_plugins.py applies it.
+ */
+export const PUBLIC_PLUGINS: readonly string[] = ["datasette-atom", "datasette-hashed-urls", "datasette-block-robots"];
+
 /** The name the public record is served under, whatever its snapshot's file is called. */
 export const PUBLIC_DATABASE = "vigil";
 
@@ -126,7 +133,7 @@ export async function startDatasette(options: DatasetteOptions): Promise<Dataset
     name: "datasette",
     command: DATASETTE_BIN,
     args,
-    env: childEnv(process.env, { PYTHONUNBUFFERED: "1" }),
+    env: childEnv(process.env, { PYTHONUNBUFFERED: "1", ...(snapshot ? { DATASETTE_LOAD_PLUGINS: PUBLIC_PLUGINS.join(",") } : {}) }),
     readyUrl: `${url}/-/versions.json`,
     timeoutMs: options.startTimeoutMs ?? 30_000,
     log,
