@@ -22,8 +22,9 @@ loopback only, for the journalist: --host must be a loopback address.
 
 With --public: the public record, never the private database. It serves the latest snapshot that
 \`vigil publish\` wrote into --out (VIGIL_PUBLIC, default data/public), publishing one from --db first
-when there is none (or, on a first boot without a database yet, waiting for the first run to
-publish), and switches to each newer snapshot as it is published. The snapshot is served
+when there is none and the database holds a finished run (on a first boot, it waits for the first
+run to publish, or publishes itself a minute after a run that does not), and switches to each
+newer snapshot as it is published. The snapshot is served
 immutably under /vigil: no street addresses, coordinates or raw rows; no arbitrary SQL (the canned
 queries, table browsing, facets and search remain); its hash in its URLs (/vigil redirects to
 /vigil-<hash>), so every page and JSON answer is cacheable for long (Cache-Control: public); Atom

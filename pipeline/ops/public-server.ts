@@ -14,6 +14,8 @@ import { PUBLIC_DATABASE, startDatasette, type DatasetteServer } from "./dataset
 import { startFront, type Front } from "./front.ts";
 import { untilStopped, type ServeOptions } from "./private-server.ts";
 import { publish, readManifest } from "../publish/publish.ts";
+import { openDatabase } from "../store/db.ts";
+import { lastSuccess } from "../store/run-records.ts";
 import { fetchSnapshot, pruneReplica, readRemoteManifest, type Verified } from "../publish/replica.ts";
 import { HttpClient } from "../source/http.ts";
 import type { Manifest } from "../../schemas/publish.ts";
@@ -25,6 +27,8 @@ const REPLICA_POLL_MS = 5 * 60_000;
 const DRAIN_MS = 30_000;
 /** How often --public looks for a first snapshot or database, before there is either. */
 const WAIT_MS = 500;
+/** How long a first boot waits, once a run has succeeded, for that run to publish before publishing itself. */
+const PUBLISH_GRACE_MS = 60_000;
 
 /** A wait that never keeps the process alive once everything else is done (after Ctrl-C, say). */
 const idle = (ms: number) => sleep(ms, undefined, { ref: false });
@@ -108,12 +112,17 @@ function localSource(options: PublicServeOptions, out: string): SnapshotSource {
     pollMs: options.pollMs ?? WATCH_MS,
     async first() {
       let manifest = readManifest(out);
-      if (!manifest && !existsSync(db)) {
-        // a first boot: the first run has not finished yet, and it publishes (VIGIL_PUBLISH)
-        log.info("serve", `nothing published in ${out} and no database at ${db} yet: waiting for either`);
-        while (!manifest && !existsSync(db) && !signal.aborted) {
+      if (!manifest && !hasSucceeded(db)) {
+        // A first boot: the first run has not finished yet, and it publishes (VIGIL_PUBLISH). A
+        // database being written is not a record yet: publishing it could serve a half-loaded one.
+        log.info("serve", `nothing published in ${out} and no finished run in ${db} yet: waiting for the first publish`);
+        let succeededAt: number | undefined;
+        while (!manifest && !signal.aborted) {
           await idle(WAIT_MS);
           manifest = readManifest(out);
+          if (succeededAt === undefined && hasSucceeded(db)) succeededAt = Date.now();
+          // a run that does not publish: the record is there, serve it
+          if (succeededAt !== undefined && Date.now() - succeededAt > PUBLISH_GRACE_MS) break;
         }
       }
       if (!manifest) {
@@ -164,4 +173,19 @@ function replicaSource(options: PublicServeOptions, from: string): SnapshotSourc
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Whether the database at `db` holds a successful run: a record worth publishing. */
+function hasSucceeded(db: string): boolean {
+  if (!existsSync(db)) return false;
+  const reader = openDatabase(db, { readonly: true });
+  try {
+    return lastSuccess(reader) !== undefined;
+  } catch (error) {
+    // a database the first run has only begun to create has no runs table yet
+    if (error instanceof Error && /no such table: runs/.test(error.message)) return false;
+    throw error;
+  } finally {
+    reader.close();
+  }
 }
