@@ -102,6 +102,10 @@ export const summarySchema = z.object({
   source_name: words.describe("Who recorded the deaths, for source lines"),
   data_as_of_text: words.describe("For notes lines: when the data was last checked and last changed, in words"),
   record_note: words.describe("What the record covers, for the notes line under every chart and memorial"),
+  records_url: z
+    .url()
+    .nullable()
+    .describe("The public record's memorial query, to which a day (YYYY-MM-DD) is appended: where the memorial links each day's records; null without --records-url"),
   narrowed_on: isoDate.describe("The day the Medical Examiner stopped taking most COVID-19 deaths in hospitals and nursing homes: a later day without a recorded death does not mean nobody died"),
   no_deaths_text: z
     .object({ before: words, after: words })

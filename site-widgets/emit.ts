@@ -27,6 +27,10 @@ export interface WriteWidgetsOptions {
   asOf?: number;
   /** The site's own events (`--events FILE`), drawn with the built-in ones instead of those the database holds. */
   events?: readonly ChartEvent[];
+  /** The public record's address (`--records-url`): the memorial links each day to its records there. */
+  recordsUrl?: string;
+  /** The data is generated (`vigil demo`): every source line and note says so. */
+  generated?: boolean;
 }
 
 export interface WidgetsResult {
@@ -65,7 +69,11 @@ export async function writeWidgets(options: WriteWidgetsOptions): Promise<Widget
   });
 
   stage = performance.now();
-  const { files, charts } = await planSite(data, options.sourceUrl ?? sourceUrlFor(data.freshness), hugoBaseUrl(options.site) ?? "/");
+  const { files, charts } = await planSite(data, options.sourceUrl ?? sourceUrlFor(data.freshness), {
+    baseUrl: hugoBaseUrl(options.site) ?? "/",
+    recordsUrl: options.recordsUrl,
+    generated: options.generated ?? false,
+  });
   log.info("render", `${charts.length} charts, ${files.length} files`, { charts: charts.length, files: files.length, ms: elapsed(stage) });
 
   stage = performance.now();

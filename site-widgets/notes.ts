@@ -17,6 +17,12 @@ export const RECORD_NOTE =
   `Only deaths the Cook County Medical Examiner investigated are recorded; since ${dateInWords(NARROWED_ON)}, ` +
   "it no longer takes most COVID-19 deaths in hospitals and nursing homes.";
 
+/** Said first under everything the demo draws: its people are made up. */
+export const GENERATED_NOTE = "Generated data for the vigil demo: these are not real people, and this is not the Medical Examiner's record.";
+
+/** The demo's source line. */
+export const GENERATED_SOURCE = "vigil demo (generated data)";
+
 /** Where the rates' denominators come from, under the rates chart. */
 export const RATES_NOTE =
   `Rates are per 100,000 residents, from the U.S. Census Bureau's population estimates for Cook County for ${dateInWords(POPULATION_AS_OF)}, ` +

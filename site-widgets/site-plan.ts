@@ -14,6 +14,7 @@ import { renderSvg } from "./render-svg.ts";
 import { embedCode, embedFiles, escape } from "./embed.ts";
 import { PATHS } from "./site-paths.ts";
 import { buildSummary, dataAsOf, SOURCE_NAME } from "./summary.ts";
+import { GENERATED_NOTE, GENERATED_SOURCE } from "./notes.ts";
 import { siteTemplates, type SiteFile } from "./templates.ts";
 
 export type { SiteFile };
@@ -29,10 +30,23 @@ export async function buildChart(draft: ChartDraft): Promise<BuiltChart> {
   return { draft, svg: await renderSvg(draft), narrowSvg: await renderSvg(draft, SVG_NARROW), spec: json(vegaLiteSpecSchema, draft.spec, `${PATHS.static}/${chartFiles(draft.id).spec}`), csv: toCsv(draft.columns, draft.rows) };
 }
 
-export function buildManifest(charts: readonly ChartDraft[], freshness: Freshness, sourceUrl: string, baseUrl = "/"): ChartsManifest {
+/** What the site's files say beyond the data: where the site and its public record live, whether the data is made up. */
+export interface SiteOptions {
+  /** The site's base URL (Hugo's baseURL, ending in "/"), which the embed code names; "/" without one. */
+  baseUrl: string;
+  /** The public record's address (`--records-url`), where the memorial links each day's records. */
+  recordsUrl?: string;
+  /** Generated data (`vigil demo`): every source line and note says so. */
+  generated: boolean;
+}
+
+const DEFAULT_SITE: SiteOptions = { baseUrl: "/", generated: false };
+
+export function buildManifest(charts: readonly ChartDraft[], freshness: Freshness, sourceUrl: string, site: SiteOptions = DEFAULT_SITE): ChartsManifest {
+  const { baseUrl, generated } = site;
   return {
     schema_version: 1,
-    source_name: SOURCE_NAME,
+    source_name: generated ? GENERATED_SOURCE : SOURCE_NAME,
     source_url: sourceUrl,
     data_as_of_text: dataAsOf(freshness),
     data_last_changed: freshness.data_last_changed,
@@ -41,17 +55,22 @@ export function buildManifest(charts: readonly ChartDraft[], freshness: Freshnes
     charts: Object.fromEntries(
       charts.map((c) => [
         c.id,
-        { embed_code: embedCode(baseUrl, c.id, c.title), headline: firstSentence(c.description), title: c.title, columns: c.columns.map((name) => ({ name, label: columnLabel(name) })), notes: c.notes, description: c.description, ...chartFiles(c.id) },
+        {
+          embed_code: embedCode(baseUrl, c.id, c.title),
+          headline: firstSentence(c.description),
+          title: c.title,
+          columns: c.columns.map((name) => ({ name, label: columnLabel(name) })),
+          notes: generated ? `${GENERATED_NOTE} ${c.notes}` : c.notes,
+          description: c.description,
+          ...chartFiles(c.id),
+        },
       ]),
     ) as ChartsManifest["charts"],
   };
 }
 
-/**
- * Every file `vigil widgets` owns in the site, computed and validated, nothing written yet.
- * `baseUrl` is the site's (Hugo's baseURL, ending in "/"), which the embed code names.
- */
-export async function planSite(data: WidgetData, sourceUrl: string, baseUrl = "/"): Promise<{ files: SiteFile[]; charts: BuiltChart[] }> {
+/** Every file `vigil widgets` owns in the site, computed and validated, nothing written yet. */
+export async function planSite(data: WidgetData, sourceUrl: string, site: SiteOptions = DEFAULT_SITE): Promise<{ files: SiteFile[]; charts: BuiltChart[] }> {
   const files: SiteFile[] = [];
   const drafts = draftCharts(data);
   const charts = await Promise.all(drafts.map(buildChart));
@@ -74,11 +93,11 @@ export async function planSite(data: WidgetData, sourceUrl: string, baseUrl = "/
   for (const [year, days] of memorial) {
     files.push({ path: `${PATHS.data}/memorial/${year}.json`, content: memorialJson(days, `${PATHS.data}/memorial/${year}.json`) });
   }
-  const manifest = buildManifest(drafts, data.freshness, sourceUrl, baseUrl);
+  const manifest = buildManifest(drafts, data.freshness, sourceUrl, site);
   files.push(
-    { path: `${PATHS.data}/summary.json`, content: json(summarySchema, buildSummary(data, sourceUrl, memorial), `${PATHS.data}/summary.json`) },
+    { path: `${PATHS.data}/summary.json`, content: json(summarySchema, buildSummary(data, sourceUrl, memorial, site), `${PATHS.data}/summary.json`) },
     { path: `${PATHS.data}/charts.json`, content: json(chartsManifestSchema, manifest, `${PATHS.data}/charts.json`) },
-    ...embedFiles(charts, { baseUrl, manifest }, (chart) => dataTable(chart.draft, manifest)),
+    ...embedFiles(charts, { baseUrl: site.baseUrl, manifest }, (chart) => dataTable(chart.draft, manifest)),
   );
   files.push(...(await siteTemplates()));
   return { files, charts };

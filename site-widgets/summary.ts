@@ -2,7 +2,7 @@
 import type { MemorialYear, Summary } from "../schemas/widgets.ts";
 import { maxBy, peakAverage } from "./chart.ts";
 import { dateInWords, deaths, formatAverage, formatCount, instantDayInWords, instantInWords } from "./format.ts";
-import { NARROWED_ON, NO_DEATHS_TEXT, RECORD_NOTE } from "./notes.ts";
+import { GENERATED_NOTE, GENERATED_SOURCE, NARROWED_ON, NO_DEATHS_TEXT, RECORD_NOTE } from "./notes.ts";
 import { rateStats, ratesSummary } from "./rates.ts";
 import type { Freshness, WidgetData } from "./read.ts";
 
@@ -11,7 +11,16 @@ export const SOURCE_NAME = "Cook County Medical Examiner";
 /** The 7-day average's stats while the series is shorter than seven days. */
 const NO_AVERAGE_YET = "not yet (fewer than seven days)";
 
-export function buildSummary(data: WidgetData, sourceUrl: string, memorial: Map<string, MemorialYear>): Summary {
+/**
+ * `site` says where the public record lives (the memorial links each day to its records there) and
+ * whether the data is generated (the demo), which every note then says first.
+ */
+export function buildSummary(
+  data: WidgetData,
+  sourceUrl: string,
+  memorial: Map<string, MemorialYear>,
+  site: { recordsUrl?: string; generated: boolean } = { generated: false },
+): Summary {
   const { daily, freshness } = data;
   const figure = (d: (typeof daily)[number]) => ({ date: d.date, date_text: dateInWords(d.date), deaths: d.deaths, deaths_7day_avg: d.deaths_7day_avg });
   const total = daily.at(-1)!.cumulative_deaths;
@@ -37,9 +46,10 @@ export function buildSummary(data: WidgetData, sourceUrl: string, memorial: Map<
     last_checked_text: checked,
     run_id: freshness.run_id,
     source_url: sourceUrl,
-    source_name: SOURCE_NAME,
+    source_name: site.generated ? GENERATED_SOURCE : SOURCE_NAME,
     data_as_of_text: dataAsOf(freshness),
-    record_note: RECORD_NOTE,
+    record_note: site.generated ? `${GENERATED_NOTE} ${RECORD_NOTE}` : RECORD_NOTE,
+    records_url: site.recordsUrl === undefined ? null : `${site.recordsUrl}/vigil/memorial?date=`,
     narrowed_on: NARROWED_ON,
     no_deaths_text: NO_DEATHS_TEXT,
     memorial: { years: [...memorial.keys()], days: [...memorial.values()].reduce((n, year) => n + Object.keys(year).length, 0) },

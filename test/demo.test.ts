@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -75,6 +75,15 @@ test("vigil demo serves datasette and the site at the URLs it prints, and Ctrl-C
   assert.equal(memorial.status, 200);
   const people = (await memorial.json()) as Array<{ description: string }>;
   assert.ok(people.length > 10 && people.every((p) => /^An? \d+-year-old /.test(p.description)), JSON.stringify(people[0]));
+
+  // the demo says everywhere that its people are made up, and its source link works
+  const summary = JSON.parse(readFileSync(join(dir, "site", "data", "vigil", "summary.json"), "utf8"));
+  assert.equal(summary.source_name, "vigil demo (generated data)");
+  assert.match(summary.record_note, /^Generated data for the vigil demo: these are not real people/);
+  assert.equal((await fetch(summary.source_url)).status, 200, "the source link answers");
+  assert.equal((await fetch(`${summary.records_url}2020-12-01`)).status, 200, "a day's records answer");
+  const manifest = JSON.parse(readFileSync(join(dir, "site", "data", "vigil", "charts.json"), "utf8"));
+  for (const chart of Object.values(manifest.charts) as Array<{ notes: string }>) assert.match(chart.notes, /^Generated data for the vigil demo/);
 
   const site = stdout.match(/^ {2}site {7}(\S+)/m)?.[1];
   if (hugo) {

@@ -215,3 +215,19 @@ test("the CLI: --help, a missing --site, a post outside the site", async (t) => 
   assert.equal(unfrozen.code, 1);
   assert.match(unfrozen.stderr, /is not a page bundle/);
 });
+
+test("--records-url links the memorial's days to the public record; anything but an http(s) address is refused", async (t) => {
+  const { db, site } = setup(t);
+  syncRows(db, edgeRows(), "2026-11-26T12:00:00Z");
+  const linked = await runMain(["widgets", "--site", site, "--db", db, "--records-url", "https://data.news.example/"]);
+  assert.equal(linked.code, 0, linked.stderr);
+  assert.equal(summarySchema.parse(JSON.parse(read(site, "data/vigil/summary.json"))).records_url, "https://data.news.example/vigil/memorial?date=");
+  const plain = await runMain(["widgets", "--site", site, "--db", db]);
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.equal(summarySchema.parse(JSON.parse(read(site, "data/vigil/summary.json"))).records_url, null, "no link without it");
+  for (const bad of ["data.news.example", "ftp://data.news.example", "https://data.news.example/?x=1"]) {
+    const refused = await runMain(["widgets", "--site", site, "--db", db, "--records-url", bad]);
+    assert.equal(refused.code, 2, bad);
+    assert.match(refused.stderr, /--records-url must be an http\(s\) address/);
+  }
+});

@@ -14,6 +14,9 @@ import { covidRow, edgeRows, MARKUP_CAUSE, STREET, syncRows } from "./widgets-db
 import { buildFixtureSite, EVENTS_FIXTURE, hugo, listFiles, page, runHugo, widgets, type BuiltSite } from "./widgets-site.ts";
 import { builtInEvents } from "../pipeline/store/events.ts";
 
+/** The public record's address the memorial links to (--records-url). */
+const RECORDS = "https://data.vigil.example";
+
 const CHART_IDS = ["daily-deaths", "cumulative-deaths", "deaths-by-age-group", "deaths-by-race-ethnicity", "deaths-per-100k-by-race-ethnicity", "deaths-by-month"];
 const rows = () => [...generateCovidView({ seed: 4, count: 3000 }), ...edgeRows()];
 const dom = (html: string) => parseHTML(html).document;
@@ -23,7 +26,7 @@ const dom = (html: string) => parseHTML(html).document;
 let shared: BuiltSite;
 const cleanups: Array<() => void> = [];
 before(async () => {
-  shared = await buildFixtureSite({ after: (fn: () => void) => void cleanups.push(fn) }, rows(), ["--events", EVENTS_FIXTURE]);
+  shared = await buildFixtureSite({ after: (fn: () => void) => void cleanups.push(fn) }, rows(), ["--events", EVENTS_FIXTURE, "--records-url", RECORDS]);
 }, { timeout: 120_000 });
 after(() => {
   for (const fn of cleanups.reverse()) fn();
@@ -86,8 +89,12 @@ test("the fixture site builds with Hugo and every shortcode renders", { timeout:
     "The Cook County Medical Examiner recorded no COVID-19 deaths on June 15, 2022. Since April 1, 2022, it no longer records most COVID-19 deaths, " +
       "such as those in hospitals and nursing homes: this does not mean that nobody died of COVID-19 that day.",
   );
-  for (const section of sections) {
+  const days = ["2022-03-31", "2020-12-03", "2019-07-04", "2022-06-15"];
+  for (const [i, section] of sections.entries()) {
     assert.match(section.getAttribute("aria-label")!, /^People whose COVID-19 deaths the Cook County Medical Examiner recorded on /);
+    const records = section.querySelector(".vigil-memorial__records a")!;
+    assert.equal(records.getAttribute("href"), `${RECORDS}/vigil/memorial?date=${days[i]}`, "each day links to its records");
+    assert.match(records.textContent!, /^The records of [A-Z][a-z]+ \d{1,2}, \d{4}$/);
     const notes = section.querySelector(".vigil-memorial__notes")!;
     assert.match(notes.textContent!, /^Only deaths the Cook County Medical Examiner investigated are recorded; since April 1, 2022, it no longer takes most COVID-19 deaths in hospitals and nursing homes\. Source: Cook County Medical Examiner\. Data as of /);
     assert.equal(notes.querySelector("a")!.getAttribute("href"), summary.source_url);

@@ -149,6 +149,26 @@ export const EVENTS_OPTIONS: Record<string, OptionSpec> = {
   },
 };
 
+/** Where the memorial links each day's records (`vigil widgets`, `run`, `schedule`). */
+export const RECORDS_OPTIONS: Record<string, OptionSpec> = {
+  "records-url": {
+    type: "string",
+    arg: "URL",
+    env: "VIGIL_RECORDS_URL",
+    description: "the public record's address (vigil serve --public, e.g. https://data.example.org): the memorial links each day to its records there",
+  },
+};
+
+/** --records-url, checked: an http(s) address, without a trailing slash; undefined without it. */
+export function recordsUrlFlag(values: OptionValues): string | undefined {
+  const url = values["records-url"];
+  if (url === undefined || url === "") return undefined;
+  if (typeof url !== "string" || !/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(url.trim())) {
+    throw new UsageError(`--records-url must be an http(s) address such as https://data.example.org, got "${String(url)}"`);
+  }
+  return url.trim().replace(/\/+$/, "");
+}
+
 /** The --events file and its events, checked (a bad file is a usage error naming its line); undefined without it. */
 export function eventsFlag(values: OptionValues): { file: string; events: ChartEvent[] } | undefined {
   const file = values.events;

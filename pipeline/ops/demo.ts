@@ -66,7 +66,9 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 
     const result = await ingest({ config: { db, portal: portal.url, dataset: DEFAULTS.dataset }, log, now: options.now, signal });
     checkStopped(signal);
-    const written = await writeSite(db, site, out, options);
+    // chosen now: the site links each memorial day to its records there, and names it as the source
+    const datasettePort = port === 0 ? await freePort() : port;
+    const written = await writeSite(db, site, out, `http://127.0.0.1:${datasettePort}`, options);
     checkStopped(signal);
 
     const stage = performance.now();
@@ -80,7 +82,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       log.warn("demo", "Hugo is not installed: the site was written but not built", { site });
     }
 
-    const datasette: DatasetteServer = await startDatasette({ db, port, host: "127.0.0.1", log, signal });
+    const datasette: DatasetteServer = await startDatasette({ db, port: datasettePort, host: "127.0.0.1", log, signal });
     started.push({ name: "datasette", stop: datasette.stop });
 
     stdout.write(
@@ -109,12 +111,16 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   }
 }
 
-/** The fixture site with the widgets written into it, and the public record published (into `out` and the site). */
-async function writeSite(db: string, site: string, out: string, options: DemoOptions): Promise<{ snapshot: string }> {
+/**
+ * The fixture site with the widgets written into it, and the public record published (into `out`
+ * and the site). Every source line and note says the data is generated; the source link and the
+ * memorial's links to each day's records go to the demo's own datasette at `datasetteUrl`.
+ */
+async function writeSite(db: string, site: string, out: string, datasetteUrl: string, options: DemoOptions): Promise<{ snapshot: string }> {
   const stage = performance.now();
   cpSync(FIXTURE_SITE, site, { recursive: true });
   const { writeWidgets } = await import("../../site-widgets/emit.ts");
-  const widgets = await writeWidgets({ db, site, now: options.now, log: options.log });
+  const widgets = await writeWidgets({ db, site, now: options.now, log: options.log, generated: true, sourceUrl: `${datasetteUrl}/`, recordsUrl: datasetteUrl });
   const { publish } = await import("../publish/publish.ts");
   const published = await publish({ db, out, site, now: options.now, log: options.log });
   options.log.info("demo", `site copied to ${site} with ${widgets.written.length} widget files; public record ${published.manifest.file}`, { site, ms: elapsed(stage) });

@@ -42,6 +42,8 @@ export interface NightlyOptions {
   backup?: { to: string; keep: number; then?: string };
   /** The site's events file (`--events`), read at each run; the events table then holds its events and the built-in ones. */
   events?: string;
+  /** The public record's address, where the memorial links each day's records (`--records-url`). */
+  recordsUrl?: string;
   /** Where the hook's own output goes. */
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
@@ -126,7 +128,7 @@ async function dataSteps(options: NightlyOptions, ingested: Guard, running: Guar
   const site = config.site;
   const widgets = await runStep<WidgetsResult>([ingested, () => (site ? undefined : "no --site"), running], async () => {
     const { writeWidgets } = await import("../../site-widgets/emit.ts");
-    return writeWidgets({ db: config.db, site: site as string, now: options.now, log });
+    return writeWidgets({ db: config.db, site: site as string, now: options.now, log, recordsUrl: options.recordsUrl });
   });
   const out = options.publish;
   // the snapshot's hash says whether anything published changed: an unchanged record writes nothing
