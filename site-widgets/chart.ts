@@ -102,7 +102,7 @@ export function vegaLite(id: ChartId, description: string, parse: Record<string,
     ...body,
     // Marks and axes stay out of the accessibility tree: a screen reader hears the description (the
     // takeaway), and the data is a table under the chart, not a thousand points to step through.
-    config: { aria: false, view: { stroke: null }, axis: { labelFontSize: 11, titleFontSize: 11, titleFontWeight: "normal" } },
+    config: { aria: false, mark: { aria: false }, view: { stroke: null }, axis: { labelFontSize: 11, titleFontSize: 11, titleFontWeight: "normal" } },
     usermeta: { vigil: { chart: id, dark: { ...PALETTE.dark } } },
   };
 }
