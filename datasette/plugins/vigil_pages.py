@@ -1,0 +1,96 @@
+"""
+What vigil's datasette pages add (loaded by `vigil serve`, private and public, with --plugins-dir).
+
+- A case number links to the case's row and to its corrections (the revisions query for that case),
+  wherever it shows: the people, the cases, the memorial, the correction log.
+- A refused SQL query explains itself: the public record runs only its canned queries, and the
+  page (or the JSON answer) says so and points to them and to the download, instead of a bare
+  "Forbidden". The answer is still a 403.
+"""
+from urllib.parse import quote
+
+from datasette import Response, hookimpl
+from datasette.utils import tilde_encode
+from datasette.views.base import DatasetteError
+from markupsafe import Markup
+
+# Where a casenumber names a case of the record (a refused row's may name none); canned queries
+# (table None) show the cases' own numbers.
+CASE_TABLES = {"cases", "covid_deaths", "case_revisions"}
+
+
+@hookimpl
+def render_cell(value, column, table, database, datasette):
+    if column != "casenumber" or not isinstance(value, str) or not value.strip():
+        return None
+    if table is not None and table not in CASE_TABLES:
+        return None
+    row = datasette.urls.row(database, "cases", tilde_encode(value))
+    corrections = "{}?casenumber={}".format(datasette.urls.query(database, "revisions"), quote(value))
+    return Markup(
+        '<span class="vigil-case-links"><a href="{}">{}</a>'
+        '<a class="vigil-corrections" href="{}" aria-label="corrections to {}">corrections</a></span>'
+    ).format(row, value, corrections, value)
+
+
+def _database(datasette):
+    names = [name for name, db in datasette.databases.items() if not db.is_memory and name != "_internal"]
+    return names[0] if names else None
+
+
+REFUSED_TITLE = "This public record runs only its own queries"
+
+
+def _refused_text(datasette):
+    db = _database(datasette)
+    queries = "{}#queries".format(datasette.urls.path(tilde_encode(db))) if db else "/"
+    download = datasette.urls.path(tilde_encode(db) + ".db") if db else "/"
+    return db, queries, download
+
+
+async def _refused(datasette, request):
+    db, queries, download = _refused_text(datasette)
+    plain = (
+        "Arbitrary SQL (and ?_where=) is turned off on this public record: it answers the queries it "
+        "documents, so it stays fast and safe for everyone. Use one of its canned queries ({}), filter, "
+        "facet and search its tables, or download the whole database ({}) and query it on your own "
+        "machine with sqlite3 or datasette."
+    ).format(queries, download)
+    if request.path.split("?")[0].endswith(".json"):
+        return Response.json({"ok": False, "status": 403, "title": REFUSED_TITLE, "error": plain}, status=403)
+    message = Markup(
+        "<p>Arbitrary SQL is turned off on this public record: it answers the queries it documents, "
+        "so it stays fast and safe for everyone.</p>"
+        '<ul><li>Use one of its <a href="{}">canned queries</a>: the memorial, deaths per day, the '
+        "corrections, the rates and more, each with its own parameters.</li>"
+        "<li>Filter, facet and search the tables, such as the people in <code>covid_deaths</code>.</li>"
+        '<li>Or <a href="{}">download the whole database</a> (its SHA-256 is on the database page) '
+        "and run any SQL you like on your own machine, with <code>sqlite3</code> or datasette.</li></ul>"
+    ).format(queries, download)
+    html = await datasette.render_template(
+        "error.html", {"title": REFUSED_TITLE, "error": message, "status": 403}, request=request
+    )
+    return Response.html(html, status=403)
+
+
+@hookimpl
+def forbidden(datasette, request, message):
+    if message != "execute-sql":
+        return None
+
+    async def inner():
+        return await _refused(datasette, request)
+
+    return inner
+
+
+@hookimpl
+def handle_exception(datasette, request, exception):
+    # datasette refuses ?_where= with this error rather than a Forbidden
+    if not (isinstance(exception, DatasetteError) and exception.status == 403 and "_where=" in str(exception.message)):
+        return None
+
+    async def inner():
+        return await _refused(datasette, request)
+
+    return inner
