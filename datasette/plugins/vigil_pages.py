@@ -20,10 +20,13 @@ CASE_TABLES = {"cases", "covid_deaths", "case_revisions"}
 
 
 @hookimpl
-def render_cell(value, column, table, database, datasette):
+def render_cell(row, value, column, table, database, datasette):
     if column != "casenumber" or not isinstance(value, str) or not value.strip():
         return None
     if table is not None and table not in CASE_TABLES:
+        return None
+    # the rejects query lists refused rows, whose case may not exist
+    if table is None and "reasons" in (row.keys() if hasattr(row, "keys") else ()):
         return None
     row = datasette.urls.row(database, "cases", tilde_encode(value))
     corrections = "{}?casenumber={}".format(datasette.urls.query(database, "revisions"), quote(value))
