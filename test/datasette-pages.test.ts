@@ -129,6 +129,18 @@ test("covid_deaths shows its search box in the first screen, the column descript
   }
 });
 
+test("the memorial shows its people before its SQL, which is a click away", async () => {
+  for (const [name, server] of servers()) {
+    const { page, close } = await open(server, `/vigil/memorial?date=${DAY}`);
+    const top = await page.evaluate(() => document.querySelector("table.rows-and-columns")!.getBoundingClientRect().top);
+    assert.ok(top < DESKTOP.height, `${name}: the people start at ${top} px`);
+    assert.equal(await page.$("pre#sql-query, textarea#sql-editor"), null, "no SQL until asked");
+    await page.goto(`${server.url}/vigil/memorial?date=${DAY}&_show_sql=1`);
+    assert.match((await page.textContent("section.content")) ?? "", /memorial_sentence AS description/);
+    await close();
+  }
+});
+
 test("a case number links to the case and to its corrections", async () => {
   const { page, close } = await open(live, `/vigil/covid_deaths?casenumber=${corrected.casenumber}`);
   const links = await page.$$eval("td.col-casenumber a", (as) => as.map((a) => [a.textContent, (a as HTMLAnchorElement).href]));
@@ -167,7 +179,7 @@ test("the row page reads top to bottom, one field per line under its name", asyn
 });
 
 test("nothing scrolls sideways on a 390 px phone: the memorial, the database page with its SQL and hash, the tables, a row", async () => {
-  const paths = ["/", "/vigil", `/vigil/memorial?date=${DAY}`, "/vigil/memorial", "/vigil/covid_deaths", `/vigil/cases/${corrected.casenumber}`, "/vigil/daily_deaths", "/vigil/revisions", "/vigil?sql=select+1"];
+  const paths = ["/", "/vigil", `/vigil/memorial?date=${DAY}`, "/vigil/memorial?_show_sql=1", "/vigil/by_month", "/vigil/covid_deaths", `/vigil/cases/${corrected.casenumber}`, "/vigil/daily_deaths", "/vigil/revisions", "/vigil?sql=select+1"];
   for (const [name, server] of servers()) {
     for (const path of paths) {
       const { page, close } = await open(server, path, { viewport: PHONE });
