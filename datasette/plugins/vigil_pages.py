@@ -44,15 +44,16 @@ def _database(datasette):
 REFUSED_TITLE = "This public record runs only its own queries"
 
 
-def _refused_text(datasette):
+def _refused_links(datasette):
+    """The database page's list of canned queries and the download, at their stable URLs."""
     db = _database(datasette)
-    queries = "{}#queries".format(datasette.urls.path(tilde_encode(db))) if db else "/"
-    download = datasette.urls.path(tilde_encode(db) + ".db") if db else "/"
-    return db, queries, download
+    if db is None:
+        return "/", "/"
+    return "{}#queries".format(datasette.urls.path(tilde_encode(db))), datasette.urls.path(tilde_encode(db) + ".db")
 
 
 async def _refused(datasette, request):
-    db, queries, download = _refused_text(datasette)
+    queries, download = _refused_links(datasette)
     plain = (
         "Arbitrary SQL (and ?_where=) is turned off on this public record: it answers the queries it "
         "documents, so it stays fast and safe for everyone. Use one of its canned queries ({}), filter, "
@@ -61,17 +62,8 @@ async def _refused(datasette, request):
     ).format(queries, download)
     if request.path.split("?")[0].endswith(".json"):
         return Response.json({"ok": False, "status": 403, "title": REFUSED_TITLE, "error": plain}, status=403)
-    message = Markup(
-        "<p>Arbitrary SQL is turned off on this public record: it answers the queries it documents, "
-        "so it stays fast and safe for everyone.</p>"
-        '<ul><li>Use one of its <a href="{}">canned queries</a>: the memorial, deaths per day, the '
-        "corrections, the rates and more, each with its own parameters.</li>"
-        "<li>Filter, facet and search the tables, such as the people in <code>covid_deaths</code>.</li>"
-        '<li>Or <a href="{}">download the whole database</a> (its SHA-256 is on the database page) '
-        "and run any SQL you like on your own machine, with <code>sqlite3</code> or datasette.</li></ul>"
-    ).format(queries, download)
     html = await datasette.render_template(
-        "error.html", {"title": REFUSED_TITLE, "error": message, "status": 403}, request=request
+        "vigil_refused.html", {"title": REFUSED_TITLE, "queries": queries, "download": download}, request=request
     )
     return Response.html(html, status=403)
 
