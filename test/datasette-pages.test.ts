@@ -5,6 +5,7 @@
  * bottom, nothing scrolls sideways on a 390 px phone, dark mode follows the reader, a refused SQL
  * query explains itself, the public table page stays small and a large load is one short feed
  * entry. The record is the realistic ~15k-case fixture view, loaded at once as a backfill would.
+ * With UPDATE_SCREENSHOTS=1, the public covid_deaths page on a phone goes to docs/screenshots/.
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -124,6 +125,9 @@ test("covid_deaths shows its search box in the first screen, the column descript
       assert.ok(layout.described >= 40, `${layout.described} columns described`);
       assert.equal(layout.outside, 0, "no description list outside the details");
       assert.equal(layout.rows, 25, "25 people a page");
+      if (process.env.UPDATE_SCREENSHOTS === "1" && server === record && viewport === PHONE) {
+        await page.screenshot({ path: join(ROOT, "docs", "screenshots", "datasette-covid-deaths-phone.png") });
+      }
       await close();
     }
   }
@@ -150,6 +154,7 @@ test("a case number links to the case and to its corrections", async () => {
   assert.ok(changes.some(([field, value]) => field === "age" && value === "47"), JSON.stringify(changes));
   await page.goto(String(links[0][1]));
   assert.equal((await page.textContent("h1"))?.trim(), `cases: ${corrected.casenumber}`);
+  assert.equal(await page.title(), `cases: ${corrected.casenumber}`, "the tab names the case");
   await close();
   // the public memorial's case numbers lead into the public record too
   const memorial = await html(record, `/vigil/memorial?date=${DAY}`);
