@@ -51,7 +51,8 @@ async def render_feed(datasette, request, sql, columns, rows, database, table, q
     fg.id(stable)
     fg.link(href=stable, rel="self")
     fg.link(href=urljoin(base, tilde_encode(query_name)), rel="alternate")
-    fg.title(datasette.metadata(database=database)["queries"][query_name]["title"])
+    query = (datasette.metadata(database=database) or {}).get("queries", {}).get(query_name)
+    fg.title(query.get("title", query_name) if isinstance(query, dict) else query_name)
     fg.updated(max(row["atom_updated"] for row in rows) if rows else await _last_run(datasette, database))
     for row in reversed(rows):
         entry = fg.add_entry()
