@@ -110,3 +110,41 @@ export function nextNight(first: RawRow[], day: string) {
   ];
   return { second, onDay, corrected, withdrawn };
 }
+
+export interface Feed {
+  id: string;
+  self: string;
+  updated: string;
+  entries: Array<{ id: string; title: string; updated: string; link: string; type: string; content: string }>;
+}
+
+/** A feed as a real XML parser reads it (Python's xml.etree, from the standard library). */
+export function parseAtom(xml: string): Feed {
+  const script = `
+import json, sys, xml.etree.ElementTree as ET
+ns = {"a": "http://www.w3.org/2005/Atom"}
+root = ET.fromstring(sys.stdin.buffer.read())
+assert root.tag == "{http://www.w3.org/2005/Atom}feed", root.tag
+for required in ("a:id", "a:title", "a:updated"):
+    assert root.find(required, ns) is not None, required
+def link(e, rel):
+    found = [l.get("href") for l in e.findall("a:link", ns) if l.get("rel", "alternate") == rel]
+    return found[0] if found else ""
+entries = []
+for e in root.findall("a:entry", ns):
+    content = e.find("a:content", ns)
+    entries.append({"id": e.find("a:id", ns).text, "title": e.find("a:title", ns).text, "updated": e.find("a:updated", ns).text,
+                    "link": link(e, "alternate"), "type": content.get("type"), "content": content.text or ""})
+print(json.dumps({"id": root.find("a:id", ns).text, "self": link(root, "self"), "updated": root.find("a:updated", ns).text, "entries": entries}))
+`;
+  const parsed = spawnSync("python3", ["-c", script], { input: xml, encoding: "utf8" });
+  assert.equal(parsed.status, 0, parsed.stderr);
+  return JSON.parse(parsed.stdout) as Feed;
+}
+
+/** The items of an entry's HTML list as text, and every link in it. */
+export function listItems(html: string): { items: string[]; links: string[] } {
+  const items = [...html.matchAll(/<li>([\s\S]*?)<\/li>/g)].map((m) => m[1].replace(/<[^>]+>/g, "").replace(/&amp;/g, "&"));
+  const links = [...html.matchAll(/href="([^"]+)"/g)].map((m) => m[1].replace(/&amp;/g, "&"));
+  return { items, links };
+}

@@ -7,7 +7,7 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -21,7 +21,7 @@ import { nightly } from "../pipeline/ops/nightly.ts";
 import { startDatasette, type DatasetteServer } from "../pipeline/ops/datasette.ts";
 import { publish, readManifest, type PublishResult } from "../pipeline/publish/publish.ts";
 import type { RawRow } from "../schemas/source-columns.ts";
-import { ensureDatasette } from "./datasette-helpers.ts";
+import { ensureDatasette, listItems, parseAtom } from "./datasette-helpers.ts";
 import { FAST_HTTP, fixedClock, memoryLogger, ROOT, VIGIL_BIN } from "./helpers.ts";
 
 const DATASET = "3trz-enys";
@@ -263,38 +263,49 @@ test("the public server answers every query from its snapshot while an ingest wr
   assert.deepEqual(JSON.parse((await get("/vigil/daily_deaths.json?_shape=array")).text), expected, "the snapshot, not the live database");
 });
 
-/** The feed's entries as a real XML parser reads them (Python's xml.etree, from the standard library). */
-function atomEntries(xml: string): Array<{ id: string; title: string; updated: string; content: string }> {
-  const script = `
-import json, sys, xml.etree.ElementTree as ET
-ns = {"a": "http://www.w3.org/2005/Atom"}
-root = ET.fromstring(sys.stdin.buffer.read())
-assert root.tag == "{http://www.w3.org/2005/Atom}feed", root.tag
-for required in ("a:id", "a:title", "a:updated"):
-    assert root.find(required, ns) is not None, required
-print(json.dumps([{k: (e.find("a:" + k, ns).text or "") for k in ("id", "title", "updated", "content")} for e in root.findall("a:entry", ns)]))
-`;
-  const parsed = spawnSync("python3", ["-c", script], { input: xml, encoding: "utf8" });
-  assert.equal(parsed.status, 0, parsed.stderr);
-  return JSON.parse(parsed.stdout);
-}
-
-test("the feeds are Atom: people added and corrections, by run, in the memorial's words", async () => {
-  const added = atomEntries((await get("/vigil/new_deaths.atom")).text);
+test("the feeds are Atom at URLs that never change: people added and corrections, by run, each entry linked, its people listed", async () => {
+  const addedFeed = parseAtom((await get("/vigil/new_deaths.atom")).text);
+  assert.equal(addedFeed.id, `${server.url}/vigil/new_deaths.atom`, "the feed's id is its stable URL, not the snapshot's hashed one");
+  assert.equal(addedFeed.self, addedFeed.id);
+  const added = addedFeed.entries;
   const runs = [firstPublish.manifest.run_id, latest.manifest.run_id];
   assert.deepEqual(added.map((e) => e.id).sort(), runs.map((run) => `tag:vigil,2026:new-deaths/run-${run}`).sort());
   const night = added.find((e) => e.id.endsWith(`run-${runs[1]}`))!;
-  assert.equal(night.title, `1 people added to the memorial by run ${runs[1]}`);
-  assert.equal(night.content, "2021-01-05: An 8-year-old girl from Oak Park.");
+  assert.equal(night.title, `1 person added to the memorial by run ${runs[1]}`);
+  assert.equal(night.link, `${server.url}/vigil/covid_deaths?first_run_id=${runs[1]}`);
+  assert.equal(night.type, "html");
+  const { items, links } = listItems(night.content);
+  assert.deepEqual(items, ["2021-01-05: An 8-year-old girl from Oak Park. (ME2022-05900)"]);
+  assert.deepEqual(links, [`${server.url}/vigil/memorial?date=2021-01-05`, `${server.url}/vigil/cases/ME2022-05900`]);
   const firstNight = added.find((e) => e.id.endsWith(`run-${runs[0]}`))!;
-  assert.match(firstNight.content, /^2020-12-01: A 61-year-old woman from Chicago\.$/m);
+  // the first night loads 400 people at once: summarised, with a link to them, not one huge entry
+  const firstCount = (await (await fetch(`${server.url}/vigil/covid_deaths.json?first_run_id=${runs[0]}&_size=0`)).json()) as { filtered_table_rows_count: number };
+  assert.ok(firstCount.filtered_table_rows_count > 100);
+  assert.equal(firstNight.title, `${firstCount.filtered_table_rows_count} people added to the memorial by run ${runs[0]}`);
+  assert.deepEqual(listItems(firstNight.content).items, [], "no list of hundreds");
+  assert.match(firstNight.content, new RegExp(`added ${firstCount.filtered_table_rows_count} people .* too many to list here`));
+  assert.ok(listItems(firstNight.content).links.includes(`${server.url}/vigil/covid_deaths?first_run_id=${runs[0]}`));
+  assert.ok(firstNight.content.length < 1000, `${firstNight.content.length} characters`);
+  // every link of the feed answers, through the stable URL's redirect to the snapshot
+  for (const link of new Set([night.link, ...links, firstNight.link])) {
+    const page = await fetch(link);
+    assert.equal(page.status, 200, link);
+    assert.match(page.url, /\/vigil-[0-9a-f]{7}\//, `${link} reaches the snapshot`);
+  }
+  const people = await (await fetch(`${night.link.replace("covid_deaths?", "covid_deaths.json?_shape=array&")}`)).json();
+  assert.deepEqual((people as Array<{ casenumber: string }>).map((p) => p.casenumber), ["ME2022-05900"], "the entry's link lists the people the run added");
 
-  const corrections = atomEntries((await get("/vigil/corrections.atom")).text);
+  const correctionsFeed = parseAtom((await get("/vigil/corrections.atom")).text);
+  assert.equal(correctionsFeed.id, `${server.url}/vigil/corrections.atom`);
+  assert.equal(correctionsFeed.self, correctionsFeed.id);
+  const corrections = correctionsFeed.entries;
   assert.deepEqual(corrections.map((e) => e.id), [`tag:vigil,2026:corrections/run-${runs[1]}`]);
-  const lines = corrections[0].content.split("\n");
-  assert.ok(lines.includes(`${corrected.casenumber} age: ${corrected.age} -> 44`), lines.join(" | "));
-  assert.ok(lines.includes(`${withdrawn.casenumber} withdrawn by the county`), lines.join(" | "));
+  assert.equal(corrections[0].link, `${server.url}/vigil/case_revisions?run_id=${runs[1]}&change__not=added`);
+  const lines = listItems(corrections[0].content).items;
+  assert.ok(lines.includes(`${corrected.casenumber} age: ${corrected.age} → 44 (its corrections)`), lines.join(" | "));
+  assert.ok(lines.includes(`${withdrawn.casenumber} withdrawn by the county (its corrections)`), lines.join(" | "));
   assert.ok(!lines.some((line) => /incident_address|SENTINEL/.test(line)), "a withheld field's correction is not listed");
+  assert.ok(listItems(corrections[0].content).links.includes(`${server.url}/vigil/revisions?casenumber=${corrected.casenumber}`));
 });
 
 test("`vigil run --publish` publishes into the folder and the site, and only when the record changed", async () => {

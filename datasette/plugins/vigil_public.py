@@ -1,5 +1,6 @@
 """
-Caching for the public record (loaded only by `vigil serve --public`, with --plugins-dir).
+Caching for the public record (loaded by `vigil serve` with --plugins-dir; it acts only when the
+served database is an immutable snapshot, as `vigil serve --public` serves it).
 
 The public snapshot never changes while it is served: datasette-hashed-urls puts its hash in every
 database URL and marks those answers cacheable for a year. This plugin gives every other successful
@@ -15,12 +16,16 @@ PAGE_MAX_AGE = 3600
 REDIRECT_MAX_AGE = 60
 
 
+def _serves_snapshot(datasette):
+    return any(not db.is_mutable and not db.is_memory for db in datasette.databases.values())
+
+
 @hookimpl(trylast=True)
 def asgi_wrapper(datasette):
     def wrap(app):
         @wraps(app)
         async def with_cache_headers(scope, receive, send):
-            if scope.get("type") != "http" or scope.get("method") not in ("GET", "HEAD"):
+            if scope.get("type") != "http" or scope.get("method") not in ("GET", "HEAD") or not _serves_snapshot(datasette):
                 await app(scope, receive, send)
                 return
 

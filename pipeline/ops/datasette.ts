@@ -39,8 +39,15 @@ export const PUBLIC_SETTINGS: Readonly<Record<string, string>> = {
   default_allow_sql: "off",
 };
 
-/** vigil's own datasette plugins (the public record's cache headers), loaded for the public record only. */
+/**
+ * vigil's own datasette plugins (case-number links, feeds, the refused-SQL page; the public record's
+ * cache headers, which apply only to an immutable snapshot), its page templates and its stylesheet.
+ */
 const PLUGINS_DIR = projectPath("datasette", "plugins");
+const TEMPLATES_DIR = projectPath("datasette", "templates");
+const STATIC_DIR = projectPath("datasette", "static");
+/** Where the stylesheet is served: /assets/vigil.css (metadata.yml's extra_css_urls names it). */
+export const STATIC_MOUNT = "assets";
 
 /**
  * The installed plugins the public record serves: its feeds, its hashed URLs, its robots.txt. The
@@ -111,7 +118,7 @@ export async function startDatasette(options: DatasetteOptions): Promise<Dataset
     }
     const inspect = join(dir, "inspect.json");
     await inspectSnapshot(dbPath, inspect, log);
-    args.push("-i", dbPath, "--inspect-file", inspect, "--plugins-dir", PLUGINS_DIR);
+    args.push("-i", dbPath, "--inspect-file", inspect);
   } else {
     dbPath = resolve(options.db);
     // Creates a brand-new database and applies migrations, so datasette always sees the full schema.
@@ -125,6 +132,7 @@ export async function startDatasette(options: DatasetteOptions): Promise<Dataset
 
   const settings = { ...DATASETTE_SETTINGS, ...(snapshot ? PUBLIC_SETTINGS : {}) };
   args.push("--metadata", metadataPath, "--host", host, "--port", String(port));
+  args.push("--plugins-dir", PLUGINS_DIR, "--template-dir", TEMPLATES_DIR, "--static", `${STATIC_MOUNT}:${STATIC_DIR}`);
   for (const [name, value] of Object.entries(settings)) args.push("--setting", name, value);
   if (options.cors) args.push("--cors");
 
