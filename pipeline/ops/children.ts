@@ -201,7 +201,10 @@ export function freePort(host = "127.0.0.1"): Promise<number> {
   });
 }
 
-/** Resolves when the signal fires (at once if it already has). */
+/**
+ * Resolves when the signal fires (at once if it already has). Its listener stays until then: for a
+ * wait as long as the process, never once per poll or request (see nextPoll in public-server.ts).
+ */
 export function aborted(signal: AbortSignal): Promise<void> {
   return new Promise<void>((done) => {
     if (signal.aborted) done();

@@ -113,8 +113,12 @@ class InFlight {
       if (ended) return;
       ended = true;
       const left = (this.counts.get(key) ?? 1) - 1;
-      this.counts.set(key, left);
-      if (left === 0) for (const wake of this.waiting.get(key)?.splice(0) ?? []) wake();
+      if (left > 0) return void this.counts.set(key, left);
+      // an upstream switched away from is never asked again: forget it rather than keep a zero per switch
+      this.counts.delete(key);
+      const waiting = this.waiting.get(key) ?? [];
+      this.waiting.delete(key);
+      for (const wake of waiting) wake();
     };
   }
 

@@ -9,7 +9,6 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { aborted } from "./children.ts";
 import { PUBLIC_DATABASE, startDatasette, type DatasetteServer } from "./datasette.ts";
 import { startFront, type Front } from "./front.ts";
 import { untilStopped, type ServeOptions } from "./private-server.ts";
@@ -63,19 +62,49 @@ export async function servePublic(options: PublicServeOptions): Promise<number> 
     server = await serveSnapshot(current, options);
     front.point(server.url);
     options.stdout.write(`serving the public record ${current.manifest.file} at ${front.url}/${PUBLIC_DATABASE} (Ctrl-C stops it)\n`);
+    let exited = exitSignal(server);
     for (;;) {
-      const ended = await Promise.race([aborted(options.signal).then(() => undefined), server.exited, idle(source.pollMs).then(() => "poll" as const)]);
-      if (ended !== "poll") return await untilStopped(server, ended, options);
+      if ((await nextPoll(source.pollMs, [options.signal, exited])) === "stop") {
+        return await untilStopped(server, options.signal.aborted ? undefined : await server.exited, options);
+      }
       const newer = await source.newer(current.manifest);
       if (!newer || options.signal.aborted) continue;
       const next = await switchTo(newer, current, server, front, options);
-      if (next) [server, current] = [next, newer];
+      if (next) [server, current, exited] = [next, newer, exitSignal(next)];
     }
   } finally {
     await server?.stop();
     await front.close();
     await source.close();
   }
+}
+
+/**
+ * Waits for the next poll: "poll" after `ms`, or "stop" as soon as one of `signals` fires. It
+ * leaves nothing attached to them once it returns: the process's signal lives for months, and a
+ * listener (or a promise reaction, as Promise.race leaves on a promise that never settles) per poll
+ * adds up, with a MaxListenersExceededWarning past ten.
+ */
+function nextPoll(ms: number, signals: AbortSignal[]): Promise<"poll" | "stop"> {
+  return new Promise((done) => {
+    const finish = (why: "poll" | "stop") => {
+      clearTimeout(timer);
+      for (const signal of signals) signal.removeEventListener("abort", stop);
+      done(why);
+    };
+    const stop = () => finish("stop");
+    // never keeps the process alive once everything else is done (after Ctrl-C, say)
+    const timer = setTimeout(() => finish("poll"), ms).unref();
+    for (const signal of signals) signal.addEventListener("abort", stop, { once: true });
+    if (signals.some((signal) => signal.aborted)) stop();
+  });
+}
+
+/** Fires when `server` exits: one reaction on its `exited` for as long as it serves, not one per poll. */
+function exitSignal(server: DatasetteServer): AbortSignal {
+  const exited = new AbortController();
+  void server.exited.then(() => exited.abort());
+  return exited.signal;
 }
 
 /** A datasette of its own on a free loopback port, for the door to point at. */

@@ -65,8 +65,9 @@ export async function fetchSnapshot(from: string, manifest: Manifest, dir: strin
   const temp = join(dir, `.${manifest.file}.download-${process.pid}`);
   const hash = createHash("sha256");
   let bytes = 0;
-  const fd = openSync(temp, "w");
+  let fd = -1;
   try {
+    fd = openSync(temp, "w");
     // Written as it flows, never paused: undici trips over a server that closes the connection
     // while its reader is paused (plain HTTP/1.0 static servers do), and a sync write is quick.
     await new Promise<void>((done, fail) => {
@@ -88,6 +89,8 @@ export async function fetchSnapshot(from: string, manifest: Manifest, dir: strin
     }
     renameIntoPlace(temp, path);
   } finally {
+    // a response left unread holds its connection, and its listener on the process's signal
+    source.destroy();
     try {
       closeSync(fd);
     } catch {

@@ -145,6 +145,8 @@ export class HttpClient {
     if (this.options.appToken) headers["x-app-token"] = this.options.appToken;
     const { agent, request } = await this.connection();
     try {
+      // undici takes its listener off the (long-lived) signal when the response body closes: every
+      // caller reads each body to its end or destroys it, or the listener stays for the process's life
       return await request(url, { method: "GET", headers, dispatcher: agent, signal: this.options.signal });
     } catch (error) {
       if (this.options.signal?.aborted) throw this.options.signal.reason ?? error;
