@@ -4,7 +4,8 @@
  * first screen, case numbers lead to the case and its corrections, the row page reads top to
  * bottom, nothing scrolls sideways on a 390 px phone, dark mode follows the reader, a refused SQL
  * query explains itself, the public table page stays small and a large load is one short feed
- * entry. The record is the realistic ~15k-case fixture view, loaded at once as a backfill would.
+ * entry; axe-core finds no WCAG 2.1 A or AA violation on the public home, table, row and memorial
+ * pages, light or dark. The record is the realistic ~15k-case fixture view, loaded at once as a backfill would.
  * With UPDATE_SCREENSHOTS=1, the public covid_deaths page on a phone goes to docs/screenshots/.
  */
 import { after, before, test } from "node:test";
@@ -18,6 +19,7 @@ import { startPortal, type FixturePortal } from "../fixtures/portal.ts";
 import { ingest } from "../pipeline/ingest/ingest.ts";
 import { startDatasette, type DatasetteServer } from "../pipeline/ops/datasette.ts";
 import { publish } from "../pipeline/publish/publish.ts";
+import { audit } from "./a11y-helpers.ts";
 import { ensureDatasette, listItems, nextNight, parseAtom } from "./datasette-helpers.ts";
 import { FAST_HTTP, fixedClock, memoryLogger, ROOT } from "./helpers.ts";
 import { requireTool } from "./widgets-site.ts";
@@ -287,4 +289,19 @@ test("a load of ~15,000 people is one short feed entry with a link to them; the 
   assert.equal(corrections.self, corrections.id);
   assert.deepEqual(corrections.entries, [], "no placeholder entry before the first correction");
   assert.equal(Date.parse(corrections.updated), Date.parse("2026-11-25T12:00:00Z"), `dated by the last run (published ${loadedAt})`);
+});
+
+test("axe-core finds no WCAG 2.1 A or AA violation on the public record's home, table, row and memorial pages, light or dark", { timeout: 120_000 }, async () => {
+  const paths = ["/", "/vigil", "/vigil/covid_deaths", `/vigil/cases/${corrected.casenumber}`, `/vigil/memorial?date=${DAY}`];
+  for (const dark of [false, true]) {
+    for (const path of paths) {
+      const { page, status, close } = await open(record, path, { dark });
+      assert.equal(status, 200, path);
+      // the column descriptions and other collapsed parts are audited open as well
+      await page.$$eval("details", (all) => all.forEach((d) => ((d as HTMLDetailsElement).open = true)));
+      const violations = await audit(page);
+      assert.deepEqual(violations, [], `${path} (${dark ? "dark" : "light"}): ${JSON.stringify(violations, null, 1)}`);
+      await close();
+    }
+  }
 });

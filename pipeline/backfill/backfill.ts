@@ -26,7 +26,7 @@ import { BulkLoad } from "./load.ts";
 import { changedSince, clearCheckpoint, committedCounts, firstRejectReason, loadCheckpoint, reopenRun, retireRun, saveCheckpoint, type Checkpoint } from "./checkpoint.ts";
 import { checkFile, openExport, openFile, type Source } from "../source/export.ts";
 import { readCsv, type Chunk, type CsvStream } from "./csv/chunks.ts";
-import { ParsePool } from "./csv/pool.ts";
+import { ParsePool, WorkersStoppedError } from "./csv/pool.ts";
 import { planColumns, type CsvLayout } from "./csv/rows.ts";
 import type { ChunkResult } from "./csv/worker.ts";
 import { openDatabase, removeIfFirstRunFails, type DB } from "../store/db.ts";
@@ -145,7 +145,8 @@ async function backfillRun(options: BackfillOptions): Promise<BackfillResult> {
     const state = await stream(loading, opened, writer, resume);
     return finish(loading, opened, writer, state, { resume, loadStarted });
   } catch (caught) {
-    const error = signal?.aborted && !(caught instanceof VigilError) ? (signal.reason ?? caught) : caught;
+    // a stop (Ctrl-C) closes the workers: what failed then is the stop, whatever noticed it first
+    const error = signal?.aborted && (caught instanceof WorkersStoppedError || !(caught instanceof VigilError)) ? (signal.reason ?? caught) : caught;
     loading.load?.rollback();
     if (loading.lock !== undefined) recordFailure(loading, error);
     throw error;

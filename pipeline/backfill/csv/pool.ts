@@ -46,6 +46,9 @@ interface Task {
 }
 
 /** Chunks wait in a queue here and go to a worker as it has room. */
+/** A parse refused because the pool was closed: on a stopped run, a consequence of the stop, not its cause. */
+export class WorkersStoppedError extends VigilError {}
+
 export class ParsePool {
   private readonly workers: Array<{ worker: Worker; running: number }>;
   private readonly queue: Task[] = [];
@@ -112,7 +115,7 @@ export class ParsePool {
   }
 
   async close(): Promise<void> {
-    this.fail(new VigilError("the CSV parsing workers were stopped"));
+    this.fail(new WorkersStoppedError("the CSV parsing workers were stopped"));
     await Promise.all(this.workers.map(({ worker }) => worker.terminate()));
   }
 
