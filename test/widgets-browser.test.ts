@@ -174,6 +174,13 @@ test("under the shipped policy, with no 'unsafe-eval', the post's charts and an 
   assert.equal(sizes.content, -1, "another origin cannot read the embed's document");
   const inside = await frame.locator("html").evaluate((html) => Math.ceil(html.getBoundingClientRect().height));
   assert.ok(Math.abs(sizes.frame - inside) <= 2, `the iframe is as tall as its page: ${sizes.frame} and ${inside}`);
+  if (process.env.UPDATE_SCREENSHOTS === "1") {
+    const file = join(SCREENSHOTS, "embed-on-another-site.png");
+    const box = (await page.$("iframe[data-vigil-embed]"))!;
+    const bottom = (await box.boundingBox())!;
+    await page.screenshot({ path: file, clip: { x: 0, y: 0, width: 700, height: Math.ceil(bottom.y + bottom.height + 8) } });
+    assert.ok(statSync(file).size < 200_000, `${file} is over 200 KB`);
+  }
   // the post itself may not be framed by another site
   const post = page.frames().find((f) => f.url().includes("/posts/charts/"));
   const framed = post ? await post.evaluate(() => document.querySelectorAll("figure.vigil-chart").length).catch(() => 0) : 0;
