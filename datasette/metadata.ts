@@ -12,6 +12,7 @@ import { caseSchema, CASE_FIELDS, PROVENANCE_COLUMNS } from "../schemas/case.ts"
 import { checkContract, InternalError } from "../pipeline/errors.ts";
 import { PRIVATE_TABLES, WITHHELD_COLUMNS, WITHHELD_FIELDS_SQL } from "../pipeline/publish/projection.ts";
 import { FIGURES, figureSql, type FigureName } from "../pipeline/store/figures.ts";
+import { UNLISTED_MANNERS } from "../pipeline/normalize/memorial.ts";
 
 export const METADATA_PATH = projectPath("datasette", "metadata.yml");
 
@@ -47,8 +48,11 @@ const databaseSchema = z.looseObject({
   queries: z.record(z.string(), querySchema),
 });
 
-/** The placeholder metadata.yml writes for the list of withheld fields. */
-const WITHHELD_PLACEHOLDER = "WITHHELD_FIELDS";
+/** The placeholders metadata.yml writes for lists vigil keeps in TypeScript, and their SQL. */
+const PLACEHOLDERS: ReadonlyArray<[string, string]> = [
+  ["WITHHELD_FIELDS", WITHHELD_FIELDS_SQL],
+  ["UNLISTED_MANNERS", UNLISTED_MANNERS.map((manner) => `'${manner}'`).join(", ")],
+];
 
 const metadataSchema = z.looseObject({
   title: text,
@@ -129,7 +133,7 @@ export function buildMetadata(base: unknown, options: { database?: string; snaps
 
 /**
  * Every query with its SQL: the published figures' from pipeline/store/figures/ (the same text the
- * site runs), the others' as written, the list of withheld fields filled in.
+ * site runs), the others' as written, the lists of withheld fields and of unlisted manners of death filled in.
  */
 function withQuerySql(database: z.infer<typeof databaseSchema>): DatabaseMetadata & { queries: Record<string, QueryMetadata> } {
   for (const name of Object.keys(FIGURES) as FigureName[]) {
@@ -142,7 +146,7 @@ function withQuerySql(database: z.infer<typeof databaseSchema>): DatabaseMetadat
   }
   for (const [name, query] of Object.entries(database.queries)) {
     if (query.sql === undefined) throw new InternalError(`datasette/metadata.yml: query ${name} has no sql`);
-    query.sql = query.sql.replaceAll(WITHHELD_PLACEHOLDER, WITHHELD_FIELDS_SQL);
+    for (const [placeholder, sql] of PLACEHOLDERS) query.sql = query.sql.replaceAll(placeholder, sql);
   }
   return database as DatabaseMetadata & { queries: Record<string, QueryMetadata> };
 }

@@ -102,6 +102,7 @@ export const summarySchema = z.object({
   source_name: words.describe("Who recorded the deaths, for source lines"),
   data_as_of_text: words.describe("For notes lines: when the data was last checked and last changed, in words"),
   record_note: words.describe("What the record covers, for the notes line under every chart and memorial"),
+  unlisted_note: words.describe("Said once on a page with a memorial: deaths by suicide are counted in the charts and not listed, with the 988 Suicide & Crisis Lifeline"),
   records_url: z
     .url()
     .nullable()
@@ -124,7 +125,8 @@ export type Summary = z.infer<typeof summarySchema>;
 export const memorialDaySchema = z
   .object({
     date_text: words.describe("The day in words"),
-    deaths: count.min(1),
+    deaths: count.describe("The people listed: deaths by suicide are counted in the charts, never listed"),
+    unlisted: count.describe("Deaths that day that are counted in the charts and not listed (deaths by suicide)"),
     headline: words.describe("e.g. The Cook County Medical Examiner recorded the COVID-19 deaths of 41 people on December 3, 2020."),
     people: z.array(words).describe("One sentence per person, e.g. A 47-year-old man from Chicago."),
   })

@@ -2,18 +2,27 @@
  * The memorial speaks of people, not points: for each day with deaths, a headline and one
  * sentence per person ("A 47-year-old man from Chicago."). The sentences are the ones stored with
  * each case (pipeline/normalize/memorial.ts), the same words datasette's memorial query shows.
+ * Deaths by suicide are counted in the charts and never listed: the headline counts the people
+ * listed, and a day whose deaths are all unlisted says they are counted in the charts.
  */
 import type { MemorialDay, MemorialYear } from "../schemas/widgets.ts";
-import { dateInWords, people } from "./format.ts";
+import { listedOnMemorial } from "../pipeline/normalize/memorial.ts";
+import { dateInWords, deaths, people } from "./format.ts";
 import type { PersonRow } from "./read.ts";
 
 export function memorialDay(date: string, persons: readonly PersonRow[]): MemorialDay {
   const dateText = dateInWords(date);
+  const listed = persons.filter((p) => listedOnMemorial(p.manner));
+  const unlisted = persons.length - listed.length;
   return {
     date_text: dateText,
-    deaths: persons.length,
-    headline: `The Cook County Medical Examiner recorded the COVID-19 deaths of ${people(persons.length)} on ${dateText}.`,
-    people: persons.map((p) => p.memorial_sentence),
+    deaths: listed.length,
+    unlisted,
+    headline:
+      listed.length > 0
+        ? `The Cook County Medical Examiner recorded the COVID-19 deaths of ${people(listed.length)} on ${dateText}.`
+        : `The Cook County Medical Examiner recorded ${deaths(unlisted)} from COVID-19 on ${dateText}, counted in the charts and not listed here.`,
+    people: listed.map((p) => p.memorial_sentence),
   };
 }
 

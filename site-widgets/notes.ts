@@ -17,6 +17,11 @@ export const RECORD_NOTE =
   `Only deaths the Cook County Medical Examiner investigated are recorded; since ${dateInWords(NARROWED_ON)}, ` +
   "it no longer takes most COVID-19 deaths in hospitals and nursing homes.";
 
+/** Said once on every page with a memorial (the summary's `unlisted_note`). */
+export const UNLISTED_NOTE =
+  "Deaths by suicide are counted in the charts and figures but are not listed here, one by one. " +
+  "If you or someone you know is struggling, call or text 988, the 988 Suicide & Crisis Lifeline, any time.";
+
 /** Said first under everything the demo draws: its people are made up. */
 export const GENERATED_NOTE = "Generated data for the vigil demo: these are not real people, and this is not the Medical Examiner's record.";
 

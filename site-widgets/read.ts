@@ -18,7 +18,7 @@ import { splitRates, type Rates } from "./rates.ts";
 export type { DailyRow };
 
 /** The columns of a person the widgets read, in the order of PersonRow. */
-const PERSON_COLUMNS = ["death_date", "memorial_sentence", "age", "age_group", "gender", "race_ethnicity", "residence_city"] as const;
+const PERSON_COLUMNS = ["death_date", "memorial_sentence", "age", "age_group", "gender", "race_ethnicity", "residence_city", "manner"] as const;
 
 export interface PersonRow {
   death_date: string;
@@ -29,6 +29,8 @@ export interface PersonRow {
   gender: string | null;
   race_ethnicity: string;
   residence_city: string | null;
+  /** Manner of death: a memorial does not list some (pipeline/normalize/memorial.ts, UNLISTED_MANNERS). */
+  manner: string | null;
 }
 
 export interface Freshness {

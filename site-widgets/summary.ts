@@ -2,7 +2,7 @@
 import type { MemorialYear, Summary } from "../schemas/widgets.ts";
 import { maxBy, peakAverage } from "./chart.ts";
 import { dateInWords, deaths, formatAverage, formatCount, instantDayInWords, instantInWords } from "./format.ts";
-import { GENERATED_NOTE, GENERATED_SOURCE, NARROWED_ON, NO_DEATHS_TEXT, RECORD_NOTE } from "./notes.ts";
+import { GENERATED_NOTE, GENERATED_SOURCE, NARROWED_ON, NO_DEATHS_TEXT, RECORD_NOTE, UNLISTED_NOTE } from "./notes.ts";
 import { rateStats, ratesSummary } from "./rates.ts";
 import type { Freshness, WidgetData } from "./read.ts";
 
@@ -49,6 +49,7 @@ export function buildSummary(
     source_name: site.generated ? GENERATED_SOURCE : SOURCE_NAME,
     data_as_of_text: dataAsOf(freshness),
     record_note: site.generated ? `${GENERATED_NOTE} ${RECORD_NOTE}` : RECORD_NOTE,
+    unlisted_note: UNLISTED_NOTE,
     records_url: site.recordsUrl === undefined ? null : `${site.recordsUrl}/vigil/memorial?date=`,
     narrowed_on: NARROWED_ON,
     no_deaths_text: NO_DEATHS_TEXT,

@@ -7,6 +7,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import Database from "better-sqlite3";
+import { loadMetadata } from "../datasette/metadata.ts";
 import { memoryLogger } from "../pipeline/log.ts";
 import { CHART_IDS, chartsManifestSchema, memorialYearSchema, oembedSchema, summarySchema, vegaLiteSpecSchema } from "../schemas/widgets.ts";
 import { writeWidgets } from "../site-widgets/emit.ts";
@@ -230,4 +232,37 @@ test("--records-url links the memorial's days to the public record; anything but
     assert.equal(refused.code, 2, bad);
     assert.match(refused.stderr, /--records-url must be an http\(s\) address/);
   }
+});
+
+test("a death by suicide is counted in every chart and figure, never listed on the memorial, its datasette query or feed", async (t) => {
+  const { db, site, write } = setup(t);
+  const day = "2020-12-05";
+  syncRows(db, [
+    ...edgeRows(),
+    covidRow("ME2020-90001", day, { age: "51", gender: "Male", residence_city: "Chicago" }),
+    covidRow("ME2020-90002", day, { age: "34", gender: "Female", residence_city: "Chicago", manner: "Suicide" }),
+    covidRow("ME2020-90003", "2020-12-06", { age: "40", gender: "Male", residence_city: "Cicero", manner: "SUICIDE" }),
+  ], "2026-11-26T12:00:00Z");
+  await write();
+  const year = memorialYearSchema.parse(JSON.parse(read(site, "data/vigil/memorial/2020.json")));
+  assert.deepEqual([year[day].deaths, year[day].unlisted, year[day].people], [1, 1, ["A 51-year-old man from Chicago."]]);
+  assert.equal(year[day].headline, "The Cook County Medical Examiner recorded the COVID-19 deaths of 1 person on December 5, 2020.", "the headline counts the people listed");
+  assert.deepEqual([year["2020-12-06"].deaths, year["2020-12-06"].unlisted, year["2020-12-06"].people], [0, 1, []]);
+  assert.equal(year["2020-12-06"].headline, "The Cook County Medical Examiner recorded 1 death from COVID-19 on December 6, 2020, counted in the charts and not listed here.");
+  const summary = summarySchema.parse(JSON.parse(read(site, "data/vigil/summary.json")));
+  assert.match(summary.unlisted_note, /^Deaths by suicide are counted in the charts and figures but are not listed here, one by one\. .*988 Suicide & Crisis Lifeline/);
+  const daily = read(site, "static/vigil/daily-deaths.csv");
+  assert.match(daily, new RegExp(`^${day},2,`, "m"), "both deaths counted that day");
+  assert.match(daily, /^2020-12-06,1,/m);
+  const { queries } = loadMetadata().databases.vigil;
+  const conn = new Database(db, { readonly: true });
+  t.after(() => conn.close());
+  assert.equal(conn.prepare("SELECT count(*) FROM covid_deaths WHERE manner = 'SUICIDE'").pluck().get(), 2);
+  assert.equal(summary.total_deaths, conn.prepare("SELECT count(*) FROM covid_deaths").pluck().get(), "every death in the total");
+  const listed = (date: string) => (conn.prepare(queries.memorial.sql).all({ date }) as Array<{ casenumber: string }>).map((r) => r.casenumber);
+  assert.deepEqual(listed(day), ["ME2020-90001"]);
+  assert.deepEqual(listed("2020-12-06"), []);
+  const feed = (conn.prepare(queries.new_deaths.sql).all() as Array<{ atom_content_html: string }>).map((e) => e.atom_content_html).join("\n");
+  assert.ok(feed.includes("ME2020-90001") || /too many to list/.test(feed), "the feed lists the others");
+  assert.ok(!feed.includes("ME2020-90002") && !feed.includes("ME2020-90003"), "and never a death by suicide");
 });

@@ -99,6 +99,11 @@ test("the fixture site builds with Hugo and every shortcode renders", { timeout:
     assert.match(notes.textContent!, /^Only deaths the Cook County Medical Examiner investigated are recorded; since April 1, 2022, it no longer takes most COVID-19 deaths in hospitals and nursing homes\. Source: Cook County Medical Examiner\. Data as of /);
     assert.equal(notes.querySelector("a")!.getAttribute("href"), summary.source_url);
   }
+  // said once on the page, with the Lifeline, however many memorials it has
+  const unlisted = [...memorial.querySelectorAll(".vigil-memorial__unlisted")];
+  assert.equal(unlisted.length, 1, "the note on deaths by suicide, once a page");
+  assert.match(unlisted[0].textContent!, /^Deaths by suicide are counted in the charts and figures but are not listed here, one by one\. .*call or text 988/);
+  assert.equal(dom(page(built.public, "posts/another-day")).querySelectorAll(".vigil-memorial__unlisted").length, 1, "and on every page with a memorial");
   const captions = [...dom(page(built.public, "posts/charts")).querySelectorAll("figure.vigil-chart figcaption")];
   assert.ok(captions.length > 0);
   for (const caption of captions) assert.match(caption.querySelector(".vigil-chart__notes")!.textContent!, /^Only deaths the Cook County Medical Examiner investigated are recorded/);

@@ -12,6 +12,18 @@ const UNKNOWN_PLACE = /^(unk|unknown|n\/?a|none|null|not provided|-+|\?+)\.?$/i;
 export type Person = Pick<Case, "age" | "gender" | "residence_city">;
 
 /**
+ * Manners of death whose people no memorial, feed or memorial query lists one by one, following the
+ * recommendations for reporting on suicide: they are counted in every chart and figure, and the
+ * memorial says so once. The one list: datasette's queries get it from datasette/metadata.ts.
+ */
+export const UNLISTED_MANNERS: readonly string[] = ["SUICIDE"];
+
+/** Whether a memorial lists a person whose manner of death is `manner`. */
+export function listedOnMemorial(manner: string | null): boolean {
+  return manner === null || !UNLISTED_MANNERS.includes(manner);
+}
+
+/**
  * Sentences already made, by age, gender and city: a bulk load asks for the same few thousand
  * combinations again and again, and making one costs about a microsecond (a fifth of normalizing
  * a row). Emptied when it grows past a bound.
