@@ -68,8 +68,9 @@ export const groupRateSchema = z.object({
   race_ethnicity: words.describe("Latino (of any race); White, Black, Asian (not Latino); Other (incl. American Indian); Unknown; or All residents"),
   deaths: count.describe("COVID-19 deaths in the group, removed cases left out"),
   population: count.nullable().describe("Residents of Cook County in the group, 2020 estimates; null for Unknown, which has no population"),
-  crude_per_100k: per100k.nullable().describe("Deaths per 100,000 residents, text with 2 decimals (\"312.40\"); null for Unknown"),
-  age_adjusted_per_100k: per100k.nullable().describe("Deaths per 100,000 residents adjusted for age to the 2000 U.S. standard population (direct method), text with 2 decimals; null for Unknown"),
+  crude_per_100k: per100k.nullable().describe("Deaths per 100,000 residents, text with 2 decimals (\"312.40\"); null for Unknown and under 10 deaths"),
+  age_adjusted_per_100k: per100k.nullable().describe("Deaths per 100,000 residents adjusted for age to the 2000 U.S. standard population (direct method), text with 2 decimals; null for Unknown and under 10 deaths"),
+  reliable: z.enum(["true", "false"]).nullable().describe("\"false\" when the rate rests on fewer than 20 deaths (NCHS's rule for unreliable rates), \"true\" otherwise; null for Unknown"),
   deaths_unknown_age: count.describe("Of the deaths, those of unknown age: in the crude rate, left out of the age-adjusted one"),
 });
 
@@ -79,7 +80,7 @@ export const ratesSchema = z.object({
   all: groupRateSchema.describe("Every death, Unknown race included, against every resident"),
   groups: z.array(groupRateSchema).describe("Each rated group, highest age-adjusted rate first, then Unknown (deaths only)"),
   by_age_group: z
-    .array(z.object({ age_group: words, deaths: count, population: count, crude_per_100k: per100k }))
+    .array(z.object({ age_group: words, deaths: count, population: count, crude_per_100k: per100k.nullable(), reliable: z.enum(["true", "false"]) }))
     .describe("All residents by the age groups the rates are computed over (0-4, 5-14, ..., 85+), youngest first; deaths of unknown age are in none"),
 });
 export type RatesSummary = z.infer<typeof ratesSchema>;

@@ -111,14 +111,25 @@ export function vegaLite(id: ChartId, description: string, parse: Record<string,
  * Bars with each bar's value written at its end, for a spec whose `encoding` holds the positions:
  * a reader sees the figures without hovering, and the tooltip adds the rest.
  */
-export function barsWithValues(options: { horizontal: boolean; value: string; format: string; tooltip: readonly unknown[] }): { layer: unknown[]; padding?: unknown } {
+export function barsWithValues(options: {
+  horizontal: boolean;
+  value: string;
+  format: string;
+  tooltip: readonly unknown[];
+  /** A Vega expression on `datum`: the bars drawn in the lighter color, their values starred (e.g. unreliable rates). */
+  muted?: string;
+}): { layer: unknown[]; padding?: unknown } {
   const label = options.horizontal ? { type: "text", align: "left", baseline: "middle", dx: 4 } : { type: "text", align: "center", baseline: "bottom", dy: -4 };
+  const color = options.muted ? { expr: `${options.muted} ? muted : accent` } : { expr: "accent" };
+  const text = options.muted
+    ? { transform: [{ calculate: `format(datum.${options.value}, '${options.format}') + (${options.muted} ? '*' : '')`, as: "vigil_label" }], encoding: { text: { field: "vigil_label", type: "nominal" } } }
+    : { encoding: { text: { field: options.value, type: "quantitative", format: options.format } } };
   return {
     // room after the longest bar for its value
     ...(options.horizontal && { padding: { left: 5, top: 5, bottom: 5, right: 56 } }),
     layer: [
-      { mark: { type: "bar", color: { expr: "accent" } }, encoding: { tooltip: options.tooltip } },
-      { mark: label, encoding: { text: { field: options.value, type: "quantitative", format: options.format } } },
+      { mark: { type: "bar", color }, encoding: { tooltip: options.tooltip } },
+      { mark: label, ...text },
     ],
   };
 }
@@ -135,6 +146,7 @@ export const COLUMN_LABELS: Readonly<Record<string, string>> = {
   population: "Residents (2020)",
   crude_per_100k: "Per 100,000, crude",
   age_adjusted_per_100k: "Per 100,000, age-adjusted",
+  reliable: "Reliable (20 deaths or more)",
 };
 
 /** The first sentence of a takeaway: the chart's headline. */
@@ -150,7 +162,17 @@ export function firstSentence(text: string): string {
 export function barsAcross<T extends Record<string, unknown>>(
   Plot: Plot,
   size: SvgSize,
-  options: { rows: readonly T[]; x: keyof T & string; y: keyof T & string; order: readonly string[]; xLabel: string; value: (d: T) => string; marginLeft: number },
+  options: {
+    rows: readonly T[];
+    x: keyof T & string;
+    y: keyof T & string;
+    order: readonly string[];
+    xLabel: string;
+    value: (d: T) => string;
+    /** Bars drawn in the lighter color (e.g. unreliable rates). */
+    muted?: (d: T) => boolean;
+    marginLeft: number;
+  },
 ): PlotOptions {
   const narrow = size.width < 400;
   const { rows, x, y } = options;
@@ -163,7 +185,8 @@ export function barsAcross<T extends Record<string, unknown>>(
     x: { grid: true, label: options.xLabel, labelArrow: "none", labelAnchor: narrow ? "left" : "center" },
     y: narrow ? { domain: options.order, axis: null, padding: 0.5 } : { domain: options.order, label: null, padding: 0.2 },
     marks: [
-      Plot.barX(rows, { x, y, className: MARK.accentFill }),
+      Plot.barX(rows.filter((d) => !options.muted?.(d)), { x, y, className: MARK.accentFill }),
+      Plot.barX(rows.filter((d) => options.muted?.(d) ?? false), { x, y, className: MARK.mutedFill }),
       Plot.text(rows, { x, y, text: options.value, textAnchor: "start", dx: 4 }),
       ...(narrow ? [Plot.text(rows, { x: () => 0, y, text: y, textAnchor: "start", dx: 4, dy: -16 })] : []),
       Plot.ruleX([0]),

@@ -57,14 +57,20 @@ export function ratesSummary(rates: Rates): RatesSummary {
 
 export type RateStat = `${"crude" | "age_adjusted"}_per_100k_${RateKey}`;
 
-/** crude_per_100k_black, age_adjusted_per_100k_black, ...: the figures' strings, like "312.40". */
+/** What a stat says of a group with too few deaths to rate. */
+export const NO_RATE = "not given (fewer than 10 deaths)";
+
+/**
+ * crude_per_100k_black, age_adjusted_per_100k_black, ...: the figures' strings, like "312.40"
+ * (NO_RATE for a group with fewer than 10 deaths).
+ */
 export function rateStats(rates: Rates): Record<RateStat, string> {
   const stats: Partial<Record<RateStat, string>> = {};
   for (const group of [rates.all, ...rates.groups]) {
     const key = rateKey(rates, group);
-    if (key === null || group.crude_per_100k === null || group.age_adjusted_per_100k === null) continue;
-    stats[`crude_per_100k_${key}`] = group.crude_per_100k;
-    stats[`age_adjusted_per_100k_${key}`] = group.age_adjusted_per_100k;
+    if (key === null) continue;
+    stats[`crude_per_100k_${key}`] = group.crude_per_100k ?? NO_RATE;
+    stats[`age_adjusted_per_100k_${key}`] = group.age_adjusted_per_100k ?? NO_RATE;
   }
   // a group missing here fails the summary's contract, which names it
   return stats as Record<RateStat, string>;

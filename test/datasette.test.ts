@@ -166,7 +166,7 @@ test("by_age_group, by_race_ethnicity and by_residence_city count every publishe
 test("rates and rates_by_age_group print the site's figures digit for digit, live and in the public record", async () => {
   const { rates } = readWidgetData(db);
   const site = [rates.all, ...rates.groups];
-  const line = (r: Row) => [r.race_ethnicity, r.deaths, r.population, r.crude_per_100k, r.age_adjusted_per_100k, r.deaths_unknown_age];
+  const line = (r: Row) => [r.race_ethnicity, r.deaths, r.population, r.crude_per_100k, r.age_adjusted_per_100k, r.reliable, r.deaths_unknown_age];
   for (const server of [served, locked]) {
     const rows = (await fetchJson(server, "/vigil/rates.json?_shape=array")).body as Row[];
     assert.deepEqual(rows.map(line), site.map((g) => line(g as unknown as Row)), "the same groups, order and strings");
@@ -178,7 +178,7 @@ test("rates and rates_by_age_group print the site's figures digit for digit, liv
     assert.deepEqual(groups.filter((r) => r.population === null).map((r) => r.race_ethnicity), ["Unknown"]);
 
     const byAge = (await fetchJson(server, "/vigil/rates_by_age_group.json?_shape=array")).body as Row[];
-    const ageLine = (r: Row) => [r.race_ethnicity, r.age_group, r.deaths, r.population, r.crude_per_100k];
+    const ageLine = (r: Row) => [r.race_ethnicity, r.age_group, r.deaths, r.population, r.crude_per_100k, r.reliable];
     assert.deepEqual(byAge.map(ageLine), rates.byAgeGroup.map((r) => ageLine(r as unknown as Row)));
     const everyone = byAge.filter((r) => r.race_ethnicity === "All residents");
     assert.equal(everyone.reduce((n, r) => n + r.deaths, 0), covid("age IS NOT NULL").length, "all residents: every death of known age, once");

@@ -14,7 +14,9 @@ import Database from "better-sqlite3";
 import { loadMetadata } from "../datasette/metadata.ts";
 import { openDatabase } from "../pipeline/store/db.ts";
 import { writeProjection } from "../pipeline/publish/projection.ts";
+import { parseHTML } from "linkedom";
 import { CHARTS } from "../site-widgets/chart-registry.ts";
+import { buildChart } from "../site-widgets/site-plan.ts";
 import { buildSummary } from "../site-widgets/summary.ts";
 import { memorialYears } from "../site-widgets/memorial.ts";
 import { readWidgetData, type WidgetData } from "../site-widgets/read.ts";
@@ -120,7 +122,19 @@ const BY_AGE: Array<[string, string, number, number]> = [
   ["Asian", "0-4", 0, asian0to4],
 ];
 
-type Figures = { race_ethnicity: string; deaths: number; population: number | null; crude_per_100k: string | null; age_adjusted_per_100k: string | null; deaths_unknown_age?: number };
+type Figures = {
+  race_ethnicity: string;
+  deaths: number;
+  population: number | null;
+  crude_per_100k: string | null;
+  age_adjusted_per_100k: string | null;
+  reliable?: string | null;
+  deaths_unknown_age?: number;
+};
+
+/** NCHS's rule: no rate under 10 deaths, an unreliable one under 20. */
+const rated = (deaths: number) => deaths >= 10;
+const reliability = (deaths: number, population: number | null) => (population === null ? null : deaths >= 20 ? "true" : "false");
 
 /** `got` is `want` per 100,000 to 2 decimals: "312.40" for 312.4049, never "312.41" nor "312.4". */
 function assertRate(got: string | null, want: number, what: string): void {
@@ -134,14 +148,15 @@ function assertFigures(actual: Figures, expected: (typeof EXPECTED)[string], whe
   assert.equal(actual.deaths, deaths, `${what} deaths`);
   assert.equal(actual.population, population, `${what} population`);
   for (const [name, got, want] of [["crude", actual.crude_per_100k, crude], ["age-adjusted", actual.age_adjusted_per_100k, adjusted]] as const) {
-    if (want === null) assert.equal(got, null, `${what} ${name}`);
+    if (want === null || !rated(deaths)) assert.equal(got, null, `${what} ${name}: no rate`);
     else assertRate(got, want, `${what} ${name}`);
   }
+  if (actual.reliable !== undefined) assert.equal(actual.reliable, reliability(deaths, population), `${what} reliable`);
   if (actual.deaths_unknown_age !== undefined) assert.equal(actual.deaths_unknown_age, unknownAge, `${what} deaths of unknown age`);
 }
 
 /** The published figures of a group, as one line to compare digit for digit. */
-const printed = (r: Figures) => [r.race_ethnicity, r.deaths, r.population, r.crude_per_100k, r.age_adjusted_per_100k].join("|");
+const printed = (r: Figures) => [r.race_ethnicity, r.deaths, r.population, r.crude_per_100k, r.age_adjusted_per_100k, r.reliable].join("|");
 
 function fixture(t: Parameters<typeof tempDir>[0]): { path: string; data: WidgetData } {
   const path = join(tempDir(t), "vigil.db");
@@ -181,12 +196,14 @@ test("rates by race and ethnicity, crude and age-adjusted, are the hand computat
   for (const group of rates.groups) assertFigures(group, EXPECTED[group.race_ethnicity], "rates");
   assertFigures(rates.all, ALL, "rates");
   const adjusted = rates.groups.map((g) => (g.age_adjusted_per_100k === null ? -1 : Number(g.age_adjusted_per_100k)));
-  assert.deepEqual(adjusted, [...adjusted].sort((a, b) => b - a), "highest age-adjusted rate first, Unknown last");
-  assert.equal(rates.groups.at(-1)!.race_ethnicity, "Unknown");
+  assert.deepEqual(adjusted, [...adjusted].sort((a, b) => b - a), "highest age-adjusted rate first, the unrated last");
+  assert.deepEqual(rates.groups.slice(-2).map((g) => g.race_ethnicity), ["Asian", "Unknown"], "too few to rate, then never rated");
   for (const [race, age, deaths, population] of BY_AGE) {
     const row = rates.byAgeGroup.find((r) => r.race_ethnicity === race && r.age_group === age)!;
     assert.deepEqual([row.deaths, row.population], [deaths, population], `${race} ${age}`);
-    assertRate(row.crude_per_100k, (deaths / population) * 1e5, `${race} ${age}`);
+    if (rated(deaths)) assertRate(row.crude_per_100k, (deaths / population) * 1e5, `${race} ${age}`);
+    else assert.equal(row.crude_per_100k, null, `${race} ${age}: no rate under 10 deaths`);
+    assert.equal(row.reliable, reliability(deaths, population), `${race} ${age} reliable`);
   }
   const ageGroups = [...new Set(rates.byAgeGroup.map((r) => r.age_group))];
   assert.deepEqual(ageGroups, ["0-4", "5-14", "15-24", "25-34", "35-44", "45-54", "55-64", "65-74", "75-84", "85+"]);
@@ -195,9 +212,9 @@ test("rates by race and ethnicity, crude and age-adjusted, are the hand computat
 test("the chart's CSV, its takeaway, the summary, its stats and datasette print the same rates, digit for digit", (t) => {
   const { path, data } = fixture(t);
   const chart = CHARTS["deaths-per-100k-by-race-ethnicity"](data);
-  assert.deepEqual(chart.columns, ["race_ethnicity", "deaths", "population", "crude_per_100k", "age_adjusted_per_100k"]);
+  assert.deepEqual(chart.columns, ["race_ethnicity", "deaths", "population", "crude_per_100k", "age_adjusted_per_100k", "reliable"]);
   for (const row of chart.rows) assertFigures(row as Figures, EXPECTED[String(row.race_ethnicity)], "CSV");
-  assert.deepEqual(chart.rows.at(-1), { race_ethnicity: "Unknown", deaths: 9, population: null, crude_per_100k: null, age_adjusted_per_100k: null });
+  assert.deepEqual(chart.rows.at(-1), { race_ethnicity: "Unknown", deaths: 9, population: null, crude_per_100k: null, age_adjusted_per_100k: null, reliable: null });
   const black = data.rates.groups.find((g) => g.race_ethnicity === "Black")!;
   assert.match(chart.description, new RegExp(`^From April 10, 2020 to April 10, 2020, the Cook County Medical Examiner recorded [\\d.]+ COVID-19 deaths per 100,000 `));
   assert.ok(chart.description.includes(`${black.age_adjusted_per_100k} per 100,000 Black residents`) || chart.description.includes(`${black.age_adjusted_per_100k} COVID-19 deaths per 100,000 Black residents`), chart.description);
@@ -221,11 +238,13 @@ test("the chart's CSV, its takeaway, the summary, its stats and datasette print 
   const stat = (name: string) => summary.stats[name as keyof typeof summary.stats];
   for (const row of served) {
     const key = row.race_ethnicity === "All residents" ? "all" : row.race_ethnicity === OTHER_LABEL ? "other" : row.race_ethnicity.toLowerCase();
-    if (row.population === null) continue;
+    if (row.population === null || row.crude_per_100k === null) continue;
     assert.equal(stat(`crude_per_100k_${key}`), row.crude_per_100k, `vigil-stat crude ${key}`);
     assert.equal(stat(`age_adjusted_per_100k_${key}`), row.age_adjusted_per_100k, `vigil-stat age-adjusted ${key}`);
   }
-  assert.equal(summary.stats.age_adjusted_per_100k_asian, "0.00");
+  assert.equal(summary.stats.age_adjusted_per_100k_asian, "not given (fewer than 10 deaths)");
+  assert.match(chart.description, /No rate is given for Asian residents \(0 deaths\): fewer than 10 deaths are too few to rate\./);
+  assert.match(chart.description, /The rates of residents of other races \(American Indian included\) rest on fewer than 20 deaths and are unreliable\./);
 });
 
 test("datasette's rates queries give the hand-computed figures, on the private database and on its public projection", (t) => {
@@ -241,12 +260,47 @@ test("datasette's rates queries give the hand-computed figures, on the private d
     assert.deepEqual(rows.slice(1).map((r) => r.race_ethnicity).sort(), Object.keys(EXPECTED).sort(), file);
     assertFigures(rows[0], ALL, file);
     for (const row of rows.slice(1)) assertFigures(row, EXPECTED[row.race_ethnicity], file);
-    const byAge = db.prepare(queries.rates_by_age_group.sql).all({ run_id: "" }) as Array<{ race_ethnicity: string; age_group: string; deaths: number; population: number; crude_per_100k: string }>;
+    const byAge = db.prepare(queries.rates_by_age_group.sql).all({ run_id: "" }) as Array<{ race_ethnicity: string; age_group: string; deaths: number; population: number; crude_per_100k: string | null; reliable: string }>;
     assert.equal(byAge.length, 6 * 10, "all residents and the five rated groups, ten age groups each");
     for (const [race, age, deaths, population] of BY_AGE) {
       const row = byAge.find((r) => r.race_ethnicity === race && r.age_group === age)!;
       assert.deepEqual([row.deaths, row.population], [deaths, population], `${race} ${age}`);
-      assertRate(row.crude_per_100k, (deaths / population) * 1e5, `${race} ${age}`);
+      if (rated(deaths)) assertRate(row.crude_per_100k, (deaths / population) * 1e5, `${race} ${age}`);
+    else assert.equal(row.crude_per_100k, null, `${race} ${age}: no rate under 10 deaths`);
+    assert.equal(row.reliable, reliability(deaths, population), `${race} ${age} reliable`);
     }
   }
+});
+
+test("rates are flagged as NCHS does: none at 9 deaths, unreliable at 10 and 19, reliable at 20; the chart draws no bar without a rate", async (t) => {
+  const path = join(tempDir(t), "vigil.db");
+  syncRows(path, [...people(9, "White", 50), ...people(10, "Black", 50), ...people(19, "Asian", 50), ...people(20, "Black", 50, true)], "2026-11-26T12:00:00.000Z");
+  const db = openDatabase(path, { readonly: true });
+  t.after(() => db.close());
+  const data = readWidgetData(db);
+  const by = (name: string) => data.rates.groups.find((g) => g.race_ethnicity === name)!;
+  const flags = ["White", "Black", "Asian", "Latino"].map((name) => [name, by(name).deaths, by(name).age_adjusted_per_100k !== null, by(name).crude_per_100k !== null, by(name).reliable]);
+  assert.deepEqual(flags, [
+    ["White", 9, false, false, "false"],
+    ["Black", 10, true, true, "false"],
+    ["Asian", 19, true, true, "false"],
+    ["Latino", 20, true, true, "true"],
+  ]);
+  const { queries } = loadMetadata().databases.vigil;
+  const served = db.prepare(queries.rates.sql).all({ run_id: "" }) as Figures[];
+  assert.deepEqual(served.map(printed), [data.rates.all, ...data.rates.groups].map(printed), "datasette says the same");
+  const chart = CHARTS["deaths-per-100k-by-race-ethnicity"](data);
+  assert.equal(chart.rows.find((r) => r.race_ethnicity === "White")!.reliable, "false");
+  const built = await buildChart(chart);
+  for (const svg of [built.svg, built.narrowSvg]) {
+    const texts = [...parseHTML(`<!doctype html><html><body>${svg}</body></html>`).document.querySelectorAll("text")].map((e) => e.textContent);
+    assert.ok(!texts.includes("White"), "no bar, no label, for a group without a rate");
+    assert.ok(texts.some((text) => /^\d+\.\d{2}\*$/.test(text ?? "")), "an unreliable rate is starred");
+    assert.ok(texts.some((text) => /^\d+\.\d{2}$/.test(text ?? "")), "a reliable one is not");
+  }
+  assert.match(chart.description, /No rate is given for White residents \(9 deaths\)/);
+  assert.match(chart.notes, /Fewer than 20 deaths: the rate is unreliable/);
+  const summary = buildSummary(data, "https://datacatalog.cookcountyil.gov/d/3trz-enys", memorialYears(data.people));
+  assert.equal(summary.stats.age_adjusted_per_100k_white, "not given (fewer than 10 deaths)");
+  assert.equal(summary.rates.groups.find((g) => g.race_ethnicity === "Latino")!.reliable, "true");
 });

@@ -50,11 +50,13 @@ export type GroupRate = {
   population: number | null;
   crude_per_100k: string | null;
   age_adjusted_per_100k: string | null;
+  /** "false" under 20 deaths (NCHS's rule; no rate at all under 10), "true" otherwise; null without a population. */
+  reliable: "true" | "false" | null;
   deaths_unknown_age: number;
 };
 
 /** A row of the `rates_by_age_group` query: crude deaths per 100,000 residents of one age group. */
-export type AgeGroupRate = { race_ethnicity: string; age_group: string; deaths: number; population: number; crude_per_100k: string };
+export type AgeGroupRate = { race_ethnicity: string; age_group: string; deaths: number; population: number; crude_per_100k: string | null; reliable: "true" | "false" };
 
 /** The `rates` query's rows (All residents first, then the rated groups, highest age-adjusted rate first, then Unknown). */
 export function rates(db: DB, runId?: number): GroupRate[] {

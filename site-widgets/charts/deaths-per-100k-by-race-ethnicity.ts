@@ -4,7 +4,7 @@
  * deaths, the population and the crude rates, and the Unknown row, which has no population.
  */
 import { barsAcross, barsWithValues, vegaLite, type ChartBuilder } from "../chart.ts";
-import { dateInWords, formatRate, people } from "../format.ts";
+import { dateInWords, deaths, formatRate, people } from "../format.ts";
 import { RATES_NOTE, RECORD_NOTE } from "../notes.ts";
 import { rateKey, type GroupRate } from "../rates.ts";
 
@@ -19,32 +19,38 @@ const RESIDENTS: Readonly<Record<string, string>> = {
 
 const AXIS_TITLE = "Deaths per 100,000 residents, age-adjusted";
 
+/** Under the chart: which rates are unreliable, and why some groups have none. */
+const RELIABILITY_NOTE =
+  "* Fewer than 20 deaths: the rate is unreliable (NCHS's rule), drawn lighter. A group with fewer than 10 deaths has no rate and no bar.";
+
 /** A rated group, with its age-adjusted rate as a number to draw. */
 type Rated = GroupRate & { age_adjusted_per_100k: string; value: number };
 
 export const deathsPer100kByRaceEthnicity: ChartBuilder = ({ rates, daily }) => {
-  const rows = rates.groups.map(({ race_ethnicity, deaths, population: residents, crude_per_100k, age_adjusted_per_100k }) => ({
+  const rows = rates.groups.map(({ race_ethnicity, deaths, population: residents, crude_per_100k, age_adjusted_per_100k, reliable }) => ({
     race_ethnicity,
     deaths,
     population: residents,
     crude_per_100k,
     age_adjusted_per_100k,
+    reliable,
   }));
   const rated: Rated[] = rates.groups.flatMap((g) => (g.age_adjusted_per_100k === null ? [] : [{ ...g, age_adjusted_per_100k: g.age_adjusted_per_100k, value: Number(g.age_adjusted_per_100k) }]));
   const order = rated.map((g) => g.race_ethnicity);
   const speak = (g: GroupRate) => RESIDENTS[rateKey(rates, g) ?? ""] ?? `${g.race_ethnicity} residents`;
   const description = takeaway(rated, rates.groups, speak, daily[0].date, daily.at(-1)!.date);
+  const reliability = RELIABILITY_NOTE;
   return {
     id: "deaths-per-100k-by-race-ethnicity",
     title: "COVID-19 deaths recorded by the Cook County Medical Examiner per 100,000 residents, by race and ethnicity, age-adjusted",
-    notes: `${RECORD_NOTE} ${RATES_NOTE}`,
+    notes: `${RECORD_NOTE} ${RATES_NOTE} ${reliability}`,
     description,
-    columns: ["race_ethnicity", "deaths", "population", "crude_per_100k", "age_adjusted_per_100k"],
+    columns: ["race_ethnicity", "deaths", "population", "crude_per_100k", "age_adjusted_per_100k", "reliable"],
     rows,
     spec: vegaLite(
       "deaths-per-100k-by-race-ethnicity",
       description,
-      { race_ethnicity: "string", deaths: "number", population: "number", crude_per_100k: "number", age_adjusted_per_100k: "number" },
+      { race_ethnicity: "string", deaths: "number", population: "number", crude_per_100k: "number", age_adjusted_per_100k: "number", reliable: "string" },
       {
         height: rated.length * 28,
         // Unknown has deaths but no population, so no rate to draw: it stays in the CSV only.
@@ -58,6 +64,7 @@ export const deathsPer100kByRaceEthnicity: ChartBuilder = ({ rates, daily }) => 
           horizontal: true,
           value: "age_adjusted_per_100k",
           format: ".2f",
+          muted: "datum.reliable === 'false'",
           tooltip: [
             { field: "race_ethnicity", type: "nominal", title: "Race or ethnicity" },
             { field: "age_adjusted_per_100k", type: "quantitative", title: "Per 100,000, age-adjusted", format: ".2f" },
@@ -69,7 +76,17 @@ export const deathsPer100kByRaceEthnicity: ChartBuilder = ({ rates, daily }) => 
       },
     ),
     plot: (Plot, size) =>
-      barsAcross(Plot, size, { rows: rated, x: "value", y: "race_ethnicity", order, xLabel: AXIS_TITLE, value: (d) => d.age_adjusted_per_100k, marginLeft: 184 }),
+      barsAcross(Plot, size, {
+        rows: rated,
+        x: "value",
+        y: "race_ethnicity",
+        order,
+        xLabel: AXIS_TITLE,
+        // an unreliable rate (fewer than 20 deaths) is drawn lighter and starred, as the notes say
+        value: (d) => (d.reliable === "false" ? `${d.age_adjusted_per_100k}*` : d.age_adjusted_per_100k),
+        muted: (d) => d.reliable === "false",
+        marginLeft: 184,
+      }),
   };
 };
 
@@ -86,6 +103,12 @@ function takeaway(rated: readonly Rated[], groups: readonly GroupRate[], speak: 
     "Rates are against the county's population estimates for 2020 and count only the deaths the Medical Examiner investigated. " +
       "Adjusting for age weighs each group's rates by age as in the 2000 U.S. standard population, since the groups differ in age.",
   );
+  const tooFew = groups.filter((g) => g.population !== null && g.age_adjusted_per_100k === null);
+  if (tooFew.length > 0) {
+    sentences.push(`No rate is given for ${tooFew.map((g) => `${speak(g)} (${deaths(g.deaths)})`).join(" or ")}: fewer than 10 deaths are too few to rate.`);
+  }
+  const unreliable = rated.filter((g) => g.reliable === "false");
+  if (unreliable.length > 0) sentences.push(`The rates of ${unreliable.map((g) => speak(g)).join(" and ")} rest on fewer than 20 deaths and are unreliable.`);
   const unknownRace = groups.filter((g) => g.population === null).reduce((n, g) => n + g.deaths, 0);
   if (unknownRace > 0) sentences.push(`The race or ethnicity of ${people(unknownRace)} was not recorded: they are in no group's rate.`);
   const unknownAge = rated.reduce((n, g) => n + g.deaths_unknown_age, 0);
