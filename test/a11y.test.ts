@@ -10,9 +10,8 @@ import type { Browser, Page } from "playwright-core";
 import { generateCovidView } from "../fixtures/generate.ts";
 import { audit } from "./a11y-helpers.ts";
 import { edgeRows } from "./widgets-db.ts";
-import { buildFixtureSite, requireTool, serveStatic, type BuiltSite } from "./widgets-site.ts";
+import { buildFixtureSite, launchChromium, requireTool, serveStatic, type BuiltSite } from "./widgets-site.ts";
 
-const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
 let browser: Browser;
 let built: BuiltSite;
@@ -24,8 +23,7 @@ before(async () => {
   const context = { after: (fn: () => unknown) => void cleanups.push(fn) };
   built = await buildFixtureSite(context, [...generateCovidView({ seed: 3 }), ...edgeRows()], ["--records-url", "https://data.vigil.example"]);
   base = await serveStatic(context, built.public);
-  const { chromium } = await import("playwright-core");
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: FLAGS });
+  browser = await launchChromium();
 });
 
 after(async () => {

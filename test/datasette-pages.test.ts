@@ -22,11 +22,10 @@ import { publish } from "../pipeline/publish/publish.ts";
 import { audit } from "./a11y-helpers.ts";
 import { ensureDatasette, listItems, nextNight, parseAtom } from "./datasette-helpers.ts";
 import { FAST_HTTP, fixedClock, memoryLogger, ROOT } from "./helpers.ts";
-import { requireTool } from "./widgets-site.ts";
+import { launchChromium, requireTool } from "./widgets-site.ts";
 
 const DATASET = "3trz-enys";
 const DAY = "2020-12-01";
-const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 800 };
 const MAX_TABLE_PAGE = 150 * 1024;
@@ -59,8 +58,7 @@ before(async () => {
     startDatasette({ db, port: 0 }),
     startDatasette({ db, snapshot: { path: published.path, manifest: published.manifest }, port: 0 }),
   ]);
-  const { chromium } = await import("playwright-core");
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: FLAGS });
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -16,11 +16,10 @@ import { PALETTE } from "../site-widgets/chart.ts";
 import { CHART_IDS } from "../schemas/widgets.ts";
 import { ROOT } from "./helpers.ts";
 import { edgeRows } from "./widgets-db.ts";
-import { buildFixtureSite, requireTool, serveStatic, type BuiltSite } from "./widgets-site.ts";
+import { buildFixtureSite, launchChromium, requireTool, serveStatic, type BuiltSite } from "./widgets-site.ts";
 
 const ARTIFACTS = join(ROOT, "test-artifacts");
 const SCREENSHOTS = join(ROOT, "docs", "screenshots");
-const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
 let browser: Browser;
 let built: BuiltSite;
@@ -33,9 +32,7 @@ before(async () => {
   // The realistic ~15k-case view, so the screenshots look like the real thing, plus the edge cases.
   built = await buildFixtureSite(context, [...generateCovidView({ seed: 1 }), ...edgeRows()]);
   base = await serveStatic(context, built.public);
-  const { chromium } = await import("playwright-core");
-  // launch() gives the browser a fresh, throwaway profile of its own.
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: FLAGS });
+  browser = await launchChromium();
   mkdirSync(ARTIFACTS, { recursive: true });
 });
 

@@ -118,3 +118,10 @@ export async function serveStatic(t: TestContext, root: string, headers: (path: 
   t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
+
+/** Debian's Chromium, headless, with a fresh throwaway profile and nothing phoning home. */
+export async function launchChromium(): Promise<import("playwright-core").Browser> {
+  const { chromium } = await import("playwright-core");
+  const args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+  return chromium.launch({ executablePath: "/usr/bin/chromium", args });
+}
