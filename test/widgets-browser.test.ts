@@ -2,7 +2,9 @@
  * The built fixture site in Debian's Chromium (playwright-core), served from loopback: the
  * interactive charts replace the static ones with no console error and no request to another
  * host; without JavaScript the static SVGs stay; nothing overflows a 360 px screen; colors follow
- * light and dark mode; markup in the data stays text. Screenshots go to test-artifacts/ (and, with
+ * light and dark mode; markup in the data stays text; axe-core (WCAG 2.1 A and AA) finds no
+ * violation on any post or an embed, light or dark (the public datasette's pages are audited in
+ * test/datasette-pages.test.ts). Screenshots go to test-artifacts/ (and, with
  * UPDATE_SCREENSHOTS=1, the README's to docs/screenshots/).
  */
 import { test, before, after } from "node:test";
@@ -16,6 +18,7 @@ import { PALETTE } from "../site-widgets/chart.ts";
 import { CHART_IDS } from "../schemas/widgets.ts";
 import { ROOT } from "./helpers.ts";
 import { edgeRows } from "./widgets-db.ts";
+import { audit } from "./a11y-helpers.ts";
 import { buildFixtureSite, launchChromium, requireTool, serveStatic, type BuiltSite } from "./widgets-site.ts";
 
 const ARTIFACTS = join(ROOT, "test-artifacts");
@@ -30,7 +33,7 @@ before(async () => {
   requireTool("/usr/bin/chromium", "chromium");
   const context = { after: (fn: () => void) => void cleanups.push(fn) };
   // The realistic ~15k-case view, so the screenshots look like the real thing, plus the edge cases.
-  built = await buildFixtureSite(context, [...generateCovidView({ seed: 1 }), ...edgeRows()]);
+  built = await buildFixtureSite(context, [...generateCovidView({ seed: 1 }), ...edgeRows()], ["--records-url", "https://data.vigil.example"]);
   base = await serveStatic(context, built.public);
   browser = await launchChromium();
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -355,4 +358,33 @@ async function readmeScreenshots(charts: Page, memorial: Page): Promise<void> {
 function hexToRgb(hex: string): string {
   const n = parseInt(hex.slice(1), 16);
   return `rgb(${n >> 16}, ${(n >> 8) & 255}, ${n & 255})`;
+}
+
+/** The audit once the page's charts have settled. */
+async function settledAudit(page: Page) {
+  await page.waitForFunction(() => [...document.querySelectorAll("figure.vigil-chart")].every((f) => f.getAttribute("data-vigil-state") !== "loading"), null, { timeout: 30_000 });
+  return audit(page);
+}
+
+const PAGES = ["/posts/charts/", "/posts/memorial/", "/posts/twice/", "/posts/another-day/", "/posts/frozen/", "/vigil/embed/daily-deaths/", "/vigil/embed/deaths-per-100k-by-race-ethnicity/"];
+
+for (const colorScheme of ["light", "dark"] as const) {
+  test(`axe-core finds no WCAG 2.1 A or AA violation on the posts and an embed (${colorScheme})`, { timeout: 180_000 }, async () => {
+    const context = await browser.newContext({ viewport: { width: 1000, height: 900 }, colorScheme });
+    try {
+      for (const path of PAGES) {
+        const page = await context.newPage();
+        await page.goto(base + path);
+        const violations = await settledAudit(page);
+        assert.deepEqual(violations, [], `${path} (${colorScheme}): ${JSON.stringify(violations, null, 1)}`);
+        // the data tables open: their contents are audited too
+        await page.$$eval("details", (all) => all.forEach((d) => ((d as HTMLDetailsElement).open = true)));
+        const opened = await settledAudit(page);
+        assert.deepEqual(opened, [], `${path} (${colorScheme}, details open): ${JSON.stringify(opened, null, 1)}`);
+        await page.close();
+      }
+    } finally {
+      await context.close();
+    }
+  });
 }
