@@ -23,6 +23,7 @@
 import { resolve } from "node:path";
 import type { Config } from "../../schemas/config.ts";
 import { BulkLoad } from "./load.ts";
+import { LoadProfile, profileTarget, timed } from "./profile.ts";
 import { changedSince, clearCheckpoint, committedCounts, firstRejectReason, loadCheckpoint, reopenRun, retireRun, saveCheckpoint, type Checkpoint } from "./checkpoint.ts";
 import { checkFile, openExport, openFile, type Source } from "../source/export.ts";
 import { readCsv, type Chunk } from "./csv/chunks.ts";
@@ -63,6 +64,8 @@ export interface BackfillOptions {
   commitRows?: number;
   /** Bytes per chunk handed to a worker. */
   chunkBytes?: number;
+  /** Writes where the load's time went to this file, as JSON (see profile.ts; default: $VIGIL_PROFILE). */
+  profile?: string;
 }
 
 export interface BackfillResult extends RunResult {
@@ -99,6 +102,8 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
   if (file !== undefined) checkFile(options.file as string, file);
   // workers start first: their start-up overlaps opening the database and the source
   const pool = new ParsePool(options.workers);
+  const profileFile = options.profile ?? profileTarget();
+  const profile = profileFile === undefined ? undefined : new LoadProfile();
   const stopWorkers = () => void pool.close();
   signal?.addEventListener("abort", stopWorkers, { once: true });
   const db = openDatabase(config.db);
@@ -179,8 +184,8 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
       log.warn("source", "the export's columns differ from what vigil knows", { unknown: layout.drift.unknown, missing: layout.drift.missing });
     }
 
-    pool.setup({ layout, today: chicagoDate(now()), since: options.since, until: options.until });
-    load = new BulkLoad(db, writer, layout, label);
+    pool.setup({ layout, today: chicagoDate(now()), since: options.since, until: options.until, profile: profile !== undefined });
+    load = new BulkLoad(db, writer, layout, label, profile);
     const firstReject = () => firstRejectReason(db, runId as number);
     const state = { ...at };
     const commit = () => {
@@ -208,10 +213,10 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
       const next = inflight.shift()!;
       // rather than wait for the worker, parse waiting chunks here, letting results in between
       while (!next.ready && pool.parseHere()) await new Promise((resolve) => setImmediate(resolve));
-      apply(next.chunk, await next.result);
+      apply(next.chunk, profile ? await profile.waitFor("wait", next.result) : await next.result);
     };
     try {
-      for await (const chunk of csv.chunks(resume)) {
+      for await (const chunk of profile ? timed(csv.chunks(resume), profile, "read") : csv.chunks(resume)) {
         signal?.throwIfAborted();
         const entry = { chunk, result: pool.parse(chunk), ready: false };
         // awaited in order below; meanwhile a failure must not surface as unhandled
@@ -264,7 +269,9 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
     await pool.close();
     await http?.close();
     lock?.release();
-    db.close();
+    if (profile) profile.time("close", () => db.close());
+    else db.close();
+    if (profile) profile.write(profileFile as string, pool.size);
   }
 
   function recordFailure(error: unknown): void {

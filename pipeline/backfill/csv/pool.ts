@@ -95,7 +95,9 @@ export class ParsePool {
     if (!task) return false;
     const { seq, data, line } = task.chunk;
     try {
-      task.resolve(parseChunk({ seq, data, line }, this.local, { encode: false }));
+      const result = parseChunk({ seq, data, line }, this.local, { encode: false });
+      result.here = true;
+      task.resolve(result);
     } catch (error) {
       task.reject(error as Error);
     }
