@@ -96,7 +96,8 @@ export class ParsePool {
     const { seq, data, line } = task.chunk;
     try {
       const result = parseChunk({ seq, data, line }, this.local, { encode: false });
-      result.here = true;
+      // a profiled run tells the chunks parsed here from the workers' (profile.ts)
+      if (result.times) result.here = true;
       task.resolve(result);
     } catch (error) {
       task.reject(error as Error);

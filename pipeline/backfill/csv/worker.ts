@@ -67,7 +67,7 @@ export interface ChunkResult {
   error?: { message: string; line: number };
   /** With setup.profile: the time of each phase, ms. */
   times?: ParseTimes;
-  /** Parsed on the main thread (ParsePool.parseHere), not by a worker. */
+  /** With setup.profile: parsed on the main thread (ParsePool.parseHere), not by a worker. */
   here?: boolean;
 }
 
