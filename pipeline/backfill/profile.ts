@@ -7,6 +7,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
+import { VigilError } from "../errors.ts";
 
 /** Phases timed on a thread that parses chunks (a worker, or the main thread between writes). */
 export interface ParseTimes {
@@ -101,7 +102,11 @@ export class LoadProfile {
   }
 
   write(path: string, workers: number): void {
-    writeFileSync(path, `${JSON.stringify(this.report(workers), null, 2)}\n`);
+    try {
+      writeFileSync(path, `${JSON.stringify(this.report(workers), null, 2)}\n`);
+    } catch (error) {
+      throw new VigilError(`cannot write the backfill's profile to ${path}: ${(error as Error).message}`, { cause: error, hint: "VIGIL_PROFILE names a file to write; unset it to load without profiling" });
+    }
   }
 }
 
