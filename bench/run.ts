@@ -6,7 +6,10 @@
  * several runs; wall time and peak RSS from /usr/bin/time -v. Writes bench/results.md.
  *
  * A benchmark, not a test: it reports, it never fails on timing. Options:
- *   --sizes 100000,1000000   archive sizes     --runs 5   runs per measurement (3 for 1M rows)
+ *   --sizes 100000,150000,1000000   archive sizes     --runs 5   runs per measurement (3 for 1M rows)
+ *   --shape real|synthetic   the archive as the real exports fill it (default) or as generated (archive-csv.ts)
+ *   --profile                also where a backfill's time goes, phase by phase, at the first size
+ *                            (median of 3 runs with VIGIL_PROFILE set, see pipeline/backfill/profile.ts)
  *   --skip-nightly           only the bulk loads
  * Needs the Debian packages sqlite3, sqlite-utils and time; a missing peer is reported and skipped.
  */
@@ -19,7 +22,9 @@ import { parseArgs } from "node:util";
 import Database from "better-sqlite3";
 import { startPortal } from "../fixtures/portal.ts";
 import { generateCovidView } from "../fixtures/generate.ts";
-import { writeArchiveCsv } from "./archive-csv.ts";
+import { writeArchiveCsv, type ArchiveShape } from "./archive-csv.ts";
+import { keptTail, profileSection } from "./profile-table.ts";
+import type { ProfileReport } from "../pipeline/backfill/profile.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const OUT = join(ROOT, "bench", "out");
@@ -31,6 +36,8 @@ interface Sample {
   wall: number;
   /** Peak resident set size, bytes (NaN when /usr/bin/time is missing). */
   rss: number;
+  /** User + system CPU time, seconds (NaN without /usr/bin/time): steadier than wall time on a shared machine. */
+  cpu: number;
   ok: boolean;
 }
 
@@ -41,8 +48,16 @@ interface Measured {
 }
 
 const { values } = parseArgs({
-  options: { sizes: { type: "string", default: "100000,1000000" }, runs: { type: "string" }, "skip-nightly": { type: "boolean", default: false } },
+  options: {
+    sizes: { type: "string", default: "100000,150000,1000000" },
+    runs: { type: "string" },
+    shape: { type: "string", default: "real" },
+    profile: { type: "boolean", default: false },
+    "skip-nightly": { type: "boolean", default: false },
+  },
 });
+if (values.shape !== "real" && values.shape !== "synthetic") throw new Error(`--shape must be real or synthetic, got ${values.shape}`);
+const shape = values.shape as ArchiveShape;
 const sizes = String(values.sizes).split(",").map(Number).filter((n) => n > 0);
 
 const tools = {
@@ -61,12 +76,36 @@ const peaks = new Map<number, number>();
 
 const sections: string[] = [];
 for (const rows of sizes) sections.push(await bulkLoad(rows, Number(values.runs ?? (rows >= 1_000_000 ? 3 : 5))));
+if (values.profile) sections.push(await profile(sizes[0], 3));
 if (!values["skip-nightly"]) sections.push(await nightly(Number(values.runs ?? 5)));
-const report = [header(), ...sections].join("\n");
+const kept = existsSync(RESULTS) ? keptTail(readFileSync(RESULTS, "utf8")) : "";
+const report = [header(), ...sections, kept].join("\n");
 writeFileSync(`${RESULTS}.tmp`, report);
 renameSync(`${RESULTS}.tmp`, RESULTS);
 process.stdout.write(report);
 process.stderr.write(`bench: wrote ${RESULTS}\n`);
+
+/**
+ * Where the time of `vigil backfill --file` goes at `rows` rows: `runs` loads with VIGIL_PROFILE
+ * set, each writing its phase times; the table shows the medians.
+ */
+async function profile(rows: number, runs: number): Promise<string> {
+  const file = await archive(rows);
+  const db = join(OUT, `vigil-profile-${rows}.db`);
+  const reports: ProfileReport[] = [];
+  const walls: number[] = [];
+  for (let run = 0; run < runs; run++) {
+    for (const suffix of ["", "-wal", "-shm", ".lock"]) rmSync(db + suffix, { force: true });
+    const target = join(OUT, `profile-${rows}-${run}.json`);
+    rmSync(target, { force: true });
+    const sample = await measure([process.execPath, VIGIL, "backfill", "--file", file, "--db", db, "--dataset", "cjeq-bs86"], { VIGIL_PROFILE: target });
+    if (!sample.ok || !existsSync(target)) throw new Error(`the profiled backfill of ${file} failed`);
+    reports.push(JSON.parse(readFileSync(target, "utf8")) as ProfileReport);
+    walls.push(sample.wall);
+    process.stderr.write(`bench: profile of ${rows} rows, run ${run + 1}/${runs}: ${sample.wall.toFixed(2)} s\n`);
+  }
+  return profileSection(rows, shape, reports, median(walls));
+}
 
 async function bulkLoad(rows: number, runs: number): Promise<string> {
   const file = await archive(rows);
@@ -114,13 +153,15 @@ async function bulkLoad(rows: number, runs: number): Promise<string> {
   const lines = [
     `## ${rows.toLocaleString("en-US")} rows (${(bytes / 1e6).toFixed(1)} MB CSV)`,
     "",
-    `| tool | wall time (median of ${runs}) | rows/s | peak RSS (median) |`,
-    "|---|---:|---:|---:|",
+    `| tool | wall time (median of ${runs}) | rows/s | peak RSS (median) | CPU time (median) |`,
+    "|---|---:|---:|---:|---:|",
     ...results.map((r) => row(r, rows)),
     "",
     `- vigil vs sqlite-utils: ${ratio(utils, vigil, "faster")} (target: at least 3x faster)`,
     `- vigil vs sqlite3 .import: ${ratio(vigil, imp, "the time")} (target: within 3x)`,
   ];
+  const cpu = results.map((r) => median(r.samples.filter((s) => s.ok).map((s) => s.cpu)));
+  lines.push(`- in CPU time: ${ratio(cpu[1], cpu[0], "less than sqlite-utils")}, ${ratio(cpu[0], cpu[2], "sqlite3 .import's")}`);
   const rss = median(results[0].samples.map((s) => s.rss));
   lines.push(`- vigil peak RSS: ${mb(rss)}${rows >= 1_000_000 ? " (target: under 250 MB, and at most 1.5x the 100,000-row peak)" : ""}`);
   peaks.set(rows, rss);
@@ -221,22 +262,22 @@ function pct(part: number, whole: number): string {
 
 /** The archive CSV for `rows`, generated once per size and seed. */
 async function archive(rows: number): Promise<string> {
-  const file = join(OUT, `archive-${rows}.csv`);
+  const file = join(OUT, `archive-${shape}-${rows}.csv`);
   const stamp = `${file}.json`;
-  const want = JSON.stringify({ rows, seed: SEED });
+  const want = JSON.stringify({ rows, seed: SEED, shape });
   if (existsSync(file) && existsSync(stamp) && readFileSync(stamp, "utf8") === want) return file;
-  process.stderr.write(`bench: writing a ${rows}-row archive to ${file}\n`);
-  await writeArchiveCsv(file, rows, SEED);
+  process.stderr.write(`bench: writing a ${rows}-row ${shape}-shaped archive to ${file}\n`);
+  await writeArchiveCsv(file, rows, SEED, shape);
   writeFileSync(stamp, want);
   return file;
 }
 
 /** Runs a command under /usr/bin/time -v (when present); output is discarded. */
-function measure(command: string[]): Promise<Sample> {
+function measure(command: string[], env: Record<string, string> = {}): Promise<Sample> {
   const [cmd, args] = tools.time ? ["/usr/bin/time", ["-v", ...command]] : [command[0], command.slice(1)];
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(cmd, args, { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...env } });
     let stderr = "";
     child.stderr.on("data", (chunk: Buffer) => {
       stderr = (stderr + chunk.toString()).slice(-20_000);
@@ -245,7 +286,8 @@ function measure(command: string[]): Promise<Sample> {
     child.on("close", (code) => {
       const wall = tools.time ? parseElapsed(stderr) : (performance.now() - started) / 1000;
       const rss = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(stderr)?.[1] ?? NaN) * 1024;
-      resolve({ wall, rss, ok: code === 0 });
+      const cpu = Number(/User time \(seconds\): ([\d.]+)/.exec(stderr)?.[1] ?? NaN) + Number(/System time \(seconds\): ([\d.]+)/.exec(stderr)?.[1] ?? NaN);
+      resolve({ wall, rss, cpu, ok: code === 0 });
     });
   });
 }
@@ -285,12 +327,12 @@ function median(xs: number[]): number {
 }
 
 function row(result: Measured, rows: number): string {
-  if (result.note) return `| ${result.label} | ${result.note} | | |`;
+  if (result.note) return `| ${result.label} | ${result.note} | | | |`;
   const good = result.samples.filter((s) => s.ok);
-  if (good.length === 0) return `| ${result.label} | failed | | |`;
+  if (good.length === 0) return `| ${result.label} | failed | | | |`;
   const wall = median(good.map((s) => s.wall));
   const failed = result.samples.length - good.length;
-  return `| ${result.label} | ${wall.toFixed(2)} s${failed ? ` (${failed} failed)` : ""} | ${Math.round(rows / wall).toLocaleString("en-US")} | ${mb(median(good.map((s) => s.rss)))} |`;
+  return `| ${result.label} | ${wall.toFixed(2)} s${failed ? ` (${failed} failed)` : ""} | ${Math.round(rows / wall).toLocaleString("en-US")} | ${mb(median(good.map((s) => s.rss)))} | ${median(good.map((s) => s.cpu)).toFixed(2)} s |`;
 }
 
 function ratio(a: number, b: number, word: string): string {
@@ -310,7 +352,11 @@ function header(): string {
     "",
     `- machine: ${cpu[0]?.model ?? "unknown CPU"}, ${cpu.length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Linux ${release()}`,
     `- run on: ${new Date().toISOString().slice(0, 10)}; Node.js ${process.version}; ${version("sqlite3", ["--version"]).replace(/^(\S+).*/, "sqlite3 $1")}; ${version("sqlite-utils", ["--version"])}`,
-    `- data: seeded synthetic Medical Examiner archive (seed ${SEED}), written as the portal's bulk CSV export (display-name headers, US dates)`,
+    `- data: seeded synthetic Medical Examiner archive (seed ${SEED}), written as the portal's bulk CSV export (display-name headers, US dates, every column);`,
+    shape === "real"
+      ? "  real-shaped: filled in to the real exports' share of empty cells, 21% (bench/archive-csv.ts)"
+      : "  as generated: 28% of cells empty, more than the real exports' 21% (`--shape real`, the default, fills them in)",
+    `- command: \`npm run bench -- ${process.argv.slice(2).join(" ")}\``.replace(" -- `", "`"),
     "- every tool loads the same file into a new database: vigil validates, normalizes, diffs, writes revisions and full-text search;",
     "  sqlite-utils detects nothing (all text) and inserts; sqlite3 .import copies text into a table without types or indexes",
     "",

@@ -13,7 +13,7 @@ import { bulkCsvChunks, resourceCsv } from "../fixtures/portal-csv.ts";
 import { ARCHIVE_COLUMNS } from "../bench/archive-csv.ts";
 import { readCsv, type Chunk } from "../pipeline/backfill/csv/chunks.ts";
 import { SourceChangedError } from "../pipeline/errors.ts";
-import { parseRecords, parseWithCsvParse } from "../pipeline/backfill/csv/records.ts";
+import { parseRecords, parseWithCsvParse, splitQuoted } from "../pipeline/backfill/csv/records.ts";
 import { floatingTimestamp, parseLocation, planColumns, recordToRaw, type CsvLayout } from "../pipeline/backfill/csv/rows.ts";
 import { ParsePool } from "../pipeline/backfill/csv/pool.ts";
 import { parseChunk, type ChunkResult } from "../pipeline/backfill/csv/worker.ts";
@@ -248,6 +248,33 @@ test("records come out exactly as csv-parse reads them, errors included", () => 
     assert.ok(records.length > 500);
     assert.deepEqual(records, parseWithCsvParse(data));
   }
+});
+
+test("quoted records read without csv-parse come out as csv-parse reads them, and odd quoting still goes to it", () => {
+  const records = [
+    '"a,b",c',
+    'x,"say ""hi""",y',
+    '"",x,""',
+    '"a,b",',
+    ',"a"',
+    '"multi\nline","x"',
+    '"a"b,c',
+    '"a" ,b',
+    'a,"b"c"',
+    'a,b"c,d',
+    ' "a",b',
+    '"""",x',
+    '"ends with a quote """',
+  ];
+  for (const record of records) {
+    for (const eol of ["\n", "\r\n"]) {
+      const data = Buffer.from(["first,line", record.replaceAll("\n", eol), "last,line", ""].join(eol));
+      assert.deepEqual(parseRecordsOutcome(data), csvParseOutcome(data), JSON.stringify(data.toString()));
+    }
+  }
+  assert.deepEqual(splitQuoted('"a,b",c'), ["a,b", "c"]);
+  assert.equal(splitQuoted('"a"b,c'), undefined);
+  assert.equal(splitQuoted('"a" ,b'), undefined);
 });
 
 test("a chunk parses into packed rows, rejects with their lines, and skips rows outside the dates", async () => {

@@ -32,6 +32,9 @@ const OTHER_TOOLS_FLAGS: Record<string, string> = {
   "--now": "systemctl enable --now",
   "--omit": "npm ci --omit=dev",
   "--csv": "sqlite-utils insert --csv and sqlite3 .import --csv, in the benchmarks",
+  "--profile": "npm run bench -- --profile (bench/run.ts)",
+  "--shape": "npm run bench -- --shape real|synthetic (bench/run.ts)",
+  "--sizes": "npm run bench -- --sizes (bench/run.ts)",
   "--noEmit": "tsc --noEmit",
 };
 

@@ -23,6 +23,7 @@
 import { resolve } from "node:path";
 import type { Config } from "../../schemas/config.ts";
 import { BulkLoad } from "./load.ts";
+import { LoadProfile, profileTarget, timed } from "./profile.ts";
 import { changedSince, clearCheckpoint, committedCounts, firstRejectReason, loadCheckpoint, reopenRun, retireRun, saveCheckpoint, type Checkpoint } from "./checkpoint.ts";
 import { checkFile, openExport, openFile, type Source } from "../source/export.ts";
 import { readCsv, type Chunk, type CsvStream } from "./csv/chunks.ts";
@@ -63,6 +64,8 @@ export interface BackfillOptions {
   commitRows?: number;
   /** Bytes per chunk handed to a worker. */
   chunkBytes?: number;
+  /** Writes where the load's time went to this file, as JSON (see profile.ts; default: $VIGIL_PROFILE). */
+  profile?: string;
 }
 
 export interface BackfillResult extends RunResult {
@@ -95,6 +98,8 @@ interface Loading {
   db: DB;
   pool: ParsePool;
   limits: Limits;
+  /** Where the time goes, when profiling (VIGIL_PROFILE); undefined otherwise, at no cost. */
+  profile?: LoadProfile;
   /** --file, resolved. */
   file?: string;
   started: number;
@@ -131,10 +136,12 @@ async function backfillRun(options: BackfillOptions): Promise<BackfillResult> {
   if (file !== undefined) checkFile(options.file as string, file);
   // workers start first: their start-up overlaps opening the database and the source
   const pool = new ParsePool(options.workers);
+  const profileFile = options.profile ?? profileTarget();
+  const profile = profileFile === undefined ? undefined : new LoadProfile();
   const stopWorkers = () => void pool.close();
   signal?.addEventListener("abort", stopWorkers, { once: true });
   const db = openDatabase(config.db);
-  const loading: Loading = { options, db, pool, file, limits: { ...DEFAULT_LIMITS, ...options.limits }, started: performance.now() };
+  const loading: Loading = { options, db, pool, file, profile, limits: { ...DEFAULT_LIMITS, ...options.limits }, started: performance.now() };
   try {
     loading.lock = acquireWriteLock(config.db, db);
     db.pragma(`cache_size = -${CACHE_KIB}`);
@@ -156,7 +163,9 @@ async function backfillRun(options: BackfillOptions): Promise<BackfillResult> {
     await pool.close();
     await loading.http?.close();
     loading.lock?.release();
-    db.close();
+    if (profile) profile.time("close", () => db.close());
+    else db.close();
+    if (profile) profile.write(profileFile as string, pool.size);
   }
 }
 
@@ -247,8 +256,8 @@ function prepareLoad(loading: Loading, opened: Opened, resume: Checkpoint | unde
   if (layout.drift.unknown.length || layout.drift.missing.length) {
     options.log.warn("source", "the export's columns differ from what vigil knows", { unknown: layout.drift.unknown, missing: layout.drift.missing });
   }
-  loading.pool.setup({ layout, today: chicagoDate(options.now()), since: options.since, until: options.until });
-  loading.load = new BulkLoad(db, writer, layout, source.label);
+  loading.pool.setup({ layout, today: chicagoDate(options.now()), since: options.since, until: options.until, profile: loading.profile !== undefined });
+  loading.load = new BulkLoad(db, writer, layout, source.label, loading.profile);
   return writer;
 }
 
@@ -286,10 +295,10 @@ async function stream(loading: Loading, opened: Opened, writer: CaseWriter, resu
     const next = inflight.shift()!;
     // rather than wait for the worker, parse waiting chunks here, letting results in between
     while (!next.ready && pool.parseHere()) await new Promise((resolve) => setImmediate(resolve));
-    apply(next.chunk, await next.result);
+    apply(next.chunk, loading.profile ? await loading.profile.waitFor("wait", next.result) : await next.result);
   };
   try {
-    for await (const chunk of opened.csv.chunks(resume)) {
+    for await (const chunk of loading.profile ? timed(opened.csv.chunks(resume), loading.profile, "read") : opened.csv.chunks(resume)) {
       signal?.throwIfAborted();
       const entry = { chunk, result: pool.parse(chunk), ready: false };
       // awaited in order below; meanwhile a failure must not surface as unhandled

@@ -19,6 +19,7 @@ import { laterWins } from "../normalize/duplicates.ts";
 import { duplicateCase } from "../normalize/reasons.ts";
 import type { Normalized } from "../normalize/row.ts";
 import type { CaseWriter } from "../store/case-writer.ts";
+import type { LoadProfile } from "./profile.ts";
 
 const FTS_TRIGGER = "cases_fts_insert";
 const TEMPLATE = Object.fromEntries(CASE_FIELDS.map((f) => [f, null])) as unknown as Case;
@@ -40,6 +41,8 @@ export class BulkLoad {
     private readonly layout: CsvLayout,
     /** How rejects name where a row came from, e.g. "export.csv". */
     private readonly sourceLabel: string,
+    /** Times each phase when given (a profiled run, see profile.ts). */
+    private readonly profile?: LoadProfile,
   ) {
     this.anyStored = db.prepare("SELECT 1 FROM json_each(?) AS k JOIN cases ON cases.casenumber = k.value LIMIT 1");
     this.triggerSql = (db.prepare("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?").pluck().get(FTS_TRIGGER) as string | undefined) ?? undefined;
@@ -56,14 +59,38 @@ export class BulkLoad {
    */
   apply(chunk: Chunk, result: ChunkResult): void {
     this.begin();
+    if (this.profile) return this.applyTimed(chunk, result, this.profile);
     const rows = typeof result.rows === "string" ? (JSON.parse(result.rows) as unknown[][]) : result.rows;
-    const { positions, rejects } = result;
     if (result.distinct && this.anyStored.get(result.keys) === undefined) {
       for (const row of rows) this.writer.insertNew(row);
-      for (const record of rejects) this.reject(record);
+      for (const record of result.rejects) this.reject(record);
       this.pending += result.records;
       return;
     }
+    this.applyRows(chunk, result, rows);
+  }
+
+  /** apply(), each phase timed. */
+  private applyTimed(chunk: Chunk, result: ChunkResult, profile: LoadProfile): void {
+    if (result.times) profile.addParse(result.times, result.here === true);
+    profile.rows += result.records;
+    const rows = profile.time("unpack", () => (typeof result.rows === "string" ? (JSON.parse(result.rows) as unknown[][]) : result.rows));
+    if (result.distinct && profile.time("lookup", () => this.anyStored.get(result.keys)) === undefined) {
+      profile.time("insert", () => {
+        for (const row of rows) this.writer.insertNew(row);
+      });
+      profile.time("rejects", () => {
+        for (const record of result.rejects) this.reject(record);
+      });
+      this.pending += result.records;
+      return;
+    }
+    profile.time("insert", () => this.applyRows(chunk, result, rows));
+  }
+
+  /** Rows one at a time, for a chunk with a case number stored already or given twice. */
+  private applyRows(chunk: Chunk, result: ChunkResult, rows: unknown[][]): void {
+    const { positions, rejects } = result;
     let records: string[][] | undefined;
     let r = 0;
     for (let i = 0; i < rows.length; i++) {
@@ -121,8 +148,11 @@ export class BulkLoad {
 
   /** Writes the "added" revisions and index entries of the rows inserted so far in this transaction. */
   private flush(): void {
-    this.writer.writeAddedSince(this.rowidBefore);
-    this.indexNew?.run(this.rowidBefore);
+    const profile = this.profile;
+    if (profile) profile.time("revisions", () => this.writer.writeAddedSince(this.rowidBefore));
+    else this.writer.writeAddedSince(this.rowidBefore);
+    if (profile) profile.time("fts", () => this.indexNew?.run(this.rowidBefore));
+    else this.indexNew?.run(this.rowidBefore);
     this.rowidBefore = this.db.prepare("SELECT coalesce(max(rowid), 0) FROM cases").pluck().get() as number;
   }
 
@@ -131,8 +161,13 @@ export class BulkLoad {
     this.begin();
     this.flush();
     if (this.triggerSql) this.db.exec(this.triggerSql);
-    last();
-    this.db.exec("COMMIT");
+    if (this.profile) {
+      this.profile.time("checkpoint", last);
+      this.profile.time("commit", () => this.db.exec("COMMIT"));
+    } else {
+      last();
+      this.db.exec("COMMIT");
+    }
     this.open = false;
     this.pending = 0;
   }

@@ -64,6 +64,7 @@ export const ENVIRONMENT: Record<string, string> = {
   SOCRATA_APP_TOKEN: "the portal's app token, sent as X-App-Token; never logged, never passed to a hook",
   VIGIL_BUILD: "off: run the TypeScript sources through tsx instead of the build in dist/",
   VIGIL_PYTHON: "the Python 3.8+ that datasette/install.sh makes .venv with (default python3)",
+  VIGIL_PROFILE: "a file: vigil backfill times each phase of the load and writes the times there, as JSON (npm run bench -- --profile)",
 };
 
 /** Environment variables vigil sets for the shell commands it runs (--then, --backup-then), beside VIGIL_DB and VIGIL_SITE. */

@@ -40,6 +40,23 @@ export function normalizeRow(raw: RawRow, ctx: NormalizeContext): Normalized | R
   return parsed.ok ? finish(raw, parsed.row, notes, ctx) : parsed;
 }
 
+/**
+ * normalizeRow, adding the time (ms) spent validating the row and making the case to `times`:
+ * for a backfill's profile (pipeline/backfill/profile.ts), never on otherwise.
+ */
+export function normalizeRowTimed(raw: RawRow, ctx: NormalizeContext, times: { validate: number; normalize: number }): Normalized | Rejected {
+  const notes: string[] = [];
+  const t0 = performance.now();
+  const plain = plainRow(raw);
+  const parsed = plain ? ({ ok: true, row: plain } as const) : parseWithSchema(raw, notes);
+  const t1 = performance.now();
+  times.validate += t1 - t0;
+  if (!parsed.ok) return parsed;
+  const result = finish(raw, parsed.row, notes, ctx);
+  times.normalize += performance.now() - t1;
+  return result;
+}
+
 /** The zod path: every row that is not plain, and the wording of every error. */
 function parseWithSchema(raw: RawRow, notes: string[]): { ok: true; row: ParsedRow } | Rejected {
   let parsed = rawRowSchema.safeParse(raw);

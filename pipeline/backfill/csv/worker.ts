@@ -7,11 +7,12 @@
  * threads than thousands of objects.
  */
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
-import { CASE_FIELDS, ROW_COLUMNS } from "../../../schemas/case.ts";
+import { CASE_FIELDS, ROW_COLUMNS, type Case } from "../../../schemas/case.ts";
 import { countLineFeeds } from "./chunks.ts";
 import { parseRecords } from "./records.ts";
 import { recordToRaw, type CsvLayout } from "./rows.ts";
-import { normalizeRow } from "../../normalize/row.ts";
+import { normalizeRow, normalizeRowTimed } from "../../normalize/row.ts";
+import { parseTimes, type ParseTimes } from "../profile.ts";
 import type { Reason } from "../../normalize/reasons.ts";
 import { InternalError } from "../../errors.ts";
 
@@ -22,6 +23,8 @@ export interface WorkerSetup {
   /** Death dates kept, inclusive, YYYY-MM-DD; rows outside are counted and skipped. */
   since?: string;
   until?: string;
+  /** Time each phase of each chunk (a backfill's profile, see profile.ts). */
+  profile?: boolean;
 }
 
 export interface ChunkTask {
@@ -62,15 +65,22 @@ export interface ChunkResult {
   rejects: RejectedRecord[];
   /** A fatal problem with the chunk: what is wrong, and the physical line it is on. */
   error?: { message: string; line: number };
+  /** With setup.profile: the time of each phase, ms. */
+  times?: ParseTimes;
+  /** With setup.profile: parsed on the main thread (ParsePool.parseHere), not by a worker. */
+  here?: boolean;
 }
 
 export function parseChunk(task: ChunkTask, setup: WorkerSetup, { encode = true } = {}): ChunkResult {
   const { layout, today, since, until } = setup;
   const data = Buffer.from(task.data.buffer, task.data.byteOffset, task.data.byteLength);
   const result: ChunkResult = { seq: task.seq, records: 0, outside: 0, rows: "[]", positions: [], keys: "[]", distinct: true, rejects: [] };
+  const times = setup.profile ? (result.times = parseTimes()) : undefined;
+  let t = times ? performance.now() : 0;
   let records: string[][];
   try {
     records = parseRecords(data);
+    if (times) t = lap(times, "csv", t);
   } catch (error) {
     const { bytes, message } = error as { bytes?: number; message: string };
     const line = task.line + (typeof bytes === "number" ? countLineFeeds(data, bytes) : 0);
@@ -92,6 +102,7 @@ export function parseChunk(task: ChunkTask, setup: WorkerSetup, { encode = true 
     }
     result.records++;
     const raw = recordToRaw(record, layout);
+    if (times) t = lap(times, "fields", t);
     if (since !== undefined || until !== undefined) {
       const day = typeof raw.death_date === "string" && /^\d{4}-\d\d-\d\d/.test(raw.death_date) ? raw.death_date.slice(0, 10) : undefined;
       if (day !== undefined && ((since !== undefined && day < since) || (until !== undefined && day > until))) {
@@ -99,25 +110,44 @@ export function parseChunk(task: ChunkTask, setup: WorkerSetup, { encode = true 
         continue;
       }
     }
-    const normalized = normalizeRow(raw, { today });
+    const normalized = times ? normalizeRowTimed(raw, { today }, times) : normalizeRow(raw, { today });
+    if (times) t = performance.now();
     if (normalized.ok) {
       const c = normalized.case;
-      const row: unknown[] = new Array(ROW_COLUMNS.length);
-      for (let f = 0; f < CASE_FIELDS.length; f++) row[f] = c[CASE_FIELDS[f]];
-      row[CASE_FIELDS.length] = normalized.sourceRowId;
-      row[CASE_FIELDS.length + 1] = normalized.sourceUpdatedAt;
-      rows.push(row);
+      rows.push(rowValues(c, normalized.sourceRowId, normalized.sourceUpdatedAt));
       result.positions.push(index, recordLine);
       if (keys.size === keys.add(c.casenumber).size) result.distinct = false;
     } else {
       const { casenumber, sourceRowId, reasons } = normalized;
       result.rejects.push({ index, line: recordLine, casenumber, sourceRowId, reasons, raw: JSON.stringify(raw) });
     }
+    if (times) t = lap(times, "pack", t);
   }
   result.rows = encode ? JSON.stringify(rows) : rows;
   result.keys = JSON.stringify([...keys]);
+  if (times) lap(times, "pack", t);
   return result;
 }
+
+/** Adds the time since `from` to `phase`; returns now. */
+function lap(times: ParseTimes, phase: keyof ParseTimes, from: number): number {
+  const now = performance.now();
+  times[phase] += now - from;
+  return now;
+}
+
+/**
+ * A case's values in ROW_COLUMNS order: its fields, then its provenance. Made once from CASE_FIELDS
+ * as one array literal that reads each field by a constant name: a loop reading `c[CASE_FIELDS[f]]`
+ * looks up a varying key ~40 times a row, and took more time than packing the rows as JSON.
+ */
+const rowValues = new Function(
+  "c",
+  "sourceRowId",
+  "sourceUpdatedAt",
+  `return [${CASE_FIELDS.map((f) => `c[${JSON.stringify(f)}]`).join(", ")}, sourceRowId, sourceUpdatedAt];`,
+) as (c: Case, sourceRowId: string | null, sourceUpdatedAt: string | null) => unknown[];
+if (CASE_FIELDS.length + 2 !== ROW_COLUMNS.length) throw new InternalError("csv worker: ROW_COLUMNS is not CASE_FIELDS and the two provenance columns");
 
 function lineFeedsIn(record: string[]): number {
   let n = 0;
@@ -134,12 +164,19 @@ export const WORKER_ROLE = "vigil-csv-parser";
 if (!isMainThread && parentPort && (workerData as { role?: string } | null)?.role === WORKER_ROLE) {
   const port = parentPort;
   let setup: WorkerSetup | undefined;
+  let posting = 0;
   port.on("message", (message: { setup: WorkerSetup } | { task: ChunkTask }) => {
     if ("setup" in message) {
       setup = message.setup;
       return;
     }
     if (!setup) throw new InternalError("csv worker: a chunk arrived before the setup");
-    port.postMessage(parseChunk(message.task, setup));
+    const result = parseChunk(message.task, setup);
+    if (!result.times) return port.postMessage(result);
+    // a result is copied as it is posted: each result carries the time the previous one took to post
+    result.times.pack += posting;
+    const t = performance.now();
+    port.postMessage(result);
+    posting = performance.now() - t;
   });
 }
