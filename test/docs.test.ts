@@ -35,6 +35,8 @@ const OTHER_TOOLS_FLAGS: Record<string, string> = {
   "--profile": "npm run bench -- --profile (bench/run.ts)",
   "--shape": "npm run bench -- --shape real|synthetic (bench/run.ts)",
   "--sizes": "npm run bench -- --sizes (bench/run.ts)",
+  "--runs": "npm run bench -- --runs (bench/run.ts)",
+  "--skip-nightly": "npm run bench -- --skip-nightly (bench/run.ts)",
   "--noEmit": "tsc --noEmit",
 };
 
