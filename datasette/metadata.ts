@@ -13,6 +13,7 @@ import { checkContract, InternalError } from "../pipeline/errors.ts";
 import { PRIVATE_TABLES, WITHHELD_COLUMNS, WITHHELD_FIELDS_SQL } from "../pipeline/publish/projection.ts";
 import { FIGURES, figureSql, type FigureName } from "../pipeline/store/figures.ts";
 import { UNLISTED_MANNERS } from "../pipeline/normalize/memorial.ts";
+import { GENERATED_NOTE, GENERATED_SOURCE } from "../site-widgets/notes.ts";
 
 export const METADATA_PATH = projectPath("datasette", "metadata.yml");
 
@@ -104,7 +105,15 @@ const publicSchema = z.object({
  * snapshot, the metadata of the public record: what it withholds left out and said so, its hash
  * on the database page.
  */
-export function buildMetadata(base: unknown, options: { database?: string; snapshot?: Snapshot } = {}): Metadata {
+/** What the metadata says besides the base: the database's name, the public snapshot, or the demo's generated data. */
+export interface MetadataOptions {
+  database?: string;
+  snapshot?: Snapshot;
+  /** `vigil demo`: the data is generated, and its source is the fixture portal at this URL. */
+  generated?: { sourceUrl: string };
+}
+
+export function buildMetadata(base: unknown, options: MetadataOptions = {}): Metadata {
   const { databases, public: publicBlock, ...top } = checkContract(metadataSchema, base, "datasette/metadata.yml", "fix datasette/metadata.yml");
   const database = withQuerySql(structuredClone(databases[BASE_DATABASE]));
   const described = caseColumnDescriptions();
@@ -128,6 +137,7 @@ export function buildMetadata(base: unknown, options: { database?: string; snaps
     const overrides = checkContract(publicSchema, publicBlock, "datasette/metadata.yml", "fix its public: block");
     makePublic(top, database, overrides, options.snapshot);
   }
+  if (options.generated) makeGenerated(top, database, options.generated.sourceUrl);
   return { ...top, databases: { [options.database ?? BASE_DATABASE]: database } };
 }
 
@@ -175,8 +185,22 @@ function makePublic(top: Record<string, unknown>, database: DatabaseMetadata, ov
     ` SHA-256 ${snapshot.sha256}: download it below and check it with \`sha256sum\`.`;
 }
 
+/** The demo's datasette says on every page, title first, that its people are made up. */
+function makeGenerated(top: Record<string, unknown>, database: DatabaseMetadata, sourceUrl: string): void {
+  top.title = `vigil demo: ${GENERATED_SOURCE.replace("vigil demo ", "")}, not the Medical Examiner's record`;
+  top.source = GENERATED_SOURCE;
+  top.source_url = sourceUrl;
+  const warning = `<p><strong>${GENERATED_NOTE}</strong></p>`;
+  top.description_html = typeof top.description_html === "string" ? warning + top.description_html : warning;
+  database.description = `${GENERATED_NOTE} ${database.description}`;
+  for (const query of Object.values(database.queries)) {
+    query.source = GENERATED_SOURCE;
+    query.source_url = sourceUrl;
+  }
+}
+
 /** Reads datasette/metadata.yml (or `path`) and builds the complete metadata. */
-export function loadMetadata(options: { database?: string; path?: string; snapshot?: Snapshot } = {}): Metadata {
+export function loadMetadata(options: MetadataOptions & { path?: string } = {}): Metadata {
   const path = options.path ?? METADATA_PATH;
   let base: unknown;
   try {

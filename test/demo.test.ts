@@ -70,7 +70,15 @@ test("vigil demo serves datasette and the site at the URLs it prints, and Ctrl-C
   assert.ok(datasette, stdout);
   const page = await fetch(datasette);
   assert.equal(page.status, 200);
-  assert.match(await page.text(), /daily_deaths/);
+  const html = await page.text();
+  assert.match(html, /daily_deaths/);
+  // datasette says it too, title first, and its source link answers
+  assert.match(html, /<title>[^<]*vigil demo: generated data, not the Medical Examiner's record/);
+  assert.match(html, /Generated data for the vigil demo: these are not real people/);
+  const home = await (await fetch(new URL("/", datasette))).text();
+  const source = home.match(/Data source:\s*<a href="([^"]+)">\s*vigil demo \(generated data\)/)?.[1];
+  assert.ok(source, "the home page names its source");
+  assert.equal((await fetch(source)).status, 200, "and the link answers");
   const memorial = await fetch(`${datasette}/memorial.json?date=2020-12-01&_shape=array`);
   assert.equal(memorial.status, 200);
   const people = (await memorial.json()) as Array<{ description: string }>;

@@ -73,8 +73,8 @@ function dailyOf(result: PublishResult): string {
 
 /**
  * A logger that keeps only what the test looks at, so the heap measured is the server's, not the
- * log's. A problem is an error, or a newer snapshot not taken ("still serving"); other warnings (a
- * request tried again on a busy machine, say) are the server coping, kept for the report.
+ * log's. A problem is an error, or a newer snapshot refused; other warnings (a request tried again,
+ * or a download cut short, on a busy machine) are the server coping, kept for the report.
  */
 function soakLogger(): Logger & { problems: string[]; notes: string[]; started: () => number } {
   const [problems, notes] = [[] as string[], [] as string[]];
@@ -82,7 +82,9 @@ function soakLogger(): Logger & { problems: string[]; notes: string[]; started: 
   const note = (level: string) => (stage: string, msg: string) => {
     if (stage === "serve" && msg.startsWith("datasette serving")) started++;
     if (level !== "warn" && level !== "error") return;
-    const kept = level === "error" || /still serving/.test(msg) ? problems : notes;
+    // a download the busy machine cut short is tried again at the next poll (the readers must still
+    // see every snapshot); a snapshot refused, or a datasette that would not start, is a problem
+    const kept = level === "error" || /refused|could not serve/.test(msg) ? problems : notes;
     if (kept.length < 20) kept.push(`${level} ${stage}: ${msg}`);
   };
   return { problems, notes, started: () => started, debug() {}, info: note("info"), warn: note("warn"), error: note("error") };

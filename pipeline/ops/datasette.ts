@@ -67,6 +67,8 @@ export interface DatasetteOptions {
    * database: immutable, under /vigil, with its hash in its URLs and long-lived caching.
    */
   snapshot?: { path: string; manifest: Manifest };
+  /** `vigil demo`: every page says the data is generated, its source the fixture portal at this URL. */
+  generated?: { sourceUrl: string };
   /** 0 picks a free port. Default 8001. */
   port?: number;
   /** Default 127.0.0.1. */
@@ -128,7 +130,7 @@ export async function startDatasette(options: DatasetteOptions): Promise<Dataset
   }
   const database = databaseName(dbPath);
   const metadataPath = join(dir, "metadata.json");
-  writeFileSync(metadataPath, JSON.stringify(loadMetadata({ database, snapshot: snapshot?.manifest }), null, 2));
+  writeFileSync(metadataPath, JSON.stringify(loadMetadata({ database, snapshot: snapshot?.manifest, generated: options.generated }), null, 2));
 
   const settings = { ...DATASETTE_SETTINGS, ...(snapshot ? PUBLIC_SETTINGS : {}) };
   args.push("--metadata", metadataPath, "--host", host, "--port", String(port));

@@ -82,7 +82,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       log.warn("demo", "Hugo is not installed: the site was written but not built", { site });
     }
 
-    const datasette: DatasetteServer = await startDatasette({ db, port: datasettePort, host: "127.0.0.1", log, signal });
+    const datasette: DatasetteServer = await startDatasette({ db, port: datasettePort, host: "127.0.0.1", log, signal, generated: { sourceUrl: `${portal.url}/api/views/${DEFAULTS.dataset}.json` } });
     started.push({ name: "datasette", stop: datasette.stop });
 
     stdout.write(
