@@ -187,7 +187,7 @@ function makePublic(top: Record<string, unknown>, database: DatabaseMetadata, ov
 
 /** The demo's datasette says on every page, title first, that its people are made up. */
 function makeGenerated(top: Record<string, unknown>, database: DatabaseMetadata, sourceUrl: string): void {
-  top.title = `vigil demo: ${GENERATED_SOURCE.replace("vigil demo ", "")}, not the Medical Examiner's record`;
+  top.title = "vigil demo: generated data, not the Medical Examiner's record";
   top.source = GENERATED_SOURCE;
   top.source_url = sourceUrl;
   const warning = `<p><strong>${GENERATED_NOTE}</strong></p>`;

@@ -46,7 +46,8 @@ test("the door forwards, keeps 200 answers of the current snapshot, and forgets 
   assert.equal(a.hits.get("/missing"), 2, "only 200 answers are kept");
 
   const slow = get("/slow");
-  await sleep(50);
+  // the slow request is under way at the old upstream before the switch, however busy the machine
+  while (!a.hits.get("/slow")) await sleep(5);
   front.point(b.url);
   let drained = false;
   const draining = front.drained(a.url).then(() => (drained = true));
