@@ -6,6 +6,7 @@
  */
 import { oembedSchema, type ChartsManifest } from "../schemas/widgets.ts";
 import type { BuiltChart } from "./chart.ts";
+import { escapeXml as escape } from "./render-svg.ts";
 import { PATHS } from "./site-paths.ts";
 
 /** Where a chart's embed page lives, relative to the site's root. */
@@ -95,9 +96,4 @@ ${table}</figcaption>
 </body>
 </html>
 `;
-}
-
-/** Text and attribute values, escaped for HTML. */
-export function escape(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 }

@@ -46,7 +46,10 @@ export async function renderSvg(chart: ChartDraft, size: SvgSize = SVG_SIZE): Pr
   return `<svg ${orderAttributes(attributes)}>${svg.innerHTML}</svg>\n`;
 }
 
-/** linkedom leaves `<` and `&` unescaped in attribute values, which a standalone SVG (XML) forbids. */
+/**
+ * Text and double-quoted attribute values escaped for XML and HTML: linkedom leaves `<` and `&`
+ * unescaped in attribute values, which a standalone SVG forbids; the embed pages use it too.
+ */
 export function escapeXml(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }

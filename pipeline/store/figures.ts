@@ -24,10 +24,13 @@ const text = (file: string) => readFileSync(projectPath("pipeline", "store", "fi
 
 const cache = new Map<FigureName, string>();
 
+/** A query over the deaths published after `:run_id`: published.sql's CTEs, then `rest` (more CTEs, or the SELECT). */
+const afterPublished = (rest: string) => `WITH RECURSIVE\n${text("published.sql")}${rest.startsWith("SELECT") ? "\n" : ",\n"}${rest}`;
+
 /** The whole query of a figure: the published deaths after `:run_id`, then the figure's own CTEs and SELECT. */
 export function figureSql(name: FigureName): string {
   let sql = cache.get(name);
-  if (sql === undefined) cache.set(name, (sql = `WITH RECURSIVE\n${text("published.sql")},\n${text(FIGURES[name])}`));
+  if (sql === undefined) cache.set(name, (sql = afterPublished(text(FIGURES[name]))));
   return sql;
 }
 
@@ -85,7 +88,7 @@ export function storeDailyDeaths(db: DB): void {
 export function publishedAsOf(db: DB, runId: number, columns: readonly string[]): Array<Record<string, unknown> & { undo: Record<string, string | null> }> {
   const selected = columns.map((column) => `c.${column}`).join(", ");
   const rows = db
-    .prepare(`WITH RECURSIVE\n${text("published.sql")}\nSELECT ${selected}, d.undo AS undo FROM deaths_then d JOIN cases c USING (casenumber) ORDER BY c.casenumber`)
+    .prepare(afterPublished(`SELECT ${selected}, d.undo AS undo FROM deaths_then d JOIN cases c USING (casenumber) ORDER BY c.casenumber`))
     .all(asked(runId)) as Array<Record<string, unknown> & { undo: string | null }>;
   return rows.map((row) => ({ ...row, undo: row.undo ? (JSON.parse(row.undo) as Record<string, string | null>) : {} }));
 }
