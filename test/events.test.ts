@@ -13,6 +13,7 @@ import { startPortal } from "../fixtures/portal.ts";
 import { generateCovidView } from "../fixtures/generate.ts";
 import { openDatabase } from "../pipeline/store/db.ts";
 import { BUILT_IN_EVENTS, builtInEvents } from "../pipeline/store/events.ts";
+import { NARROWED_ON } from "../site-widgets/notes.ts";
 import { nightly } from "../pipeline/ops/nightly.ts";
 import { memoryLogger, ROOT, runMain, tempDir } from "./helpers.ts";
 import { edgeRows, MEMORIAL_DAY, syncRows } from "./widgets-db.ts";
@@ -46,7 +47,7 @@ const csvRows = (text: string) => parse(text, { columns: true }) as Array<Record
 test("the built-in events are sourced, and a new database lists them", (t) => {
   const events = builtInEvents();
   assert.ok(events.some((e) => e.date === "2020-03-16" && /first confirmed COVID-19 death/i.test(e.label)), "the county's first confirmed death");
-  assert.ok(events.some((e) => e.date === "2022-04-01" && /Medical Examiner/.test(e.label) && /hospital/.test(e.label)), "the end of jurisdiction over hospital deaths");
+  assert.ok(events.some((e) => e.date === NARROWED_ON && /Medical Examiner/.test(e.label) && /hospital/.test(e.label)), "the end of jurisdiction over hospital deaths, the day the notes name");
   for (const e of events) assert.match(e.source_url, /^https:\/\/\S+$/, `${e.date} has a source`);
   assert.ok(existsSync(join(BUILT_IN_EVENTS, "..", "README.md")), "with its provenance");
 
