@@ -6,6 +6,7 @@
 import type * as PlotLib from "@observablehq/plot";
 import type { ChartId, VegaLiteSpec } from "../schemas/widgets.ts";
 import type { WidgetData } from "./read.ts";
+import { RELIABLE_FROM } from "../pipeline/store/figures.ts";
 
 export type Plot = typeof PlotLib;
 export type PlotOptions = PlotLib.PlotOptions;
@@ -146,7 +147,7 @@ export const COLUMN_LABELS: Readonly<Record<string, string>> = {
   population: "Residents (2020)",
   crude_per_100k: "Per 100,000, crude",
   age_adjusted_per_100k: "Per 100,000, age-adjusted",
-  reliable: "Reliable (20 deaths or more)",
+  reliable: `Reliable (${RELIABLE_FROM} deaths or more)`,
 };
 
 /** The first sentence of a takeaway: the chart's headline. */

@@ -39,7 +39,6 @@ export const RATES_NOTE =
  */
 export const NO_DEATHS_TEXT = {
   before: "The Cook County Medical Examiner recorded no COVID-19 deaths on DATE.",
-  after:
-    `The Cook County Medical Examiner recorded no COVID-19 deaths on DATE. Since ${dateInWords(NARROWED_ON)}, it no longer records most ` +
-    "COVID-19 deaths, such as those in hospitals and nursing homes: this does not mean that nobody died of COVID-19 that day.",
+  // what the record covers since then is the notes line's (RECORD_NOTE), said just below
+  after: "The Cook County Medical Examiner recorded no COVID-19 deaths on DATE: this does not mean that nobody died of COVID-19 that day.",
 } as const;

@@ -6,7 +6,7 @@
  */
 import { RATE_KEYS, type RateKey, type RatesSummary } from "../schemas/widgets.ts";
 import { InternalError } from "../pipeline/errors.ts";
-import type { AgeGroupRate, GroupRate } from "../pipeline/store/figures.ts";
+import { RATED_FROM, type AgeGroupRate, type GroupRate } from "../pipeline/store/figures.ts";
 import { POPULATION_AS_OF } from "../pipeline/store/population.ts";
 
 export type { AgeGroupRate, GroupRate };
@@ -58,11 +58,11 @@ export function ratesSummary(rates: Rates): RatesSummary {
 export type RateStat = `${"crude" | "age_adjusted"}_per_100k_${RateKey}`;
 
 /** What a stat says of a group with too few deaths to rate. */
-export const NO_RATE = "not given (fewer than 10 deaths)";
+export const NO_RATE = `not given (fewer than ${RATED_FROM} deaths)`;
 
 /**
  * crude_per_100k_black, age_adjusted_per_100k_black, ...: the figures' strings, like "312.40"
- * (NO_RATE for a group with fewer than 10 deaths).
+ * (NO_RATE for a group with fewer than RATED_FROM deaths).
  */
 export function rateStats(rates: Rates): Record<RateStat, string> {
   const stats: Partial<Record<RateStat, string>> = {};

@@ -20,7 +20,16 @@ export const FIGURES = {
 } as const;
 export type FigureName = keyof typeof FIGURES;
 
-const text = (file: string) => readFileSync(projectPath("pipeline", "store", "figures", file), "utf8").trim();
+/** NCHS's rule for rates: none under RATED_FROM deaths, unreliable under RELIABLE_FROM. */
+export const RATED_FROM = 10;
+export const RELIABLE_FROM = 20;
+
+/** A figure's file, with the thresholds it names written in. */
+const text = (file: string) =>
+  readFileSync(projectPath("pipeline", "store", "figures", file), "utf8")
+    .trim()
+    .replaceAll("RATED_FROM", String(RATED_FROM))
+    .replaceAll("RELIABLE_FROM", String(RELIABLE_FROM));
 
 const cache = new Map<FigureName, string>();
 

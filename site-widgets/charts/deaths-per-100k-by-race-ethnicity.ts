@@ -7,6 +7,7 @@ import { barsAcross, barsWithValues, vegaLite, type ChartBuilder } from "../char
 import { dateInWords, deaths, formatRate, people } from "../format.ts";
 import { RATES_NOTE, RECORD_NOTE } from "../notes.ts";
 import { rateKey, type GroupRate } from "../rates.ts";
+import { RATED_FROM, RELIABLE_FROM } from "../../pipeline/store/figures.ts";
 
 /** How the takeaway speaks of each rated group's residents, by key. */
 const RESIDENTS: Readonly<Record<string, string>> = {
@@ -19,9 +20,10 @@ const RESIDENTS: Readonly<Record<string, string>> = {
 
 const AXIS_TITLE = "Deaths per 100,000 residents, age-adjusted";
 
-/** Under the chart: which rates are unreliable, and why some groups have none. */
+/** Under the chart, when a rate is unreliable or missing: why (NCHS's rule). */
 const RELIABILITY_NOTE =
-  "* Fewer than 20 deaths: the rate is unreliable (NCHS's rule), drawn lighter. A group with fewer than 10 deaths has no rate and no bar.";
+  `* Fewer than ${RELIABLE_FROM} deaths: the rate is unreliable (NCHS's rule), drawn lighter. ` +
+  `A group with fewer than ${RATED_FROM} deaths has no rate and no bar.`;
 
 /** A rated group, with its age-adjusted rate as a number to draw. */
 type Rated = GroupRate & { age_adjusted_per_100k: string; value: number };
@@ -39,11 +41,11 @@ export const deathsPer100kByRaceEthnicity: ChartBuilder = ({ rates, daily }) => 
   const order = rated.map((g) => g.race_ethnicity);
   const speak = (g: GroupRate) => RESIDENTS[rateKey(rates, g) ?? ""] ?? `${g.race_ethnicity} residents`;
   const description = takeaway(rated, rates.groups, speak, daily[0].date, daily.at(-1)!.date);
-  const reliability = RELIABILITY_NOTE;
+  const flagged = rates.groups.some((g) => g.reliable === "false");
   return {
     id: "deaths-per-100k-by-race-ethnicity",
     title: "COVID-19 deaths recorded by the Cook County Medical Examiner per 100,000 residents, by race and ethnicity, age-adjusted",
-    notes: `${RECORD_NOTE} ${RATES_NOTE} ${reliability}`,
+    notes: `${RECORD_NOTE} ${RATES_NOTE}${flagged ? ` ${RELIABILITY_NOTE}` : ""}`,
     description,
     columns: ["race_ethnicity", "deaths", "population", "crude_per_100k", "age_adjusted_per_100k", "reliable"],
     rows,
@@ -82,7 +84,7 @@ export const deathsPer100kByRaceEthnicity: ChartBuilder = ({ rates, daily }) => 
         y: "race_ethnicity",
         order,
         xLabel: AXIS_TITLE,
-        // an unreliable rate (fewer than 20 deaths) is drawn lighter and starred, as the notes say
+        // an unreliable rate (fewer than RELIABLE_FROM deaths) is drawn lighter and starred, as the notes say
         value: (d) => (d.reliable === "false" ? `${d.age_adjusted_per_100k}*` : d.age_adjusted_per_100k),
         muted: (d) => d.reliable === "false",
         marginLeft: 184,
@@ -105,10 +107,10 @@ function takeaway(rated: readonly Rated[], groups: readonly GroupRate[], speak: 
   );
   const tooFew = groups.filter((g) => g.population !== null && g.age_adjusted_per_100k === null);
   if (tooFew.length > 0) {
-    sentences.push(`No rate is given for ${tooFew.map((g) => `${speak(g)} (${deaths(g.deaths)})`).join(" or ")}: fewer than 10 deaths are too few to rate.`);
+    sentences.push(`No rate is given for ${tooFew.map((g) => `${speak(g)} (${deaths(g.deaths)})`).join(" or ")}: fewer than ${RATED_FROM} deaths are too few to rate.`);
   }
   const unreliable = rated.filter((g) => g.reliable === "false");
-  if (unreliable.length > 0) sentences.push(`The rates of ${unreliable.map((g) => speak(g)).join(" and ")} rest on fewer than 20 deaths and are unreliable.`);
+  if (unreliable.length > 0) sentences.push(`The rates of ${unreliable.map((g) => speak(g)).join(" and ")} rest on fewer than ${RELIABLE_FROM} deaths and are unreliable.`);
   const unknownRace = groups.filter((g) => g.population === null).reduce((n, g) => n + g.deaths, 0);
   if (unknownRace > 0) sentences.push(`The race or ethnicity of ${people(unknownRace)} was not recorded: they are in no group's rate.`);
   const unknownAge = rated.reduce((n, g) => n + g.deaths_unknown_age, 0);

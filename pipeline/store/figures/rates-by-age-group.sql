@@ -1,8 +1,8 @@
 -- Crude deaths per 100,000 residents in each age group the age-adjusted rates are computed over (0-4,
 -- 5-14, ..., 85+), over the deaths published after :run_id: all residents first (every death, Unknown
 -- race included), then each rated race and ethnicity. Deaths of unknown age are in no age group. The
--- rate is text with 2 decimals, made here once; as in rates.sql, none below 10 deaths, and unreliable
--- below 20.
+-- rate is text with 2 decimals, made here once; as in rates.sql, none on too few deaths, and
+-- unreliable on few.
 tallied AS (
   SELECT g.population_race_ethnicity, count(*) AS deaths,
          (SELECT s.rate_age_group FROM standard_population s
@@ -30,7 +30,7 @@ rows AS (
     LEFT JOIN tallied t ON t.population_race_ethnicity = r.race_ethnicity AND t.rate_age_group = r.rate_age_group
 )
 SELECT race_ethnicity, age_group, deaths, population,
-       iif(deaths < 10, NULL, printf('%.2f', 100000.0 * deaths / population)) AS crude_per_100k,
-       iif(deaths >= 20, 'true', 'false') AS reliable
+       iif(deaths < RATED_FROM, NULL, printf('%.2f', 100000.0 * deaths / population)) AS crude_per_100k,
+       iif(deaths >= RELIABLE_FROM, 'true', 'false') AS reliable
 FROM rows
 ORDER BY race_ethnicity != 'All residents', race_ethnicity, age_min

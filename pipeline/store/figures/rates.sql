@@ -1,9 +1,9 @@
 -- Deaths per 100,000 residents by race and ethnicity, crude and age-adjusted, over the deaths published
 -- after :run_id: one row per rated group, Unknown (counted, never rated) and All residents (every death
 -- against every resident). The rates are text with 2 decimals, made here once: the site's CSV, summary
--- and stats print these strings as they are. As NCHS does, a rate resting on fewer than 20 deaths is
--- unreliable (reliable = 'false'), and below 10 deaths none is given; Unknown has no population, so
--- no rate and no reliability.
+-- and stats print these strings as they are. As NCHS does, a rate resting on too few deaths is
+-- unreliable (reliable = 'false'), and on fewer still none is given: the two thresholds are written
+-- in by figures.ts. Unknown has no population, so no rate and no reliability.
 --
 -- Age-adjusted rates use the direct method: a group's death rate in each age group, times the share of
 -- that age group in the 2000 U.S. standard population, summed. The county's estimates come in 5-year
@@ -64,9 +64,9 @@ rated AS (
 SELECT race_ethnicity,
        deaths,
        population,
-       iif(population IS NULL OR deaths < 10, NULL, printf('%.2f', crude)) AS crude_per_100k,
-       iif(population IS NULL OR deaths < 10, NULL, printf('%.2f', per_100k)) AS age_adjusted_per_100k,
-       iif(population IS NULL, NULL, iif(deaths >= 20, 'true', 'false')) AS reliable,
+       iif(population IS NULL OR deaths < RATED_FROM, NULL, printf('%.2f', crude)) AS crude_per_100k,
+       iif(population IS NULL OR deaths < RATED_FROM, NULL, printf('%.2f', per_100k)) AS age_adjusted_per_100k,
+       iif(population IS NULL, NULL, iif(deaths >= RELIABLE_FROM, 'true', 'false')) AS reliable,
        deaths_unknown_age
 FROM rated
-ORDER BY race_ethnicity != 'All residents', population IS NULL OR deaths < 10, per_100k DESC, race_ethnicity
+ORDER BY race_ethnicity != 'All residents', population IS NULL OR deaths < RATED_FROM, per_100k DESC, race_ethnicity
