@@ -12,12 +12,14 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Writable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import Database from "better-sqlite3";
 import { generateCovidView } from "../fixtures/generate.ts";
 import { startPortal, type FixturePortal } from "../fixtures/portal.ts";
 import { ingest } from "../pipeline/ingest/ingest.ts";
 import { nightly } from "../pipeline/ops/nightly.ts";
+import { servePublic } from "../pipeline/ops/public-server.ts";
 import { startDatasette, type DatasetteServer } from "../pipeline/ops/datasette.ts";
 import { publish, readManifest, type PublishResult } from "../pipeline/publish/publish.ts";
 import type { RawRow } from "../schemas/source-columns.ts";
@@ -339,3 +341,32 @@ test("`vigil run --publish` publishes into the folder and the site, and only whe
   assert.deepEqual(readManifest(work), manifest, "a night without changes publishes nothing");
 });
 
+
+test("stopped while it waits on a first boot, serve --public publishes nothing and exits 0", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "vigil-first-boot-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const db = join(dir, "vigil.db");
+  const out = join(dir, "public");
+  // a first run has begun: the database is there, with no finished run in it
+  new Database(db).exec("CREATE TABLE runs (id INTEGER PRIMARY KEY, status TEXT, finished_at TEXT, portal TEXT, dataset TEXT, source_rows_updated_at TEXT)");
+  const controller = new AbortController();
+  const log = memoryLogger();
+  let stdout = "";
+  const serving = servePublic({
+    db,
+    out,
+    host: "127.0.0.1",
+    port: 0,
+    cors: false,
+    log,
+    signal: controller.signal,
+    stdout: new Writable({ write: (chunk, _encoding, done) => void ((stdout += chunk), done()) }),
+    now: fixedClock(),
+  });
+  await sleep(700);
+  controller.abort();
+  assert.equal(await serving, 0);
+  assert.ok(!existsSync(join(out, "latest.json")), "nothing published from a database still being written");
+  assert.equal(stdout, "", "nothing served");
+  assert.ok(log.lines.some((l) => /waiting for the first publish/.test(String(l.msg))), "it said it was waiting");
+});

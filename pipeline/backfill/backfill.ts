@@ -31,7 +31,7 @@ import { ParsePool, WorkersStoppedError } from "./csv/pool.ts";
 import { planColumns, type CsvLayout } from "./csv/rows.ts";
 import type { ChunkResult } from "./csv/worker.ts";
 import { openDatabase, removeIfFirstRunFails, type DB } from "../store/db.ts";
-import { RunRefusedError, SourceChangedError, SourceFormatError, UsageError, VigilError } from "../errors.ts";
+import { describeCause, RunRefusedError, SourceChangedError, SourceFormatError, UsageError, VigilError } from "../errors.ts";
 import { HttpClient, type HttpOptions } from "../source/http.ts";
 import type { RunResult } from "../ingest/ingest.ts";
 import { elapsed, type Logger } from "../log.ts";
@@ -165,7 +165,14 @@ async function backfillRun(options: BackfillOptions): Promise<BackfillResult> {
     loading.lock?.release();
     if (profile) profile.time("close", () => db.close());
     else db.close();
-    if (profile) profile.write(profileFile as string, pool.size);
+    // a profile that cannot be written is said, never in place of the load's own outcome
+    if (profile) {
+      try {
+        profile.write(profileFile as string, pool.size);
+      } catch (error) {
+        options.log.warn("profile", `could not write the profile to ${profileFile}: ${describeCause(error)}`);
+      }
+    }
   }
 }
 

@@ -53,7 +53,7 @@ interface Read {
   incremental?: { listed: ListedRow[]; unchanged: number };
 }
 
-/** What every step of one run shares: its database, its record, its source, and the one time it goes by. */
+/** What every step of one run shares: its database, its record, its source, and the one time it goes by (its start: "today" and the sync plan; only its record of when it finished reads the clock again). */
 interface Run {
   db: DB;
   runId: number;
@@ -112,7 +112,7 @@ async function ingestRun(options: IngestOptions): Promise<IngestResult> {
     return { runId, counts, drift: read.drift, changed: changedRecord(counts), sync, syncReason: reason };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    failRun(db, runId, message, at, elapsed(started), partial);
+    failRun(db, runId, message, options.now(), elapsed(started), partial);
     throw error;
   } finally {
     await http.close();
@@ -136,7 +136,7 @@ function finishUnchanged(run: Run, planned: Planned, plan: Extract<SyncPlan, { s
   const drift = { unknown: parseList(plan.last.unknown_columns), missing: parseList(plan.last.missing_columns) };
   const counts: RunCounts = { fetched: 0, inserted: 0, updated: 0, unchanged: plan.last.accepted, removed: 0, restored: 0, rejected: plan.last.rejected };
   const sync: SyncState = { sync: "unchanged", reason: plan.reason, columns: planned.columns, maxUpdatedAt: plan.last.source_max_updated_at };
-  finishRun(db, runId, { counts, drift, sourceRowsUpdatedAt: planned.sourceRowsUpdatedAt, now: run.at, durationMs: elapsed(run.started), sync });
+  finishRun(db, runId, { counts, drift, sourceRowsUpdatedAt: planned.sourceRowsUpdatedAt, now: run.options.now(), durationMs: elapsed(run.started), sync });
   run.options.log.info("fetch", "unchanged upstream: no rows fetched", { run: runId, reason: plan.reason, ms: elapsed(stage) });
   return { runId, counts, drift, changed: false, sync: "unchanged", syncReason: plan.reason };
 }
@@ -195,7 +195,7 @@ function commitRun(run: Run, planned: Planned, result: ReturnType<typeof validat
     writer.counts.fetched = read.rows.length;
     writer.counts.unchanged += read.incremental?.unchanged ?? 0;
     const syncState = { sync, reason, columns: planned.columns, maxUpdatedAt };
-    finishRun(db, runId, { counts: writer.counts, drift: read.drift, sourceRowsUpdatedAt: planned.sourceRowsUpdatedAt, now: run.at, durationMs: elapsed(run.started), sync: syncState });
+    finishRun(db, runId, { counts: writer.counts, drift: read.drift, sourceRowsUpdatedAt: planned.sourceRowsUpdatedAt, now: run.options.now(), durationMs: elapsed(run.started), sync: syncState });
   }).immediate();
   return writer.counts;
 }

@@ -43,8 +43,8 @@ export type PublicServeOptions = ServeOptions & {
 
 /** Where the public server's snapshots come from: the local publish folder, or a manifest URL (a replica). */
 interface SnapshotSource {
-  /** The first snapshot to serve, waiting or publishing if need be. */
-  first(): Promise<Verified>;
+  /** The first snapshot to serve, waiting or publishing if need be; undefined when stopped while waiting. */
+  first(): Promise<Verified | undefined>;
   /** A newer snapshot, verified, or undefined when there is none (or it was refused, which is logged). */
   newer(current: Manifest): Promise<Verified | undefined>;
   pollMs: number;
@@ -57,8 +57,9 @@ export async function servePublic(options: PublicServeOptions): Promise<number> 
   const front = await startFront(options.host, options.port);
   let server: DatasetteServer | undefined;
   try {
-    let current = await source.first();
-    if (options.signal.aborted) return 0;
+    const first = await source.first();
+    if (!first || options.signal.aborted) return 0;
+    let current = first;
     server = await serveSnapshot(current, options);
     front.point(server.url);
     options.stdout.write(`serving the public record ${current.manifest.file} at ${front.url}/${PUBLIC_DATABASE} (Ctrl-C stops it)\n`);
@@ -154,6 +155,8 @@ function localSource(options: PublicServeOptions, out: string): SnapshotSource {
           if (succeededAt !== undefined && Date.now() - succeededAt > PUBLISH_GRACE_MS) break;
         }
       }
+      // stopped while waiting: nothing to serve, and nothing half-loaded published
+      if (!manifest && signal.aborted) return undefined;
       if (!manifest) {
         log.info("serve", `nothing published in ${out} yet: publishing ${db} first`);
         manifest = (await publish({ db, out, now: options.now, log })).manifest;

@@ -231,7 +231,18 @@ export function safeUrl(url: string): string {
   }
   parsed.username = "";
   parsed.password = "";
-  return decodeURIComponent(parsed.toString());
+  // readable in a message where it can be; an escape that is not UTF-8 stays as it came
+  return decodeURIComponentOr(parsed.toString());
+}
+
+/** decodeURIComponent, or the text as it is when its escapes are not valid UTF-8. */
+function decodeURIComponentOr(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch (error) {
+    if (error instanceof URIError) return text;
+    throw error;
+  }
 }
 
 function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
