@@ -11,17 +11,18 @@ import { z } from "zod";
 import { caseSchema, CASE_FIELDS, PROVENANCE_COLUMNS } from "../schemas/case.ts";
 import { checkContract, InternalError } from "../pipeline/errors.ts";
 import { PRIVATE_TABLES, WITHHELD_COLUMNS, WITHHELD_FIELDS_SQL } from "../pipeline/publish/projection.ts";
-import { FIGURES, figureSql, type FigureName } from "../pipeline/store/figures.ts";
+import { FIGURES, figureSql, writeIn, type FigureName } from "../pipeline/store/figures.ts";
 import { UNLISTED_MANNERS } from "../pipeline/normalize/memorial.ts";
 import { GENERATED_NOTE, GENERATED_SOURCE } from "../site-widgets/notes.ts";
+import { DEFAULT_LENS, LENS_NAMES, LENSES } from "../schemas/lenses.ts";
 
 export const METADATA_PATH = projectPath("datasette", "metadata.yml");
 
 /** The database key used in metadata.yml; renamed to the served file's name. */
 export const BASE_DATABASE = "vigil";
 
-/** Tables and views whose columns are the case fields plus provenance. */
-export const SCHEMA_TABLES = ["cases", "covid_deaths"] as const;
+/** Tables and views whose columns are the case fields plus provenance: the cases and each lens's deaths. */
+export const SCHEMA_TABLES: readonly string[] = ["cases", ...LENS_NAMES.map((name) => LENSES[name].view)];
 
 const text = z.string().trim().min(1);
 
@@ -116,6 +117,7 @@ export interface MetadataOptions {
 export function buildMetadata(base: unknown, options: MetadataOptions = {}): Metadata {
   const { databases, public: publicBlock, ...top } = checkContract(metadataSchema, base, "datasette/metadata.yml", "fix datasette/metadata.yml");
   const database = withQuerySql(structuredClone(databases[BASE_DATABASE]));
+  describeLensViews(database);
   const described = caseColumnDescriptions();
   for (const table of SCHEMA_TABLES) {
     const entry = database.tables[table];
@@ -157,6 +159,7 @@ function withQuerySql(database: z.infer<typeof databaseSchema>): DatabaseMetadat
   for (const [name, query] of Object.entries(database.queries)) {
     if (query.sql === undefined) throw new InternalError(`datasette/metadata.yml: query ${name} has no sql`);
     for (const [placeholder, sql] of PLACEHOLDERS) query.sql = query.sql.replaceAll(placeholder, sql);
+    query.sql = writeIn(query.sql);
   }
   return database as DatabaseMetadata & { queries: Record<string, QueryMetadata> };
 }
@@ -183,6 +186,25 @@ function makePublic(top: Record<string, unknown>, database: DatabaseMetadata, ov
     " Street addresses, coordinates and the raw source rows are withheld from this public record: a memorial is never a map of where people died." +
     ` This is the public snapshot ${snapshot.file} (${snapshot.bytes.toLocaleString("en-US")} bytes, published ${snapshot.published_at}),` +
     ` SHA-256 ${snapshot.sha256}: download it below and check it with \`sha256sum\`.`;
+}
+
+/**
+ * Each lens's view but covid_deaths (written in metadata.yml) is described from schemas/lenses.ts,
+ * laid out as covid_deaths is: the same facets, order, page size and search.
+ */
+function describeLensViews(database: z.infer<typeof databaseSchema>): void {
+  const model = database.tables[LENSES[DEFAULT_LENS].view];
+  if (!model) throw new InternalError(`datasette/metadata.yml has no entry for ${LENSES[DEFAULT_LENS].view}`);
+  for (const name of LENS_NAMES) {
+    const lens = LENSES[name];
+    if (name === DEFAULT_LENS) continue;
+    database.tables[lens.view] = {
+      ...structuredClone(model),
+      description:
+        `The ${lens.deaths} in the Medical Examiner's record: cases with ${lens.field} = 1 (the county's ${lens.sourceColumn} flag) that have not been withdrawn (removed_run_id IS NULL). ` +
+        `${lens.meaning} One row per person, 25 a page; the same columns as cases. Recent days are not final: see the provisional query (lens=${name}).`,
+    };
+  }
 }
 
 /** The demo's datasette says on every page, title first, that its people are made up. */

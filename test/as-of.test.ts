@@ -154,15 +154,15 @@ test("daily_deaths_as_of and rates answer what was published after every run, in
   try {
     for (const [night, run] of runs.entries()) {
       const expected = expectedDaily(deathDates(night));
-      assert.deepEqual(conn.prepare(queries.daily_deaths_as_of.sql).all({ run_id: String(run) }), expected, `private, as of run ${run}`);
-      assert.deepEqual(snapshot.prepare(queries.daily_deaths_as_of.sql).all({ run_id: ` ${run} ` }), expected, `public snapshot, as of run ${run}`);
+      assert.deepEqual(conn.prepare(queries.daily_deaths_as_of.sql).all({ run_id: String(run), lens: "" }), expected, `private, as of run ${run}`);
+      assert.deepEqual(snapshot.prepare(queries.daily_deaths_as_of.sql).all({ run_id: ` ${run} `, lens: "" }), expected, `public snapshot, as of run ${run}`);
       // the rates the summary written right after that run printed, digit for digit
       const summary = summarySchema.parse(JSON.parse(readFileSync(join(dir, `summary-after-run-${run}.json`), "utf8")));
       const printed = [summary.rates.all, ...summary.rates.groups].map((r) => line(r));
-      for (const database of [conn, snapshot]) assert.deepEqual((database.prepare(queries.rates.sql).all({ run_id: String(run) }) as Array<Record<string, unknown>>).map(line), printed, `rates as of run ${run}`);
+      for (const database of [conn, snapshot]) assert.deepEqual((database.prepare(queries.rates.sql).all({ run_id: String(run), lens: "" }) as Array<Record<string, unknown>>).map(line), printed, `rates as of run ${run}`);
     }
-    assert.deepEqual(conn.prepare(queries.daily_deaths_as_of.sql).all({ run_id: "" }), conn.prepare("SELECT * FROM daily_deaths").all(), "no run: the record as it stands");
-    assert.deepEqual(conn.prepare(queries.daily_deaths_as_of.sql).all({ run_id: "0" }), [], "before the first run there was nothing");
+    assert.deepEqual(conn.prepare(queries.daily_deaths_as_of.sql).all({ run_id: "", lens: "" }), conn.prepare("SELECT * FROM daily_deaths").all(), "no run: the record as it stands");
+    assert.deepEqual(conn.prepare(queries.daily_deaths_as_of.sql).all({ run_id: "0", lens: "" }), [], "before the first run there was nothing");
   } finally {
     conn.close();
     snapshot.close();

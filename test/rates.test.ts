@@ -232,7 +232,7 @@ test("the chart's CSV, its takeaway, the summary, its stats and datasette print 
   const { queries } = loadMetadata().databases.vigil;
   const db = new Database(path, { readonly: true });
   t.after(() => db.close());
-  const served = db.prepare(queries.rates.sql).all({ run_id: "" }) as Figures[];
+  const served = db.prepare(queries.rates.sql).all({ run_id: "", lens: "" }) as Figures[];
   assert.deepEqual(served.map(printed), [summary.rates.all, ...summary.rates.groups].map(printed), "datasette = summary");
   assert.deepEqual(chart.rows.map((r) => printed(r as Figures)), summary.rates.groups.map(printed), "CSV = summary");
   const stat = (name: string) => summary.stats[name as keyof typeof summary.stats];
@@ -255,12 +255,12 @@ test("datasette's rates queries give the hand-computed figures, on the private d
   for (const file of [path, projection]) {
     const db = new Database(file, { readonly: true });
     t.after(() => db.close());
-    const rows = db.prepare(queries.rates.sql).all({ run_id: "" }) as Figures[];
+    const rows = db.prepare(queries.rates.sql).all({ run_id: "", lens: "" }) as Figures[];
     assert.deepEqual(rows.map((r) => r.race_ethnicity), ["All residents", ...rows.slice(1).map((r) => r.race_ethnicity)], file);
     assert.deepEqual(rows.slice(1).map((r) => r.race_ethnicity).sort(), Object.keys(EXPECTED).sort(), file);
     assertFigures(rows[0], ALL, file);
     for (const row of rows.slice(1)) assertFigures(row, EXPECTED[row.race_ethnicity], file);
-    const byAge = db.prepare(queries.rates_by_age_group.sql).all({ run_id: "" }) as Array<{ race_ethnicity: string; age_group: string; deaths: number; population: number; crude_per_100k: string | null; reliable: string }>;
+    const byAge = db.prepare(queries.rates_by_age_group.sql).all({ run_id: "", lens: "" }) as Array<{ race_ethnicity: string; age_group: string; deaths: number; population: number; crude_per_100k: string | null; reliable: string }>;
     assert.equal(byAge.length, 6 * 10, "all residents and the five rated groups, ten age groups each");
     for (const [race, age, deaths, population] of BY_AGE) {
       const row = byAge.find((r) => r.race_ethnicity === race && r.age_group === age)!;
@@ -287,7 +287,7 @@ test("rates are flagged as NCHS does: none at 9 deaths, unreliable at 10 and 19,
     ["Latino", 20, true, true, "true"],
   ]);
   const { queries } = loadMetadata().databases.vigil;
-  const served = db.prepare(queries.rates.sql).all({ run_id: "" }) as Figures[];
+  const served = db.prepare(queries.rates.sql).all({ run_id: "", lens: "" }) as Figures[];
   assert.deepEqual(served.map(printed), [data.rates.all, ...data.rates.groups].map(printed), "datasette says the same");
   const chart = CHARTS["deaths-per-100k-by-race-ethnicity"](data);
   assert.equal(chart.rows.find((r) => r.race_ethnicity === "White")!.reliable, "false");

@@ -16,7 +16,7 @@ from markupsafe import Markup
 
 # Where a casenumber names a case of the record (a refused row's may name none); canned queries
 # (table None) show the cases' own numbers.
-CASE_TABLES = {"cases", "covid_deaths", "case_revisions"}
+CASE_TABLES = {"cases", "case_revisions", "covid_deaths", "heat_deaths", "cold_deaths", "opioid_deaths", "gun_deaths"}
 
 
 @hookimpl

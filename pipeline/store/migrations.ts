@@ -13,6 +13,7 @@ import { migration as events } from "./migrations/007-events.ts";
 import { migration as syncState } from "./migrations/008-sync-state.ts";
 import { migration as rejectCodes } from "./migrations/009-reject-codes.ts";
 import { migration as publishedFigures } from "./migrations/010-published-figures.ts";
+import { migration as lenses } from "./migrations/011-lenses.ts";
 import type { Migration } from "./migrations/migration.ts";
 
 export type { Migration } from "./migrations/migration.ts";
@@ -28,4 +29,5 @@ export const MIGRATIONS: readonly Migration[] = [
   syncState,
   rejectCodes,
   publishedFigures,
+  lenses,
 ];

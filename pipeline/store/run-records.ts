@@ -6,6 +6,7 @@ import type { Drift } from "../../schemas/source-columns.ts";
 import type { DB } from "./db.ts";
 import { VERSION } from "../version.ts";
 import { storeDailyDeaths } from "./figures.ts";
+import { chicagoDate } from "../normalize/row.ts";
 
 export type RunKind = "ingest" | "backfill";
 
@@ -58,8 +59,8 @@ export function abandonStaleRuns(db: DB, now: Date): number {
 
 export function startRun(db: DB, run: { kind: RunKind; portal?: string; dataset?: string; sourceFile?: string; now: Date }): number {
   const result = db
-    .prepare("INSERT INTO runs (kind, status, started_at, portal, dataset, source_file, version, pid) VALUES (?, 'running', ?, ?, ?, ?, ?, ?)")
-    .run(run.kind, run.now.toISOString(), run.portal ?? null, run.dataset ?? null, run.sourceFile ?? null, VERSION, process.pid);
+    .prepare("INSERT INTO runs (kind, status, started_at, local_date, portal, dataset, source_file, version, pid) VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?)")
+    .run(run.kind, run.now.toISOString(), chicagoDate(run.now), run.portal ?? null, run.dataset ?? null, run.sourceFile ?? null, VERSION, process.pid);
   return Number(result.lastInsertRowid);
 }
 

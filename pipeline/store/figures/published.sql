@@ -1,4 +1,5 @@
--- The COVID-19 deaths the record published after run :run_id (empty: the record as it stands), the
+-- The deaths of lens :lens (empty: covid; schemas/lenses.ts) the record published after run :run_id
+-- (empty: the record as it stands), the
 -- one definition of "as it stood after a run" that every published figure and `vigil widgets --as-of`
 -- read. A CTE list, not a query: pipeline/store/figures.ts puts it in front of each figure's own.
 --
@@ -10,6 +11,7 @@
 asked (run) AS (
   SELECT coalesce(CAST(nullif(trim(:run_id), '') AS INTEGER), 9223372036854775807)
 ),
+LENS_CTE,
 stood AS (
   SELECT
     c.casenumber,
@@ -20,11 +22,12 @@ stood AS (
     coalesce((SELECT r.change = 'removed' FROM case_revisions r
               WHERE r.casenumber = c.casenumber AND r.run_id > asked.run AND r.change IN ('removed', 'restored')
               ORDER BY r.id LIMIT 1), c.removed_run_id IS NULL) AS published,
-    c.is_covid, c.death_date, c.age, c.race_ethnicity
-  FROM cases c, asked
+    LENS_FLAG(c) AS in_lens, c.death_date, c.age, c.race_ethnicity
+  FROM cases c, asked, lens
   WHERE c.first_run_id <= asked.run
-    AND (c.is_covid = 1 OR EXISTS (SELECT 1 FROM case_revisions r
-                                   WHERE r.casenumber = c.casenumber AND r.run_id > asked.run AND r.field = 'is_covid'))
+    -- only a record as of an earlier run looks for deaths that left the lens since
+    AND (LENS_FLAG(c) = 1 OR (asked.run < 9223372036854775807 AND EXISTS (
+          SELECT 1 FROM case_revisions r WHERE r.casenumber = c.casenumber AND r.run_id > asked.run AND r.field = lens.field)))
 ),
 deaths_then AS (
   SELECT
@@ -33,7 +36,7 @@ deaths_then AS (
     iif(json_type(undo, '$.death_date') IS NULL, death_date, json_extract(undo, '$.death_date')) AS death_date,
     iif(json_type(undo, '$.age') IS NULL, age, CAST(json_extract(undo, '$.age') AS INTEGER)) AS age,
     iif(json_type(undo, '$.race_ethnicity') IS NULL, race_ethnicity, json_extract(undo, '$.race_ethnicity')) AS race_ethnicity
-  FROM stood
+  FROM stood, lens
   WHERE published
-    AND iif(json_type(undo, '$.is_covid') IS NULL, is_covid, CAST(json_extract(undo, '$.is_covid') AS INTEGER)) = 1
+    AND iif(json_type(undo, '$.' || lens.field) IS NULL, in_lens, CAST(json_extract(undo, '$.' || lens.field) AS INTEGER)) = 1
 )

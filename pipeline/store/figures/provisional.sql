@@ -1,0 +1,69 @@
+-- Which days of lens :lens are not final yet, after run :run_id (empty: the record as it stands): one
+-- row. Recent counts rise as cases are closed: a death joins a lens when its case is first loaded with
+-- the flag, or on a later night when the flag is set (toxicology back, a pending case ruled on).
+--
+-- lag_days: how many days after a death it is in the lens, for 95 of 100 deaths. vigil sees it for
+-- every death that joined the lens after the first run that loaded the record (that run cannot tell
+-- when its deaths arrived): the days from the death to the day (America/Chicago) of the run that put it
+-- in the lens, its first run or the run whose revision set the flag to 1; the 95th percentile, nearest
+-- rank. With fewer than MIN_LAG_OBSERVATIONS such deaths, the lens's documented default (schemas/lenses.ts).
+-- as_of_date: the day of the run read (the latest successful one for the record as it stands).
+-- provisional_from: as_of_date less lag_days, plus one: the first day whose count may still rise; NULL
+-- when the lens's last recorded death is before it (every day the series draws is final) or no run
+-- succeeded. pending: cases in the record whose manner of death is still PENDING and that are not in the
+-- lens: deaths that may yet join it.
+today (as_of_date) AS (
+  SELECT local_date FROM runs, asked WHERE status = 'success' AND id <= asked.run ORDER BY id DESC LIMIT 1
+),
+first_load (run) AS (
+  SELECT min(first_run_id) FROM cases
+),
+arrivals AS (
+  SELECT d.death_date,
+         coalesce((SELECT max(r.run_id) FROM case_revisions r, asked
+                   WHERE r.casenumber = d.casenumber AND r.field = lens.field AND r.new_value = '1' AND r.run_id <= asked.run),
+                  c.first_run_id) AS run
+  FROM deaths_then d JOIN cases c USING (casenumber), lens
+),
+lags AS (
+  SELECT max(0, CAST(julianday(r.local_date) - julianday(a.death_date) AS INTEGER)) AS days
+  FROM arrivals a JOIN runs r ON r.id = a.run, first_load
+  WHERE a.run > first_load.run AND r.local_date IS NOT NULL
+),
+observed (n) AS (
+  SELECT count(*) FROM lags
+),
+lag (days, source) AS (
+  SELECT
+    iif(observed.n >= MIN_LAG_OBSERVATIONS,
+        (SELECT days FROM lags ORDER BY days LIMIT 1 OFFSET (95 * observed.n + 99) / 100 - 1),
+        lens.default_lag),
+    iif(observed.n >= MIN_LAG_OBSERVATIONS, 'observed', 'default')
+  FROM observed, lens
+),
+pending (n) AS (
+  SELECT count(*) FROM cases c, asked, lens
+  WHERE c.first_run_id <= asked.run
+    AND (c.manner = 'PENDING' OR (asked.run < 9223372036854775807 AND EXISTS (
+          SELECT 1 FROM case_revisions r WHERE r.casenumber = c.casenumber AND r.run_id > asked.run AND r.field = 'manner')))
+    -- its manner as it stood then
+    AND iif(asked.run < 9223372036854775807,
+            coalesce((SELECT r.old_value FROM case_revisions r
+                      WHERE r.casenumber = c.casenumber AND r.run_id > asked.run AND r.field = 'manner' AND r.change = 'changed'
+                      ORDER BY r.id LIMIT 1), c.manner),
+            c.manner) = 'PENDING'
+    AND coalesce((SELECT r.change = 'removed' FROM case_revisions r
+                  WHERE r.casenumber = c.casenumber AND r.run_id > asked.run AND r.change IN ('removed', 'restored')
+                  ORDER BY r.id LIMIT 1), c.removed_run_id IS NULL)
+    AND c.casenumber NOT IN (SELECT casenumber FROM deaths_then)
+)
+SELECT
+  lens.name AS lens,
+  today.as_of_date,
+  pending.n AS pending,
+  observed.n AS lag_observed,
+  lag.days AS lag_days,
+  lag.source AS lag_source,
+  iif(date(today.as_of_date, printf('%+d days', 1 - lag.days)) <= (SELECT max(death_date) FROM deaths_then),
+      date(today.as_of_date, printf('%+d days', 1 - lag.days)), NULL) AS provisional_from
+FROM lens, lag, observed, pending LEFT JOIN today
