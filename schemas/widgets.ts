@@ -4,6 +4,7 @@
  * shortcode never reads a half-formed or drifted file.
  */
 import { z } from "zod";
+import { LENS_NAMES } from "./lenses.ts";
 
 export const CHART_IDS = [
   "daily-deaths",
@@ -28,6 +29,9 @@ export const STAT_NAMES = [
   "peak_7day_avg_date",
   "data_last_changed",
   "last_checked",
+  // provisional days: cases still pending, and the first day whose count may still rise
+  "pending",
+  "provisional_from",
   // deaths per 100,000 residents (2020 estimates): all residents, then each rated group
   "crude_per_100k_all",
   "age_adjusted_per_100k_all",
@@ -87,7 +91,9 @@ export type RatesSummary = z.infer<typeof ratesSchema>;
 
 export const summarySchema = z.object({
   schema_version: z.literal(2),
-  total_deaths: count.describe("COVID-19 deaths recorded by the Medical Examiner, removed cases left out"),
+  lens: z.enum(LENS_NAMES).describe("Which deaths these are (schemas/lenses.ts): covid (data/vigil/), or heat, cold, opioid, gun (data/vigil/<lens>/)"),
+  lens_deaths: words.describe("The lens's deaths in words, e.g. heat-related deaths"),
+  total_deaths: count.describe("The lens's deaths recorded by the Medical Examiner, removed cases left out"),
   first_death_date: isoDate.describe("First day with a death, America/Chicago"),
   latest_death_date: isoDate.describe("Latest day with a death, America/Chicago: the memorial's default day"),
   days_with_deaths: count.describe("Days with at least one death"),
@@ -108,7 +114,16 @@ export const summarySchema = z.object({
     .url()
     .nullable()
     .describe("The public record's memorial query, to which a day (YYYY-MM-DD) is appended: where the memorial links each day's records; null without --records-url"),
-  narrowed_on: isoDate.describe("The day the Medical Examiner stopped taking most COVID-19 deaths in hospitals and nursing homes: a later day without a recorded death does not mean nobody died"),
+  narrowed_on: isoDate
+    .nullable()
+    .describe("COVID-19: the day the Medical Examiner stopped taking most COVID-19 deaths in hospitals and nursing homes: a later day without a recorded death does not mean nobody died; null for the other lenses"),
+  pending: count.describe("Cases in the record whose manner of death is still PENDING and that are not in the lens: deaths that may yet join it"),
+  provisional_from: isoDate
+    .nullable()
+    .describe("The first day whose count is not final yet (the provisional query): days from it on are drawn apart and may still rise; null when every day with a recorded death is final"),
+  provisional_note: words.nullable().describe("What the charts and the memorial say of the days from provisional_from on; null when there are none"),
+  lag_days: count.describe("Days after a death by which 95 of 100 of the lens's deaths are in the record: provisional_from is the run's day less these, plus one"),
+  lag_source: z.enum(["observed", "default"]).describe("observed: measured from the deaths vigil saw join the lens; default: the lens's documented default, with too few of them"),
   no_deaths_text: z
     .object({ before: words, after: words })
     .describe("What the memorial says of a day without a recorded death, before and from narrowed_on; DATE stands for the day in words"),

@@ -74,6 +74,8 @@ export const MARK = {
   accentStroke: "vigil-stroke-accent",
   eventRule: "vigil-event-rule",
   eventLabel: "vigil-event-label",
+  /** The band over the days whose counts are not final (site-widgets/provisional.ts). */
+  provisional: "vigil-provisional",
 } as const;
 
 /** The stylesheet inside each SVG: mark colors for light and dark, the rest inherits the page. */
@@ -148,6 +150,7 @@ export const COLUMN_LABELS: Readonly<Record<string, string>> = {
   crude_per_100k: "Per 100,000, crude",
   age_adjusted_per_100k: "Per 100,000, age-adjusted",
   reliable: `Reliable (${RELIABLE_FROM} deaths or more)`,
+  provisional: "Not final yet",
 };
 
 /** The first sentence of a takeaway: the chart's headline. */

@@ -8,9 +8,15 @@ import { oembedSchema, type ChartsManifest } from "../schemas/widgets.ts";
 import type { BuiltChart } from "./chart.ts";
 import { escapeXml as escape } from "./render-svg.ts";
 import { PATHS } from "./site-paths.ts";
+import { DEFAULT_LENS, type LensName } from "../schemas/lenses.ts";
 
-/** Where a chart's embed page lives, relative to the site's root. */
-export const embedDir = (id: string) => `${PATHS.static}/embed/${id}`;
+/**
+ * Where a chart's embed page lives, relative to the site's root: static/vigil/embed/ID/ for COVID-19,
+ * static/vigil/embed/LENS/ID/ for another lens, so that one place may be framed anywhere.
+ */
+export const embedDir = (id: string, lens: LensName = DEFAULT_LENS) => `${PATHS.static}/embed/${embedPath(id, lens)}`;
+
+const embedPath = (id: string, lens: LensName) => (lens === DEFAULT_LENS ? id : `${lens}/${id}`);
 
 /** The height an embed starts at, before its page has said how tall it is. */
 const INITIAL_HEIGHT = 520;
@@ -27,11 +33,12 @@ export interface EmbedContext {
    */
   baseUrl: string;
   manifest: ChartsManifest;
+  lens: LensName;
 }
 
 /** The HTML to paste: the chart's iframe and the script that sizes it. */
-export function embedCode(baseUrl: string, id: string, title: string): string {
-  const page = `${baseUrl}vigil/embed/${id}/`;
+export function embedCode(baseUrl: string, id: string, title: string, lens: LensName = DEFAULT_LENS): string {
+  const page = `${baseUrl}vigil/embed/${embedPath(id, lens)}/`;
   const script = `${baseUrl}vigil/embed.js`;
   return (
     `<iframe src="${page}" title="${escape(title)}" data-vigil-embed="${id}" width="100%" height="${INITIAL_HEIGHT}" ` +
@@ -48,7 +55,7 @@ export function embedFiles(charts: readonly BuiltChart[], context: EmbedContext,
     const oembed = oembedSchema.parse({
       version: "1.0",
       type: "rich",
-      html: embedCode(context.baseUrl, id, entry.title),
+      html: embedCode(context.baseUrl, id, entry.title, context.lens),
       width: WIDTH,
       height: INITIAL_HEIGHT,
       title: entry.title,
@@ -57,17 +64,19 @@ export function embedFiles(charts: readonly BuiltChart[], context: EmbedContext,
       cache_age: CACHE_AGE,
     });
     return [
-      { path: `${embedDir(id)}/index.html`, content: embedPage(chart, context, table(chart)) },
-      { path: `${embedDir(id)}/oembed.json`, content: JSON.stringify(oembed, null, 2) + "\n" },
+      { path: `${embedDir(id, context.lens)}/index.html`, content: embedPage(chart, context, table(chart)) },
+      { path: `${embedDir(id, context.lens)}/oembed.json`, content: JSON.stringify(oembed, null, 2) + "\n" },
     ];
   });
 }
 
-function embedPage(chart: BuiltChart, { baseUrl, manifest }: EmbedContext, table: string): string {
+function embedPage(chart: BuiltChart, { baseUrl, manifest, lens }: EmbedContext, table: string): string {
   const { id } = chart.draft;
   const entry = manifest.charts[id];
-  const up = "../../";
-  const oembed = `${baseUrl}vigil/embed/${id}/oembed.json`;
+  // from the page up to static/vigil/, and from there to the lens's charts
+  const up = lens === DEFAULT_LENS ? "../../" : "../../../";
+  const files = lens === DEFAULT_LENS ? up : `${up}${lens}/`;
+  const oembed = `${baseUrl}vigil/embed/${embedPath(id, lens)}/oembed.json`;
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -81,10 +90,10 @@ function embedPage(chart: BuiltChart, { baseUrl, manifest }: EmbedContext, table
 </head>
 <body class="vigil-embed">
 <main>
-<figure class="vigil-chart" data-vigil-chart="${id}" data-vigil-spec="${up}${entry.spec}" data-vigil-csv="${up}${entry.csv}">
+<figure class="vigil-chart" data-vigil-chart="${id}" data-vigil-spec="${files}${entry.spec}" data-vigil-csv="${files}${entry.csv}">
 <p class="vigil-chart__headline">${escape(entry.headline)}</p>
 <div class="vigil-chart__static"><div class="vigil-chart__wide">${chart.svg}</div><div class="vigil-chart__narrow" hidden>${chart.narrowSvg}</div></div>
-<figcaption><span class="vigil-chart__title">${escape(entry.title)}.</span> <span class="vigil-chart__notes">${escape(entry.notes)}</span> Source: <a href="${escape(manifest.source_url)}" target="_blank" rel="noopener">${escape(manifest.source_name)}</a>. ${escape(manifest.data_as_of_text)} <a class="vigil-chart__data" href="${up}${entry.csv}" download>Get the data (CSV)</a>
+<figcaption><span class="vigil-chart__title">${escape(entry.title)}.</span> <span class="vigil-chart__notes">${escape(entry.notes)}</span> Source: <a href="${escape(manifest.source_url)}" target="_blank" rel="noopener">${escape(manifest.source_name)}</a>. ${escape(manifest.data_as_of_text)} <a class="vigil-chart__data" href="${files}${entry.csv}" download>Get the data (CSV)</a>
 ${table}</figcaption>
 </figure>
 </main>

@@ -3,14 +3,15 @@
  * the Hugo site. `vigil widgets` and `vigil run` both call it.
  */
 import { existsSync, statSync } from "node:fs";
-import { datasetPageUrl, DEFAULTS } from "../schemas/config.ts";
+import { DATASETS, datasetPageUrl, DEFAULTS } from "../schemas/config.ts";
 import { openDatabase, requireDatabase } from "../pipeline/store/db.ts";
 import { VigilError } from "../pipeline/errors.ts";
 import { elapsed, type Logger } from "../pipeline/log.ts";
 import { planSite } from "./site-plan.ts";
 import { FRESHNESS_FILES, hugoBaseUrl, KEPT_FOLDERS, OWNED_FOLDERS } from "./site-paths.ts";
 import { writeFilesAtomically } from "./files.ts";
-import { readWidgetData, type Freshness } from "./read.ts";
+import { readWidgetData, type Freshness, type WidgetData } from "./read.ts";
+import { DEFAULT_LENS, orderedLenses, type LensName } from "../schemas/lenses.ts";
 import { builtInEvents, mergeEvents } from "../pipeline/store/events.ts";
 import type { ChartEvent } from "../schemas/events.ts";
 
@@ -31,6 +32,8 @@ export interface WriteWidgetsOptions {
   recordsUrl?: string;
   /** The data is generated (`vigil demo`): every source line and note says so. */
   generated?: boolean;
+  /** Which deaths (schemas/lenses.ts), each in its own folders; COVID-19 alone by default. */
+  lenses?: readonly LensName[];
 }
 
 export interface WidgetsResult {
@@ -49,27 +52,34 @@ export async function writeWidgets(options: WriteWidgetsOptions): Promise<Widget
   requireSite(options.site);
   requireDatabase(options.db);
   let stage = performance.now();
+  const lenses = orderedLenses(options.lenses ?? [DEFAULT_LENS]);
   const db = openDatabase(options.db, { readonly: true });
-  let data;
+  const read: WidgetData[] = [];
   try {
-    data = readWidgetData(db, options.asOf);
+    for (const lens of lenses) read.push(readWidgetData(db, options.asOf, lens.name));
   } finally {
     db.close();
   }
-  if (options.events) data.events = mergeEvents(builtInEvents(), options.events);
   const asOf = options.asOf === undefined ? "" : ` as of run ${options.asOf}`;
-  if (data.daily.length === 0) {
-    throw new VigilError(`the database ${options.db} holds no COVID-19 deaths to chart${asOf}`, { hint: "run `vigil ingest` or `vigil backfill` first" });
+  for (const data of read) {
+    if (options.events) data.events = mergeEvents(data.lens.name === DEFAULT_LENS ? builtInEvents() : [], options.events);
+    if (data.daily.length === 0) {
+      throw new VigilError(`the database ${options.db} holds no ${data.lens.deaths} to chart${asOf}`, {
+        hint: data.lens.name === DEFAULT_LENS ? "run `vigil ingest` or `vigil backfill` first" : `the ${data.lens.name} lens needs the whole archive: ingest --dataset ${DATASETS.archive} first`,
+      });
+    }
+    log.info("read", `${data.lens.name}: ${data.people.length} deaths over ${data.daily.length} days${asOf}`, {
+      lens: data.lens.name,
+      deaths: data.people.length,
+      days: data.daily.length,
+      provisional_from: data.provisional.provisional_from,
+      as_of_run: options.asOf,
+      ms: elapsed(stage),
+    });
   }
-  log.info("read", `${data.people.length} deaths over ${data.daily.length} days${asOf}`, {
-    deaths: data.people.length,
-    days: data.daily.length,
-    as_of_run: options.asOf,
-    ms: elapsed(stage),
-  });
 
   stage = performance.now();
-  const { files, charts } = await planSite(data, options.sourceUrl ?? sourceUrlFor(data.freshness), {
+  const { files, charts } = await planSite(read, options.sourceUrl ?? sourceUrlFor(read[0].freshness), {
     baseUrl: hugoBaseUrl(options.site) ?? "/",
     recordsUrl: options.recordsUrl,
     generated: options.generated ?? false,

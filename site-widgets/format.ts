@@ -78,3 +78,8 @@ export function deaths(n: number): string {
 export function utcDay(date: string): Date {
   return new Date(`${date}T00:00:00Z`);
 }
+
+/** "heat-related deaths" → "Heat-related deaths"; "COVID-19 deaths" stays. */
+export function capitalized(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}

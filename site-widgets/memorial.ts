@@ -7,10 +7,11 @@
  */
 import type { MemorialDay, MemorialYear } from "../schemas/widgets.ts";
 import { listedOnMemorial } from "../pipeline/normalize/memorial.ts";
-import { dateInWords, deaths, people } from "./format.ts";
+import { dateInWords, formatCount, people } from "./format.ts";
+import { DEFAULT_LENS, LENSES, type Lens } from "../schemas/lenses.ts";
 import type { PersonRow } from "./read.ts";
 
-export function memorialDay(date: string, persons: readonly PersonRow[]): MemorialDay {
+export function memorialDay(date: string, persons: readonly PersonRow[], lens: Lens = LENSES[DEFAULT_LENS]): MemorialDay {
   const dateText = dateInWords(date);
   const listed = persons.filter((p) => listedOnMemorial(p.manner));
   const unlisted = persons.length - listed.length;
@@ -20,8 +21,8 @@ export function memorialDay(date: string, persons: readonly PersonRow[]): Memori
     unlisted,
     headline:
       listed.length > 0
-        ? `The Cook County Medical Examiner recorded the COVID-19 deaths of ${people(listed.length)} on ${dateText}.`
-        : `The Cook County Medical Examiner recorded ${deaths(unlisted)} from COVID-19 on ${dateText}, counted in the charts and not listed here.`,
+        ? `The Cook County Medical Examiner recorded the ${lens.deaths} of ${people(listed.length)} on ${dateText}.`
+        : `The Cook County Medical Examiner recorded ${formatCount(unlisted)} ${unlisted === 1 ? lens.death : lens.deaths} on ${dateText}, counted in the charts and not listed here.`,
     people: listed.map((p) => p.memorial_sentence),
   };
 }
@@ -31,7 +32,7 @@ export function memorialDay(date: string, persons: readonly PersonRow[]): Memori
  * small enough for Hugo to load quickly, and a post only pulls the year it shows. `people` must
  * be ordered by day; within a day the order is kept.
  */
-export function memorialYears(persons: readonly PersonRow[]): Map<string, MemorialYear> {
+export function memorialYears(persons: readonly PersonRow[], lens: Lens = LENSES[DEFAULT_LENS]): Map<string, MemorialYear> {
   const byDay = new Map<string, PersonRow[]>();
   for (const person of persons) {
     const day = byDay.get(person.death_date);
@@ -43,7 +44,7 @@ export function memorialYears(persons: readonly PersonRow[]): Map<string, Memori
     const year = date.slice(0, 4);
     let file = years.get(year);
     if (!file) years.set(year, (file = {}));
-    file[date] = memorialDay(date, group);
+    file[date] = memorialDay(date, group, lens);
   }
   return years;
 }

@@ -3,7 +3,8 @@
  * figure from claiming more than the Medical Examiner recorded.
  */
 import { POPULATION_AS_OF } from "../pipeline/store/population.ts";
-import { dateInWords } from "./format.ts";
+import { dateInWords, formatCount } from "./format.ts";
+import type { Lens } from "../schemas/lenses.ts";
 
 /**
  * The day the Medical Examiner stopped taking most COVID-19 deaths in hospitals and nursing homes
@@ -12,10 +13,15 @@ import { dateInWords } from "./format.ts";
  */
 export const NARROWED_ON = "2022-04-01";
 
-/** What the record covers, under every chart and memorial. */
+/** What the COVID-19 record covers, under every chart and memorial of that lens. */
 export const RECORD_NOTE =
   `Only deaths the Cook County Medical Examiner investigated are recorded; since ${dateInWords(NARROWED_ON)}, ` +
   "it no longer takes most COVID-19 deaths in hospitals and nursing homes.";
+
+/** What a lens's record covers and what its flag means, under each of its charts and memorials. */
+export function recordNote(lens: Lens): string {
+  return lens.name === "covid" ? RECORD_NOTE : `Only deaths the Cook County Medical Examiner investigated are recorded. ${lens.meaning}`;
+}
 
 /** Said once on every page with a memorial (the summary's `unlisted_note`). */
 export const UNLISTED_NOTE =
@@ -42,3 +48,26 @@ export const NO_DEATHS_TEXT = {
   // what the record covers since then is the notes line's (RECORD_NOTE), said just below
   after: "The Cook County Medical Examiner recorded no COVID-19 deaths on DATE: this does not mean that nobody died of COVID-19 that day.",
 } as const;
+
+/** What the memorial says of a day without a recorded death in a lens: COVID-19's words, or the same words both sides for a lens the narrowing did not touch. */
+export function noDeathsText(lens: Lens): { before: string; after: string } {
+  if (lens.name === "covid") return { ...NO_DEATHS_TEXT };
+  const none = `The Cook County Medical Examiner recorded no ${lens.deaths} on DATE.`;
+  return { before: none, after: none };
+}
+
+/**
+ * What the charts and the memorial say of the days whose counts are not final (provisional.sql):
+ * from which day, why, and how many cases are still pending. Null when every day is final.
+ */
+export function provisionalNote(lens: Lens, provisional: { provisional_from: string | null; pending: number; lag_days: number }): string | null {
+  if (provisional.provisional_from === null) return null;
+  const pending =
+    provisional.pending === 0 ? "" : ` ${formatCount(provisional.pending)} ${provisional.pending === 1 ? "case is" : "cases are"} still pending a manner of death.`;
+  return (
+    `Counts from ${dateInWords(provisional.provisional_from)} on are not final and are expected to rise: ` +
+    `the Medical Examiner records some ${lens.deaths} weeks or months after the death, as cases are closed ` +
+    `(95 in 100 within ${formatCount(provisional.lag_days)} days).${pending}`
+  );
+}
+

@@ -1,13 +1,15 @@
 /**
- * Everything the widgets need from the database, read once: the `covid_deaths` view and the
- * `daily_deaths` table (removed cases are never in them) and the published figures
+ * Everything the widgets of one lens need from the database, read once: the lens's view (covid_deaths,
+ * heat_deaths, ...) and its daily series (for COVID-19, the `daily_deaths` table; removed cases are
+ * never in them), its provisional days and the published figures
  * (pipeline/store/figures.ts), or, as of an earlier run, the same rebuilt from the correction log.
  * Only the columns the site may show are selected: no street address, ZIP or coordinates ever
  * leave this module.
  */
 import type { DB } from "../pipeline/store/db.ts";
-import { asOfRun, covidDeathsAsOf } from "../pipeline/store/as-of.ts";
-import { dailySeries, rates, ratesByAgeGroup, type DailyRow } from "../pipeline/store/figures.ts";
+import { asOfRun, deathsAsOf } from "../pipeline/store/as-of.ts";
+import { dailySeries, provisional, rates, ratesByAgeGroup, type DailyRow, type Provisional } from "../pipeline/store/figures.ts";
+import { DEFAULT_LENS, LENSES, type Lens, type LensName } from "../schemas/lenses.ts";
 import { dataLastChanged, lastSuccess } from "../pipeline/store/run-records.ts";
 import { VigilError } from "../pipeline/errors.ts";
 import { builtInEvents, mergeEvents, storedEvents } from "../pipeline/store/events.ts";
@@ -44,8 +46,12 @@ export interface Freshness {
 }
 
 export interface WidgetData {
+  /** Which deaths these are (schemas/lenses.ts). */
+  lens: Lens;
   daily: DailyRow[];
-  /** Every COVID-19 death, ordered by day, time of death and case number. */
+  /** Which days may still rise, and the pending cases (pipeline/store/figures/provisional.sql). */
+  provisional: Provisional;
+  /** Every death of the lens, ordered by day, time of death and case number. */
   people: PersonRow[];
   /** The death rates, as the `rates` and `rates_by_age_group` figures give them. */
   rates: Rates;
@@ -62,23 +68,28 @@ export interface WidgetData {
  * (freshness included: that run's check, the last change up to it), so the site shows again what
  * it showed then.
  */
-export function readWidgetData(db: DB, asOf?: number): WidgetData {
+export function readWidgetData(db: DB, asOf?: number, lensName: LensName = DEFAULT_LENS): WidgetData {
+  const lens = LENSES[lensName];
   const last = asOf === undefined ? lastSuccess(db) : asOfRun(db, asOf);
   const people =
     asOf === undefined
-      ? (db.prepare(`SELECT ${PERSON_COLUMNS.join(", ")} FROM covid_deaths ORDER BY death_date, death_datetime, casenumber`).all() as PersonRow[])
-      : peopleAsOf(db, asOf);
+      ? (db.prepare(`SELECT ${PERSON_COLUMNS.join(", ")} FROM ${lens.view} ORDER BY death_date, death_datetime, casenumber`).all() as PersonRow[])
+      : peopleAsOf(db, asOf, lensName);
+  // the COVID-19 series of the record as it stands is kept in a table, written by the run that changed it
   const daily =
-    asOf === undefined
+    asOf === undefined && lensName === "covid"
       ? (db.prepare("SELECT date, deaths, deaths_7day_avg, cumulative_deaths FROM daily_deaths ORDER BY date").all() as DailyRow[])
-      : dailySeries(db, asOf);
+      : dailySeries(db, asOf, lensName);
   requirePopulation(db);
   const ratedAs = db.prepare("SELECT DISTINCT rate_group, population_race_ethnicity FROM population_groups WHERE population_race_ethnicity IS NOT NULL").raw().all() as Array<[string, string]>;
   return {
+    lens,
     daily,
+    provisional: provisional(db, asOf, lensName),
     people,
-    rates: splitRates(rates(db, asOf), ratesByAgeGroup(db, asOf), new Map(ratedAs)),
-    events: mergeEvents(builtInEvents(), storedEvents(db).filter((e) => e.origin === "site")),
+    rates: splitRates(rates(db, asOf, lensName), ratesByAgeGroup(db, asOf, lensName), new Map(ratedAs)),
+    // the built-in events are COVID-19's; the site's own are drawn on every lens
+    events: mergeEvents(lensName === "covid" ? builtInEvents() : [], storedEvents(db).filter((e) => e.origin === "site")),
     freshness: {
       data_last_changed: dataLastChanged(db, asOf),
       last_checked: last?.finished_at ?? null,
@@ -89,9 +100,9 @@ export function readWidgetData(db: DB, asOf?: number): WidgetData {
   };
 }
 
-/** The people as they stood after run `runId`, in the order the `covid_deaths` query gives them. */
-function peopleAsOf(db: DB, runId: number): PersonRow[] {
-  const rows = covidDeathsAsOf(db, runId, [...PERSON_COLUMNS, "death_datetime", "casenumber"]);
+/** The people as they stood after run `runId`, in the order the lens's view gives them. */
+function peopleAsOf(db: DB, runId: number, lens: LensName): PersonRow[] {
+  const rows = deathsAsOf(db, runId, [...PERSON_COLUMNS, "death_datetime", "casenumber"], lens);
   // compared as SQLite compares text (these are ASCII), field by field
   const compare = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
   rows.sort((a, b) => compare(a.death_date, b.death_date) || compare(a.death_datetime, b.death_datetime) || compare(a.casenumber, b.casenumber));

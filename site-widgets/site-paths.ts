@@ -5,6 +5,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { UsageError } from "../pipeline/errors.ts";
+import { DEFAULT_LENS, LENS_NAMES, type LensName } from "../schemas/lenses.ts";
 
 /** Where things go inside the Hugo site (the design's contract). */
 export const PATHS = {
@@ -19,10 +20,21 @@ export const PATHS = {
 } as const;
 
 /**
+ * Where a lens's files go: COVID-19's where they always were, another lens's (schemas/lenses.ts)
+ * under the same names in a folder of its own (static/vigil/heat/, data/vigil/heat/, ...).
+ */
+export function lensPaths(lens: LensName): { static: string; assets: string; data: string } {
+  const under = lens === DEFAULT_LENS ? "" : `/${lens}`;
+  return { static: PATHS.static + under, assets: PATHS.assets + under, data: PATHS.data + under };
+}
+
+/**
  * Files rewritten by every successful run because they carry "last checked". On their own they are
  * not a change worth a rebuild or a commit; they ride along with the next real one.
  */
-export const FRESHNESS_FILES: ReadonlySet<string> = new Set([`${PATHS.data}/summary.json`, `${PATHS.data}/charts.json`]);
+export const FRESHNESS_FILES: ReadonlySet<string> = new Set(
+  LENS_NAMES.flatMap((lens) => [`${lensPaths(lens).data}/summary.json`, `${lensPaths(lens).data}/charts.json`]),
+);
 
 /**
  * Folders that hold only what vigil writes: anything there that a widgets run does not produce is

@@ -12,7 +12,8 @@ import { memorialYears } from "./memorial.ts";
 import type { Freshness, WidgetData } from "./read.ts";
 import { escapeXml as escape, renderSvg } from "./render-svg.ts";
 import { embedCode, embedFiles } from "./embed.ts";
-import { PATHS } from "./site-paths.ts";
+import { lensPaths, PATHS } from "./site-paths.ts";
+import { DEFAULT_LENS, type LensName } from "../schemas/lenses.ts";
 import { buildSummary, dataAsOf, SOURCE_NAME } from "./summary.ts";
 import { GENERATED_NOTE, GENERATED_SOURCE } from "./notes.ts";
 import { siteTemplates, type SiteFile } from "./templates.ts";
@@ -42,7 +43,7 @@ export interface SiteOptions {
 
 const DEFAULT_SITE: SiteOptions = { baseUrl: "/", generated: false };
 
-export function buildManifest(charts: readonly ChartDraft[], freshness: Freshness, sourceUrl: string, site: SiteOptions = DEFAULT_SITE): ChartsManifest {
+export function buildManifest(charts: readonly ChartDraft[], freshness: Freshness, sourceUrl: string, site: SiteOptions = DEFAULT_SITE, lens: LensName = DEFAULT_LENS): ChartsManifest {
   const { baseUrl, generated } = site;
   return {
     schema_version: 1,
@@ -56,7 +57,7 @@ export function buildManifest(charts: readonly ChartDraft[], freshness: Freshnes
       charts.map((c) => [
         c.id,
         {
-          embed_code: embedCode(baseUrl, c.id, c.title),
+          embed_code: embedCode(baseUrl, c.id, c.title, lens),
           headline: firstSentence(c.description),
           title: c.title,
           columns: c.columns.map((name) => ({ name, label: columnLabel(name) })),
@@ -69,37 +70,54 @@ export function buildManifest(charts: readonly ChartDraft[], freshness: Freshnes
   };
 }
 
-/** Every file `vigil widgets` owns in the site, computed and validated, nothing written yet. */
-export async function planSite(data: WidgetData, sourceUrl: string, site: SiteOptions = DEFAULT_SITE): Promise<{ files: SiteFile[]; charts: BuiltChart[] }> {
+/**
+ * Every file `vigil widgets` owns in the site for the lenses of `data` (one WidgetData each, COVID-19's
+ * first when it is one of them), computed and validated, nothing written yet: each lens's files in its
+ * own folders (lensPaths), the shortcodes and scripts once.
+ */
+export async function planSite(data: WidgetData | readonly WidgetData[], sourceUrl: string, site: SiteOptions = DEFAULT_SITE): Promise<{ files: SiteFile[]; charts: BuiltChart[] }> {
   const files: SiteFile[] = [];
+  const charts: BuiltChart[] = [];
+  for (const lens of Array.isArray(data) ? data : [data as WidgetData]) {
+    const planned = await planLens(lens, sourceUrl, site);
+    files.push(...planned.files);
+    charts.push(...planned.charts);
+  }
+  files.push(...(await siteTemplates()));
+  return { files, charts };
+}
+
+/** One lens's files: its charts, events, memorial, summary, manifest and embeds. */
+async function planLens(data: WidgetData, sourceUrl: string, site: SiteOptions): Promise<{ files: SiteFile[]; charts: BuiltChart[] }> {
+  const files: SiteFile[] = [];
+  const paths = lensPaths(data.lens.name);
   const drafts = draftCharts(data);
   const charts = await Promise.all(drafts.map(buildChart));
   for (const chart of charts) {
     const names = chartFiles(chart.draft.id);
     files.push(
-      { path: `${PATHS.static}/${names.svg}`, content: chart.svg },
-      { path: `${PATHS.assets}/${names.svg}`, content: chart.svg },
-      { path: `${PATHS.static}/${names.svg_narrow}`, content: chart.narrowSvg },
-      { path: `${PATHS.assets}/${names.svg_narrow}`, content: chart.narrowSvg },
-      { path: `${PATHS.static}/${names.spec}`, content: chart.spec },
-      { path: `${PATHS.static}/${names.csv}`, content: chart.csv },
+      { path: `${paths.static}/${names.svg}`, content: chart.svg },
+      { path: `${paths.assets}/${names.svg}`, content: chart.svg },
+      { path: `${paths.static}/${names.svg_narrow}`, content: chart.narrowSvg },
+      { path: `${paths.assets}/${names.svg_narrow}`, content: chart.narrowSvg },
+      { path: `${paths.static}/${names.spec}`, content: chart.spec },
+      { path: `${paths.static}/${names.csv}`, content: chart.csv },
       // the shortcode reads it with resources.Get for the data table under the chart
-      { path: `${PATHS.assets}/${names.csv}`, content: chart.csv },
+      { path: `${paths.assets}/${names.csv}`, content: chart.csv },
     );
   }
   // every event, drawn or not, in the format `--events` reads: the list behind the dashed lines
-  files.push({ path: `${PATHS.static}/${EVENTS_FILE}`, content: toCsv(EVENT_COLUMNS, data.events) });
-  const memorial = memorialYears(data.people);
+  files.push({ path: `${paths.static}/${EVENTS_FILE}`, content: toCsv(EVENT_COLUMNS, data.events) });
+  const memorial = memorialYears(data.people, data.lens);
   for (const [year, days] of memorial) {
-    files.push({ path: `${PATHS.data}/memorial/${year}.json`, content: memorialJson(days, `${PATHS.data}/memorial/${year}.json`) });
+    files.push({ path: `${paths.data}/memorial/${year}.json`, content: memorialJson(days, `${paths.data}/memorial/${year}.json`) });
   }
-  const manifest = buildManifest(drafts, data.freshness, sourceUrl, site);
+  const manifest = buildManifest(drafts, data.freshness, sourceUrl, site, data.lens.name);
   files.push(
-    { path: `${PATHS.data}/summary.json`, content: json(summarySchema, buildSummary(data, sourceUrl, memorial, site), `${PATHS.data}/summary.json`) },
-    { path: `${PATHS.data}/charts.json`, content: json(chartsManifestSchema, manifest, `${PATHS.data}/charts.json`) },
-    ...embedFiles(charts, { baseUrl: site.baseUrl, manifest }, (chart) => dataTable(chart.draft, manifest)),
+    { path: `${paths.data}/summary.json`, content: json(summarySchema, buildSummary(data, sourceUrl, memorial, site), `${paths.data}/summary.json`) },
+    { path: `${paths.data}/charts.json`, content: json(chartsManifestSchema, manifest, `${paths.data}/charts.json`) },
+    ...embedFiles(charts, { baseUrl: site.baseUrl, manifest, lens: data.lens.name }, (chart) => dataTable(chart.draft, manifest)),
   );
-  files.push(...(await siteTemplates()));
   return { files, charts };
 }
 

@@ -2,7 +2,7 @@
 import type { MemorialYear, Summary } from "../schemas/widgets.ts";
 import { maxBy, peakAverage } from "./chart.ts";
 import { dateInWords, deaths, formatAverage, formatCount, instantDayInWords, instantInWords } from "./format.ts";
-import { GENERATED_NOTE, GENERATED_SOURCE, NARROWED_ON, NO_DEATHS_TEXT, RECORD_NOTE, UNLISTED_NOTE } from "./notes.ts";
+import { GENERATED_NOTE, GENERATED_SOURCE, NARROWED_ON, noDeathsText, provisionalNote, recordNote, UNLISTED_NOTE } from "./notes.ts";
 import { rateStats, ratesSummary } from "./rates.ts";
 import type { Freshness, WidgetData } from "./read.ts";
 
@@ -21,7 +21,7 @@ export function buildSummary(
   memorial: Map<string, MemorialYear>,
   site: { recordsUrl?: string; generated: boolean } = { generated: false },
 ): Summary {
-  const { daily, freshness } = data;
+  const { daily, freshness, lens, provisional } = data;
   const figure = (d: (typeof daily)[number]) => ({ date: d.date, date_text: dateInWords(d.date), deaths: d.deaths, deaths_7day_avg: d.deaths_7day_avg });
   const total = daily.at(-1)!.cumulative_deaths;
   const peak = maxBy(daily, (d) => d.deaths);
@@ -33,6 +33,8 @@ export function buildSummary(
   const checked = freshness.last_checked ? instantInWords(freshness.last_checked) : null;
   return {
     schema_version: 2,
+    lens: lens.name,
+    lens_deaths: lens.deaths,
     total_deaths: total,
     first_death_date: first,
     latest_death_date: latest,
@@ -48,11 +50,16 @@ export function buildSummary(
     source_url: sourceUrl,
     source_name: site.generated ? GENERATED_SOURCE : SOURCE_NAME,
     data_as_of_text: dataAsOf(freshness),
-    record_note: site.generated ? `${GENERATED_NOTE} ${RECORD_NOTE}` : RECORD_NOTE,
+    record_note: site.generated ? `${GENERATED_NOTE} ${recordNote(lens)}` : recordNote(lens),
     unlisted_note: UNLISTED_NOTE,
-    records_url: site.recordsUrl === undefined ? null : `${site.recordsUrl}/vigil/memorial?date=`,
-    narrowed_on: NARROWED_ON,
-    no_deaths_text: NO_DEATHS_TEXT,
+    records_url: site.recordsUrl === undefined ? null : `${site.recordsUrl}/vigil/memorial?${lens.name === "covid" ? "" : `lens=${lens.name}&`}date=`,
+    narrowed_on: lens.name === "covid" ? NARROWED_ON : null,
+    no_deaths_text: noDeathsText(lens),
+    pending: provisional.pending,
+    provisional_from: provisional.provisional_from,
+    provisional_note: provisionalNote(lens, provisional),
+    lag_days: provisional.lag_days,
+    lag_source: provisional.lag_source,
     memorial: { years: [...memorial.keys()], days: [...memorial.values()].reduce((n, year) => n + Object.keys(year).length, 0) },
     rates: ratesSummary(data.rates),
     stats: {
@@ -67,6 +74,8 @@ export function buildSummary(
       peak_7day_avg_date: peakAvg ? dateInWords(peakAvg.date) : NO_AVERAGE_YET,
       data_last_changed: changed ?? "not yet",
       last_checked: checked ?? "not yet",
+      pending: formatCount(provisional.pending),
+      provisional_from: provisional.provisional_from ? dateInWords(provisional.provisional_from) : "none: every day is final",
       ...rateStats(data.rates),
     },
   };

@@ -3,6 +3,7 @@ import type { Logger } from "../log.ts";
 import { DEFAULT_LIMITS, type Limits } from "../store/limits.ts";
 import { DATASETS, DEFAULTS, type Config } from "../../schemas/config.ts";
 import type { ChartEvent } from "../../schemas/events.ts";
+import { DEFAULT_LENS, LENS_NAMES, lensNameSchema, orderedLenses, type LensName } from "../../schemas/lenses.ts";
 import { readEventsFile } from "../store/events.ts";
 
 /** One option of a command, described for parsing and for `--help`. */
@@ -159,6 +160,28 @@ export const RECORDS_OPTIONS: Record<string, OptionSpec> = {
     description: "the public record's address (vigil serve --public, e.g. https://data.example.org): the memorial links each day to its records there",
   },
 };
+
+/** Which deaths the widgets are about (`vigil widgets`, `run`, `schedule`). */
+export const LENS_OPTIONS: Record<string, OptionSpec> = {
+  lens: {
+    type: "string",
+    arg: "NAME",
+    multiple: true,
+    env: "VIGIL_LENSES",
+    description: `which deaths: ${LENS_NAMES.join(", ")} (default ${DEFAULT_LENS}; repeat for more, or a comma list in VIGIL_LENSES); ${DEFAULT_LENS} writes where it always has, another lens into static/vigil/NAME/ and data/vigil/NAME/`,
+  },
+};
+
+/** The --lens values (each may be a comma list, as VIGIL_LENSES is), checked; COVID-19 alone without any. */
+export function lensesFlag(values: OptionValues): LensName[] {
+  const given = values.lens;
+  const names = (Array.isArray(given) ? given : typeof given === "string" ? [given] : []).flatMap((value) => value.split(",")).map((name) => name.trim().toLowerCase()).filter(Boolean);
+  if (names.length === 0) return [DEFAULT_LENS];
+  for (const name of names) {
+    if (!lensNameSchema.safeParse(name).success) throw new UsageError(`--lens must be one of ${LENS_NAMES.join(", ")}, got "${name}"`, { hint: "docs/lenses.md says what each lens holds" });
+  }
+  return orderedLenses(names as LensName[]).map((lens) => lens.name);
+}
 
 /** --records-url, checked: an http(s) address, without a trailing slash; undefined without it. */
 export function recordsUrlFlag(values: OptionValues): string | undefined {

@@ -1,13 +1,13 @@
 /** `vigil run`: the nightly job: ingest, then widgets, then an optional commit and --then hook. */
 import type { Config } from "../../schemas/config.ts";
-import { EVENTS_OPTIONS, eventsFlag, LIMIT_OPTIONS, parseLimits, PUBLIC_OPTIONS, publicDir, RECORDS_OPTIONS, recordsUrlFlag, SITE_OPTIONS, SOURCE_OPTIONS, type Command, type OptionValues } from "./command.ts";
+import { EVENTS_OPTIONS, eventsFlag, LIMIT_OPTIONS, parseLimits, PUBLIC_OPTIONS, publicDir, RECORDS_OPTIONS, recordsUrlFlag, LENS_OPTIONS, lensesFlag, SITE_OPTIONS, SOURCE_OPTIONS, type Command, type OptionValues } from "./command.ts";
 import { UsageError } from "../errors.ts";
 import { nightly, type NightlyOptions } from "../ops/nightly.ts";
 import { backupDir, hookCommand, KEEP_OPTION, parseKeep } from "./backup.ts";
 import { FULL_OPTION } from "./ingest.ts";
 
 /** Reads the run's own flags; shared with `vigil schedule`, which takes the same ones. */
-export function runFlags(values: OptionValues, config: Config): Pick<NightlyOptions, "then" | "commit" | "push" | "limits" | "publish" | "backup" | "events" | "recordsUrl"> {
+export function runFlags(values: OptionValues, config: Config): Pick<NightlyOptions, "then" | "commit" | "push" | "limits" | "publish" | "backup" | "events" | "recordsUrl" | "lenses"> {
   const then = typeof values.then === "string" ? values.then : undefined;
   if (then !== undefined && then.trim() === "") throw new UsageError("--then needs a command, e.g. --then \"hugo --minify -s /srv/site\"");
   const commit = isOn(values.commit, "VIGIL_COMMIT");
@@ -21,7 +21,7 @@ export function runFlags(values: OptionValues, config: Config): Pick<NightlyOpti
   const backup = backupTo === undefined ? undefined : { to: backupTo, keep: parseKeep(values), then: backupThen };
   // read once now, so a bad file stops the command before it starts; each run reads it again
   const events = eventsFlag(values)?.file;
-  return { then, commit, push, limits: parseLimits(values), publish, backup, events, recordsUrl: recordsUrlFlag(values) };
+  return { then, commit, push, limits: parseLimits(values), publish, backup, events, recordsUrl: recordsUrlFlag(values), lenses: lensesFlag(values) };
 }
 
 /** A boolean flag, or its environment variable's text (1/true/yes, 0/false/no or empty). */
@@ -37,6 +37,7 @@ export const RUN_OPTIONS: Command["options"] = {
   ...SITE_OPTIONS,
   ...EVENTS_OPTIONS,
   ...RECORDS_OPTIONS,
+  ...LENS_OPTIONS,
   ...LIMIT_OPTIONS,
   then: { type: "string", arg: "CMD", env: "VIGIL_THEN", description: "shell command to run after the widgets changed, e.g. a Hugo build" },
   commit: { type: "boolean", env: "VIGIL_COMMIT", description: "commit the changed widget files in the site's git repository" },

@@ -2,7 +2,7 @@
  * `vigil widgets --site DIR`: chart bundles, data files and shortcodes for a Hugo site; with
  * `--freeze content/posts/NAME`, a frozen copy of them inside one post.
  */
-import { EVENTS_OPTIONS, eventsFlag, RECORDS_OPTIONS, recordsUrlFlag, SITE_OPTIONS, type Command } from "./command.ts";
+import { EVENTS_OPTIONS, eventsFlag, LENS_OPTIONS, lensesFlag, RECORDS_OPTIONS, recordsUrlFlag, SITE_OPTIONS, type Command } from "./command.ts";
 import { UsageError } from "../errors.ts";
 import { freezePost } from "../../site-widgets/freeze.ts";
 import { writeWidgets } from "../../site-widgets/emit.ts";
@@ -53,6 +53,7 @@ Examples:
     ...SITE_OPTIONS,
     ...EVENTS_OPTIONS,
     ...RECORDS_OPTIONS,
+    ...LENS_OPTIONS,
     freeze: { type: "string", arg: "POST", description: "copy the current widgets into this post's page bundle (relative to --site)" },
     "source-url": { type: "string", arg: "URL", description: "link under each chart (default: the dataset's page on the portal)" },
     "as-of": { type: "string", arg: "RUN", description: "write the record as it stood after this successful run (runs.id)" },
@@ -77,7 +78,8 @@ Examples:
       throw new UsageError(`--source-url must be an http(s) URL, got "${String(sourceUrl)}"`);
     }
     const events = eventsFlag(ctx.values)?.events;
-    const result = await writeWidgets({ db: ctx.config.db, site, now: ctx.now, log: ctx.log, sourceUrl, asOf, events, recordsUrl: recordsUrlFlag(ctx.values) });
+    const lenses = lensesFlag(ctx.values);
+    const result = await writeWidgets({ db: ctx.config.db, site, now: ctx.now, log: ctx.log, sourceUrl, asOf, events, recordsUrl: recordsUrlFlag(ctx.values), lenses });
     const stood = asOf === undefined ? "" : ` (the record as of run ${asOf})`;
     ctx.stdout.write(`widgets: ${result.written.length} files written, ${result.unchanged} unchanged in ${site}${stood}\n`);
   },

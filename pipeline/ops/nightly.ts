@@ -19,6 +19,7 @@ import { ingest, type IngestOptions, type IngestResult, type RunResult } from ".
 import { publish, type PublishResult } from "../publish/publish.ts";
 import { backup, runBackupHook, type BackupResult } from "./backup.ts";
 import { elapsed, type Logger } from "../log.ts";
+import type { LensName } from "../../schemas/lenses.ts";
 
 // A type-only import: the module itself is loaded lazily, since the chart libraries take a second.
 import type { WidgetsResult } from "../../site-widgets/emit.ts";
@@ -44,6 +45,8 @@ export interface NightlyOptions {
   events?: string;
   /** The public record's address, where the memorial links each day's records (`--records-url`). */
   recordsUrl?: string;
+  /** Which deaths the widgets are about (`--lens`; schemas/lenses.ts): COVID-19 alone by default. */
+  lenses?: readonly LensName[];
   /** Where the hook's own output goes. */
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
@@ -128,7 +131,7 @@ async function dataSteps(options: NightlyOptions, ingested: Guard, running: Guar
   const site = config.site;
   const widgets = await runStep<WidgetsResult>([ingested, () => (site ? undefined : "no --site"), running], async () => {
     const { writeWidgets } = await import("../../site-widgets/emit.ts");
-    return writeWidgets({ db: config.db, site: site as string, now: options.now, log, recordsUrl: options.recordsUrl });
+    return writeWidgets({ db: config.db, site: site as string, now: options.now, log, recordsUrl: options.recordsUrl, lenses: options.lenses });
   });
   const out = options.publish;
   // the snapshot's hash says whether anything published changed: an unchanged record writes nothing

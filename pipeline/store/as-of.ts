@@ -16,6 +16,7 @@ import { memorialSentence } from "../normalize/memorial.ts";
 import type { DB } from "./db.ts";
 import { publishedAsOf } from "./figures.ts";
 import type { LastSuccess } from "./run-records.ts";
+import type { LensName } from "../../schemas/lenses.ts";
 
 /** What the memorial's words are made from (pipeline/normalize/memorial.ts). */
 const SENTENCE_FIELDS: readonly CaseField[] = ["age", "gender", "residence_city"];
@@ -37,18 +38,18 @@ export function asOfRun(db: DB, id: number): LastSuccess {
 }
 
 /**
- * The published COVID-19 deaths as they stood after run `runId` (the `covid_deaths` view as it
- * was then), with `fields` of each, ordered by case number: deaths withdrawn, or no longer counted
- * as COVID-19, since that run are in; deaths added, published again or first counted since are
+ * The published deaths of a lens (COVID-19 by default) as they stood after run `runId` (the lens's
+ * view as it was then), with `fields` of each, ordered by case number: deaths withdrawn, or no longer
+ * in the lens, since that run are in; deaths added, published again or first counted since are
  * not (the rule is pipeline/store/figures/published.sql, which every published figure reads). The
  * memorial's words are made again when the person's age, gender or city was corrected since.
  */
-export function covidDeathsAsOf<F extends CaseField>(db: DB, runId: number, fields: readonly F[]): Array<Pick<Case, F>> {
+export function deathsAsOf<F extends CaseField>(db: DB, runId: number, fields: readonly F[], lens?: LensName): Array<Pick<Case, F>> {
   const needed = [...new Set<CaseField>(["casenumber", ...fields, ...(fields.includes("memorial_sentence" as F) ? SENTENCE_FIELDS : [])])];
   const numeric = new Set(
     (db.prepare("SELECT name FROM pragma_table_info('cases') WHERE type IN ('INTEGER', 'REAL')").pluck().all() as string[]),
   );
-  return publishedAsOf(db, runId, needed).map(({ undo, ...stored }) => {
+  return publishedAsOf(db, runId, needed, lens).map(({ undo, ...stored }) => {
     const then: Record<string, unknown> = stored;
     for (const [field, old] of Object.entries(undo)) if (field in then) then[field] = old !== null && numeric.has(field) ? Number(old) : old;
     // The words follow the person as they stood; made by the one function that makes them.

@@ -4,24 +4,26 @@
 import { MARK, vegaLite, type ChartBuilder } from "../chart.ts";
 import { eventLayers, eventMarks, eventsSentence, type Span } from "../events.ts";
 import { dateInWords, formatCount, utcDay } from "../format.ts";
-import { RECORD_NOTE } from "../notes.ts";
+import { recordNote } from "../notes.ts";
+import { provisionalLayers, provisionalMarks, provisionalSentence } from "../provisional.ts";
 
 /** The static SVG's margins; the top one grows to make room for the events' labels. */
 const MARGIN = { left: 52, right: 20, top: 20 } as const;
 
-export const cumulativeDeaths: ChartBuilder = ({ daily, events }) => {
+export const cumulativeDeaths: ChartBuilder = ({ daily, events, lens, provisional }) => {
   const total = daily.at(-1)!.cumulative_deaths;
   const half = daily.find((d) => d.cumulative_deaths * 2 >= total)!;
   const span: Span = [daily[0].date, daily.at(-1)!.date];
   const description =
-    `The COVID-19 deaths the Cook County Medical Examiner recorded rose to ${formatCount(total)} between ` +
+    `The ${lens.deaths} the Cook County Medical Examiner recorded rose to ${formatCount(total)} between ` +
     `${dateInWords(daily[0].date)} and ${dateInWords(daily.at(-1)!.date)}. Half of them had died by ${dateInWords(half.date)}.` +
-    eventsSentence(events, span);
+    eventsSentence(events, span) +
+    provisionalSentence(provisional.provisional_from, span);
   const date = { field: "date", type: "temporal", timeUnit: "utcyearmonthdate" } as const;
   return {
     id: "cumulative-deaths",
-    title: "Total COVID-19 deaths recorded by the Cook County Medical Examiner",
-    notes: RECORD_NOTE,
+    title: `Total ${lens.deaths} recorded by the Cook County Medical Examiner`,
+    notes: recordNote(lens),
     description,
     columns: ["date", "cumulative_deaths"],
     rows: daily.map((d) => ({ date: d.date, cumulative_deaths: d.cumulative_deaths })),
@@ -31,6 +33,7 @@ export const cumulativeDeaths: ChartBuilder = ({ daily, events }) => {
         y: { field: "cumulative_deaths", type: "quantitative", title: "Total deaths", axis: { format: ",d" } },
       },
       layer: [
+        ...provisionalLayers(provisional.provisional_from, span, date),
         { mark: { type: "area", color: { expr: "muted" }, opacity: 0.5 } },
         { mark: { type: "line", color: { expr: "accent" }, strokeWidth: 2 } },
         {
@@ -59,6 +62,7 @@ export const cumulativeDeaths: ChartBuilder = ({ daily, events }) => {
         x: { type: "utc", label: null },
         y: { grid: true, label: "Total deaths", labelArrow: "none" },
         marks: [
+          ...provisionalMarks(Plot, provisional.provisional_from, span, size.fontSize),
           Plot.areaY(points, { x: "date", y: "total", className: MARK.mutedFill, fillOpacity: 0.5 }),
           Plot.lineY(points, { x: "date", y: "total", strokeWidth: 2, className: MARK.accentStroke }),
           Plot.ruleY([0]),

@@ -3,8 +3,9 @@
  */
 import { MARK, maxBy, peakAverage, vegaLite, type ChartBuilder } from "../chart.ts";
 import { eventLayers, eventMarks, eventsSentence, type Span } from "../events.ts";
-import { dateInWords, deaths, formatAverage, formatCount, utcDay } from "../format.ts";
-import { RECORD_NOTE } from "../notes.ts";
+import { dateInWords, deaths, formatAverage, formatCount, utcDay, capitalized } from "../format.ts";
+import { recordNote } from "../notes.ts";
+import { provisionalLayers, provisionalMarks, provisionalSentence, withProvisional } from "../provisional.ts";
 
 /** What the average's line is called, at its end. */
 const AVERAGE_LABEL = "7-day average";
@@ -12,27 +13,29 @@ const AVERAGE_LABEL = "7-day average";
 /** The static SVG's margins; the top one grows to make room for the events' labels. */
 const MARGIN = { left: 44, right: 20, top: 20 } as const;
 
-export const dailyDeaths: ChartBuilder = ({ daily, events }) => {
+export const dailyDeaths: ChartBuilder = ({ daily, events, lens, provisional }) => {
   const total = daily.at(-1)!.cumulative_deaths;
   const peak = maxBy(daily, (d) => d.deaths);
   const peakAvg = peakAverage(daily);
   const span: Span = [daily[0].date, daily.at(-1)!.date];
   const description =
     `From ${dateInWords(daily[0].date)} to ${dateInWords(daily.at(-1)!.date)}, the Cook County Medical Examiner recorded ` +
-    `${formatCount(total)} COVID-19 deaths. The deadliest day was ${dateInWords(peak.date)}, with ${deaths(peak.deaths)}` +
+    `${formatCount(total)} ${lens.deaths}. The deadliest day was ${dateInWords(peak.date)}, with ${deaths(peak.deaths)}` +
     (peakAvg ? `; the 7-day average peaked at ${formatAverage(peakAvg.deaths_7day_avg)} deaths a day on ${dateInWords(peakAvg.date)}.` : ".") +
-    eventsSentence(events, span);
+    eventsSentence(events, span) +
+    provisionalSentence(provisional.provisional_from, span);
   const date = { field: "date", type: "temporal", timeUnit: "utcyearmonthdate" } as const;
   return {
     id: "daily-deaths",
-    title: "COVID-19 deaths per day recorded by the Cook County Medical Examiner",
-    notes: RECORD_NOTE,
+    title: `${capitalized(lens.deaths)} per day recorded by the Cook County Medical Examiner`,
+    notes: recordNote(lens),
     description,
-    columns: ["date", "deaths", "deaths_7day_avg", "cumulative_deaths"],
-    rows: daily,
+    columns: ["date", "deaths", "deaths_7day_avg", "cumulative_deaths", "provisional"],
+    rows: withProvisional(daily, provisional.provisional_from),
     spec: vegaLite("daily-deaths", description, { date: "date", deaths: "number", deaths_7day_avg: "number", cumulative_deaths: "number" }, {
       encoding: { x: { ...date, title: null, axis: { format: "%b %Y", labelOverlap: true, tickCount: 6 } } },
       layer: [
+        ...provisionalLayers(provisional.provisional_from, span, date),
         {
           // A stepped area rather than ~700 hairline bars, which render as a pale haze.
           mark: { type: "area", interpolate: "step-after", color: { expr: "muted" } },
@@ -80,6 +83,7 @@ export const dailyDeaths: ChartBuilder = ({ daily, events }) => {
         x: { type: "utc", label: null },
         y: { grid: true, label: "Deaths per day", labelArrow: "none" },
         marks: [
+          ...provisionalMarks(Plot, provisional.provisional_from, span, size.fontSize),
           Plot.areaY(points, { x: "date", y: "deaths", curve: "step", className: MARK.mutedFill }),
           Plot.lineY(points, { x: "date", y: "avg", strokeWidth: 2, className: MARK.accentStroke }),
           // beside the peak, on the side with room for it

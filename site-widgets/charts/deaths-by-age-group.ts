@@ -3,12 +3,12 @@
  */
 import { AGE_GROUPS } from "../../schemas/case.ts";
 import { MARK, barsWithValues, tally, vegaLite, type ChartBuilder } from "../chart.ts";
-import { formatCount, formatShare, people } from "../format.ts";
-import { RECORD_NOTE } from "../notes.ts";
+import { formatCount, formatShare, people, capitalized } from "../format.ts";
+import { recordNote } from "../notes.ts";
 
 const UNKNOWN = "Unknown";
 
-export const deathsByAgeGroup: ChartBuilder = ({ people: persons }) => {
+export const deathsByAgeGroup: ChartBuilder = ({ people: persons, lens }) => {
   const counts = tally(persons, (p) => p.age_group ?? UNKNOWN);
   const groups = [...AGE_GROUPS, UNKNOWN].filter((g) => g !== UNKNOWN || counts.has(UNKNOWN));
   const rows = groups.map((age_group) => ({ age_group, deaths: counts.get(age_group) ?? 0 }));
@@ -19,7 +19,7 @@ export const deathsByAgeGroup: ChartBuilder = ({ people: persons }) => {
   const under40 = sum(["0-17", "18-29", "30-39"]);
   const unknown = counts.get(UNKNOWN) ?? 0;
   const description =
-    `Of the ${people(total)} whose COVID-19 deaths the Cook County Medical Examiner recorded, ${formatCount(over80)} (${formatShare(over80, total)}) were 80 or older ` +
+    `Of the ${people(total)} whose ${lens.deaths} the Cook County Medical Examiner recorded, ${formatCount(over80)} (${formatShare(over80, total)}) were 80 or older ` +
     `and ${formatCount(over70)} (${formatShare(over70, total)}) were 70 or older; ${formatCount(under40)} (${formatShare(under40, total)}) were under 40.` +
     (unknown > 0 ? ` The age of ${people(unknown)} was not recorded.` : "");
   // Labels turn when the chart is too narrow to set them side by side (phones).
@@ -27,8 +27,8 @@ export const deathsByAgeGroup: ChartBuilder = ({ people: persons }) => {
   const x = { field: "age_group", type: "ordinal", sort: groups, title: "Age", axis } as const;
   return {
     id: "deaths-by-age-group",
-    title: "COVID-19 deaths recorded by the Cook County Medical Examiner, by age group",
-    notes: RECORD_NOTE,
+    title: `${capitalized(lens.deaths)} recorded by the Cook County Medical Examiner, by age group`,
+    notes: recordNote(lens),
     description,
     columns: ["age_group", "deaths"],
     rows,

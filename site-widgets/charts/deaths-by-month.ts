@@ -2,10 +2,10 @@
  * Deaths by calendar month (Chicago time): the deadliest months at a glance.
  */
 import { MARK, vegaLite, type ChartBuilder } from "../chart.ts";
-import { formatCount, monthInWords, monthLabel } from "../format.ts";
-import { RECORD_NOTE } from "../notes.ts";
+import { formatCount, monthInWords, monthLabel, capitalized } from "../format.ts";
+import { recordNote } from "../notes.ts";
 
-export const deathsByMonth: ChartBuilder = ({ daily }) => {
+export const deathsByMonth: ChartBuilder = ({ daily, lens }) => {
   // Built from the zero-filled daily series, so a month without deaths inside the span shows as 0.
   const months = new Map<string, number>();
   for (const d of daily) {
@@ -16,13 +16,13 @@ export const deathsByMonth: ChartBuilder = ({ daily }) => {
   const ranked = [...rows].sort((a, b) => b.deaths - a.deaths || a.month.localeCompare(b.month));
   const [first, second] = ranked;
   const description =
-    `The deadliest month in the Cook County Medical Examiner's record was ${monthInWords(first.month)}, with ${formatCount(first.deaths)} COVID-19 deaths` +
+    `The deadliest month in the Cook County Medical Examiner's record was ${monthInWords(first.month)}, with ${formatCount(first.deaths)} ${lens.deaths}` +
     (second ? `, followed by ${monthInWords(second.month)} with ${formatCount(second.deaths)}` : "") +
     `. The chart covers ${rows.length === 1 ? "1 month" : `${rows.length} months`}, from ${monthInWords(rows[0].month)} to ${monthInWords(rows.at(-1)!.month)}.`;
   return {
     id: "deaths-by-month",
-    title: "COVID-19 deaths recorded by the Cook County Medical Examiner, by month",
-    notes: RECORD_NOTE,
+    title: `${capitalized(lens.deaths)} recorded by the Cook County Medical Examiner, by month`,
+    notes: recordNote(lens),
     description,
     columns: ["month", "deaths"],
     rows,

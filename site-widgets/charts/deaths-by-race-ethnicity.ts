@@ -2,10 +2,10 @@
  * Deaths by race and ethnicity, as the county reports them (Latino overrides race).
  */
 import { barsAcross, barsWithValues, tally, vegaLite, type ChartBuilder } from "../chart.ts";
-import { formatCount, formatShare, people } from "../format.ts";
-import { RECORD_NOTE } from "../notes.ts";
+import { formatCount, formatShare, people, capitalized } from "../format.ts";
+import { recordNote } from "../notes.ts";
 
-export const deathsByRaceEthnicity: ChartBuilder = ({ people: persons }) => {
+export const deathsByRaceEthnicity: ChartBuilder = ({ people: persons, lens }) => {
   const counts = tally(persons, (p) => p.race_ethnicity);
   // Largest first; ties in a fixed order so the output never depends on row order.
   const rows = [...counts]
@@ -15,13 +15,13 @@ export const deathsByRaceEthnicity: ChartBuilder = ({ people: persons }) => {
   const parts = rows.map((r, i) => `${formatCount(r.deaths)} ${i === 0 ? "were " : ""}${r.race_ethnicity} (${formatShare(r.deaths, total)})`);
   const list = parts.length > 1 ? `${parts.slice(0, -1).join(", ")} and ${parts.at(-1)}` : parts[0];
   const description =
-    `Of the ${people(total)} whose COVID-19 deaths the Cook County Medical Examiner recorded, ${list}. ` +
+    `Of the ${people(total)} whose ${lens.deaths} the Cook County Medical Examiner recorded, ${list}. ` +
     `As in the county's own reports, Latino people are counted as Latino whatever their race.`;
   const order = rows.map((r) => r.race_ethnicity);
   return {
     id: "deaths-by-race-ethnicity",
-    title: "COVID-19 deaths recorded by the Cook County Medical Examiner, by race and ethnicity",
-    notes: RECORD_NOTE,
+    title: `${capitalized(lens.deaths)} recorded by the Cook County Medical Examiner, by race and ethnicity`,
+    notes: recordNote(lens),
     description,
     columns: ["race_ethnicity", "deaths"],
     rows,

@@ -4,10 +4,11 @@
  * deaths, the population and the crude rates, and the Unknown row, which has no population.
  */
 import { barsAcross, barsWithValues, vegaLite, type ChartBuilder } from "../chart.ts";
-import { dateInWords, deaths, formatRate, people } from "../format.ts";
-import { RATES_NOTE, RECORD_NOTE } from "../notes.ts";
+import { dateInWords, deaths, formatRate, people, capitalized } from "../format.ts";
+import { RATES_NOTE, recordNote } from "../notes.ts";
 import { rateKey, type GroupRate } from "../rates.ts";
 import { RATED_FROM, RELIABLE_FROM } from "../../pipeline/store/figures.ts";
+import type { Lens } from "../../schemas/lenses.ts";
 
 /** How the takeaway speaks of each rated group's residents, by key. */
 const RESIDENTS: Readonly<Record<string, string>> = {
@@ -28,7 +29,7 @@ const RELIABILITY_NOTE =
 /** A rated group, with its age-adjusted rate as a number to draw. */
 type Rated = GroupRate & { age_adjusted_per_100k: string; value: number };
 
-export const deathsPer100kByRaceEthnicity: ChartBuilder = ({ rates, daily }) => {
+export const deathsPer100kByRaceEthnicity: ChartBuilder = ({ rates, daily, lens }) => {
   const rows = rates.groups.map(({ race_ethnicity, deaths, population: residents, crude_per_100k, age_adjusted_per_100k, reliable }) => ({
     race_ethnicity,
     deaths,
@@ -40,12 +41,12 @@ export const deathsPer100kByRaceEthnicity: ChartBuilder = ({ rates, daily }) => 
   const rated: Rated[] = rates.groups.flatMap((g) => (g.age_adjusted_per_100k === null ? [] : [{ ...g, age_adjusted_per_100k: g.age_adjusted_per_100k, value: Number(g.age_adjusted_per_100k) }]));
   const order = rated.map((g) => g.race_ethnicity);
   const speak = (g: GroupRate) => RESIDENTS[rateKey(rates, g) ?? ""] ?? `${g.race_ethnicity} residents`;
-  const description = takeaway(rated, rates.groups, speak, daily[0].date, daily.at(-1)!.date);
+  const description = takeaway(rated, rates.groups, speak, daily[0].date, daily.at(-1)!.date, lens);
   const flagged = rates.groups.some((g) => g.reliable === "false");
   return {
     id: "deaths-per-100k-by-race-ethnicity",
-    title: "COVID-19 deaths recorded by the Cook County Medical Examiner per 100,000 residents, by race and ethnicity, age-adjusted",
-    notes: `${RECORD_NOTE} ${RATES_NOTE}${flagged ? ` ${RELIABILITY_NOTE}` : ""}`,
+    title: `${capitalized(lens.deaths)} recorded by the Cook County Medical Examiner per 100,000 residents, by race and ethnicity, age-adjusted`,
+    notes: `${recordNote(lens)} ${RATES_NOTE}${flagged ? ` ${RELIABILITY_NOTE}` : ""}`,
     description,
     columns: ["race_ethnicity", "deaths", "population", "crude_per_100k", "age_adjusted_per_100k", "reliable"],
     rows,
@@ -92,8 +93,8 @@ export const deathsPer100kByRaceEthnicity: ChartBuilder = ({ rates, daily }) => 
   };
 };
 
-function takeaway(rated: readonly Rated[], groups: readonly GroupRate[], speak: (g: GroupRate) => string, first: string, latest: string): string {
-  const parts = rated.map((g, i) => `${g.age_adjusted_per_100k}${i === 0 ? " COVID-19 deaths" : ""} per 100,000 ${speak(g)}`);
+function takeaway(rated: readonly Rated[], groups: readonly GroupRate[], speak: (g: GroupRate) => string, first: string, latest: string, lens: Lens): string {
+  const parts = rated.map((g, i) => `${g.age_adjusted_per_100k}${i === 0 ? ` ${lens.deaths}` : ""} per 100,000 ${speak(g)}`);
   const list = parts.length > 1 ? `${parts.slice(0, -1).join(", ")} and ${parts.at(-1)}` : parts[0];
   const sentences = [`From ${dateInWords(first)} to ${dateInWords(latest)}, the Cook County Medical Examiner recorded ${list}, adjusted for age.`];
   const [highest, lowest] = [rated[0], rated.at(-1)!];

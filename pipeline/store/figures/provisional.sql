@@ -33,11 +33,14 @@ lags AS (
 observed (n) AS (
   SELECT count(*) FROM lags
 ),
+-- the 95th percentile, nearest rank: the ceil(0.95 n)-th smallest
+p95 (days) AS (
+  SELECT days FROM (SELECT days, row_number() OVER (ORDER BY days) AS k FROM lags), observed
+  WHERE k = (95 * observed.n + 99) / 100
+),
 lag (days, source) AS (
   SELECT
-    iif(observed.n >= MIN_LAG_OBSERVATIONS,
-        (SELECT days FROM lags ORDER BY days LIMIT 1 OFFSET (95 * observed.n + 99) / 100 - 1),
-        lens.default_lag),
+    iif(observed.n >= MIN_LAG_OBSERVATIONS, (SELECT days FROM p95), lens.default_lag),
     iif(observed.n >= MIN_LAG_OBSERVATIONS, 'observed', 'default')
   FROM observed, lens
 ),
