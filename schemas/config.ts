@@ -37,10 +37,15 @@ export const configSchema = z.object({
     .transform((url) => url.replace(/\/+$/, ""))
     .describe("Base URL of the Socrata portal"),
   dataset: z
-    .string()
-    .superRefine((value, ctx) => pageAdvice(value, ctx, "a dataset id"))
-    .regex(DATASET_ID, `must be a Socrata dataset id such as ${DATASETS.covid}`)
-    .describe("Socrata dataset (or view) id"),
+    .preprocess(
+      // the datasets vigil knows by name: --dataset archive is cjeq-bs86
+      (value) => (typeof value === "string" && Object.hasOwn(DATASETS, value.trim()) ? DATASETS[value.trim() as keyof typeof DATASETS] : value),
+      z
+        .string()
+        .superRefine((value, ctx) => pageAdvice(value, ctx, "a dataset id"))
+        .regex(DATASET_ID, `must be a Socrata dataset id such as ${DATASETS.covid}, or a name: ${Object.keys(DATASETS).join(", ")}`),
+    )
+    .describe("Socrata dataset (or view) id, or covid (the COVID-19 view) or archive (the whole case archive)"),
   appToken: z.string().min(1).optional().describe("Socrata app token, sent as X-App-Token; never logged"),
   site: z.string().min(1).optional().describe("Root of the Hugo site that widgets are written into"),
   logFormat: z.enum(["json", "pretty"]).optional().describe("Log line format; default json unless stderr is a terminal"),

@@ -78,7 +78,7 @@ export const HOOK_ENVIRONMENT: Record<string, string> = {
 /** Options of commands that read the portal. */
 export const SOURCE_OPTIONS: Record<string, OptionSpec> = {
   portal: { type: "string", arg: "URL", env: "VIGIL_PORTAL", description: `Socrata portal (default ${DEFAULTS.portal})` },
-  dataset: { type: "string", arg: "ID", env: "VIGIL_DATASET", description: `dataset id (default ${DEFAULTS.dataset}, the COVID-19 view; ${DATASETS.archive} is the whole archive)` },
+  dataset: { type: "string", arg: "ID", env: "VIGIL_DATASET", description: `dataset id (default ${DEFAULTS.dataset}, the COVID-19 view; ${DATASETS.archive} is the whole archive), or its name: covid, archive` },
 };
 
 export const SITE_OPTIONS: Record<string, OptionSpec> = {
