@@ -126,7 +126,7 @@ function renderEnvFile(dir: string, vars: Record<string, unknown>): string {
   return dest;
 }
 
-const ANSIBLE_DEFAULTS = { vigil_site: "", vigil_then: "", vigil_commit: false, vigil_push: false, vigil_app_token: "", vigil_backup_dir: "", vigil_backup_keep: 7, vigil_backup_then: "", vigil_events: "" };
+const ANSIBLE_DEFAULTS = { vigil_site: "", vigil_then: "", vigil_commit: false, vigil_push: false, vigil_app_token: "", vigil_backup_dir: "", vigil_backup_keep: 7, vigil_backup_then: "", vigil_events: "", vigil_dataset: "covid", vigil_lenses: "covid" };
 
 test("the Ansible settings file holds only variables vigil reads, quoted for sh and systemd alike", { skip: !has("ansible") && "ansible is not installed" }, async (t) => {
   const dir = tempDir(t);
@@ -143,13 +143,15 @@ test("the Ansible settings file holds only variables vigil reads, quoted for sh 
     vigil_backup_keep: 14,
     vigil_backup_then: 'rclone copy "$VIGIL_BACKUP_DIR" remote:vigil',
     vigil_events: "/srv/site/data/events.csv",
+    vigil_dataset: "archive",
+    vigil_lenses: "covid,opioid,heat",
   });
   const text = readFileSync(env, "utf8");
   const names = [...text.matchAll(/^([A-Z_]+)=/gm)].map((m) => m[1]);
   const known = await knownEnv();
   assert.deepEqual(names.filter((name) => !known.has(name)), [], "every variable is one vigil reads");
-  const shell = spawnSync("sh", ["-c", `set -a && . "${env}" && node -e 'const e = process.env; console.log(JSON.stringify([e.VIGIL_DB, e.VIGIL_SITE, e.VIGIL_THEN, e.VIGIL_CRON, e.SOCRATA_APP_TOKEN, e.VIGIL_COMMIT, e.VIGIL_PUSH, e.VIGIL_BACKUP, e.VIGIL_BACKUP_KEEP, e.VIGIL_BACKUP_THEN, e.VIGIL_EVENTS]))'`], { encoding: "utf8" });
-  assert.deepEqual(JSON.parse(shell.stdout), ["/var/lib/vigil/vigil.db", "/srv/site", "hugo --minify -s '/srv/site'", DEFAULT_CRON, "t0k en", "1", "1", "/var/backups/vigil", "14", 'rclone copy "$VIGIL_BACKUP_DIR" remote:vigil', "/srv/site/data/events.csv"]);
+  const shell = spawnSync("sh", ["-c", `set -a && . "${env}" && node -e 'const e = process.env; console.log(JSON.stringify([e.VIGIL_DB, e.VIGIL_SITE, e.VIGIL_THEN, e.VIGIL_CRON, e.SOCRATA_APP_TOKEN, e.VIGIL_COMMIT, e.VIGIL_PUSH, e.VIGIL_BACKUP, e.VIGIL_BACKUP_KEEP, e.VIGIL_BACKUP_THEN, e.VIGIL_EVENTS, e.VIGIL_DATASET, e.VIGIL_LENSES]))'`], { encoding: "utf8" });
+  assert.deepEqual(JSON.parse(shell.stdout), ["/var/lib/vigil/vigil.db", "/srv/site", "hugo --minify -s '/srv/site'", DEFAULT_CRON, "t0k en", "1", "1", "/var/backups/vigil", "14", 'rclone copy "$VIGIL_BACKUP_DIR" remote:vigil', "/srv/site/data/events.csv", "archive", "covid,opioid,heat"]);
 });
 
 test("supervisord parses the programs, then runs them: a catch-up run, datasette, a clean stop", { skip: (!has("supervisord") || !has("ansible")) && "supervisor or ansible is not installed" }, async (t) => {

@@ -22,6 +22,14 @@ Charts: daily-deaths, cumulative-deaths, deaths-by-age-group, deaths-by-race-eth
 deaths-per-100k-by-race-ethnicity (age-adjusted rates against the county's 2020 population
 estimates), deaths-by-month. Files are renamed into place; unchanged files are not touched.
 
+With --lens NAME (repeatable, or a comma list; VIGIL_LENSES), the same files for other deaths of
+the whole archive (--dataset archive): heat, cold, opioid or gun, the Medical Examiner's own flags.
+covid, the default, writes where it always has; another lens writes the same names into
+static/vigil/NAME/, assets/vigil/NAME/ and data/vigil/NAME/ (embeds in static/vigil/embed/NAME/),
+and the shortcodes take lens="NAME". Each lens's summary.json says which recent days are not final
+yet (provisional_from, pending); the time charts shade them. Deaths by suicide are counted in every
+chart and never listed on a memorial.
+
 The daily-deaths and cumulative-deaths charts mark dated events that fall within their days
 with a dashed line and a label, and name them in their alt text: the built-in ones (the first
 confirmed COVID-19 death in the county; 2022-04-01, when the Medical Examiner stopped taking
@@ -47,6 +55,7 @@ that run, --freeze the post, then write the widgets again without --as-of.
 Examples:
   vigil widgets --site ~/blog
   vigil widgets --site ~/blog --events ~/blog/vigil-events.csv
+  vigil widgets --site ~/blog --lens covid --lens opioid,heat
   vigil widgets --site ~/blog --freeze content/posts/one-year-on
   vigil widgets --site ~/blog --as-of 212`,
   options: {

@@ -39,7 +39,7 @@ export const dailyDeaths: ChartBuilder = ({ daily, events, lens, provisional }) 
         {
           // A stepped area rather than ~700 hairline bars, which render as a pale haze.
           mark: { type: "area", interpolate: "step-after", color: { expr: "muted" } },
-          encoding: { y: { field: "deaths", type: "quantitative", title: "Deaths per day", axis: { format: ",d" } } },
+          encoding: { y: { field: "deaths", type: "quantitative", title: "Deaths per day", axis: { format: ",d", tickMinStep: 1 } } },
         },
         {
           mark: { type: "line", color: { expr: "accent" }, strokeWidth: 2 },
@@ -81,7 +81,8 @@ export const dailyDeaths: ChartBuilder = ({ daily, events, lens, provisional }) 
         marginRight: MARGIN.right,
         marginTop: annotations.marginTop,
         x: { type: "utc", label: null },
-        y: { grid: true, label: "Deaths per day", labelArrow: "none" },
+        // whole deaths: a lens with a few deaths a day gets ticks at 0, 1, 2, not at 0.2
+        y: { grid: true, label: "Deaths per day", labelArrow: "none", ...(peak.deaths < 6 ? { ticks: peak.deaths } : {}) },
         marks: [
           ...provisionalMarks(Plot, provisional.provisional_from, span, size.fontSize),
           Plot.areaY(points, { x: "date", y: "deaths", curve: "step", className: MARK.mutedFill }),
