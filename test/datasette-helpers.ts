@@ -29,6 +29,7 @@ export const CANNED_QUERIES = [
   "by_race_ethnicity",
   "rates",
   "rates_by_age_group",
+  "provisional",
   "by_residence_city",
   "by_month",
   "revisions",
