@@ -65,7 +65,7 @@ test("vigil demo serves datasette and the site at the URLs it prints, and Ctrl-C
     if (Date.now() - start > 120_000 || child.exitCode !== null) assert.fail(`demo did not start:\n${stdout}\n${stderr}`);
     await sleep(50);
   }
-  assert.match(stdout, /^vigil demo: 15,200 cases loaded from the fixture portal \(run 1\)\.$/m);
+  assert.match(stdout, /^vigil demo: 40,000 cases loaded from the fixture portal \(run 1\)\.$/m);
   const datasette = stdout.match(/^ {2}datasette {2}(http:\/\/127\.0\.0\.1:\d+\/vigil)$/m)?.[1];
   assert.ok(datasette, stdout);
   const page = await fetch(datasette);
@@ -92,6 +92,9 @@ test("vigil demo serves datasette and the site at the URLs it prints, and Ctrl-C
   assert.equal((await fetch(`${summary.records_url}2020-12-01`)).status, 200, "a day's records answer");
   const manifest = JSON.parse(readFileSync(join(dir, "site", "data", "vigil", "charts.json"), "utf8"));
   for (const chart of Object.values(manifest.charts) as Array<{ notes: string }>) assert.match(chart.notes, /^Generated data for the vigil demo/);
+  const opioid = JSON.parse(readFileSync(join(dir, "site", "data", "vigil", "opioid", "summary.json"), "utf8"));
+  assert.match(opioid.record_note, /^Generated data for the vigil demo: .* flagged opioid related/);
+  assert.ok(opioid.pending > 0 && opioid.provisional_from, "the demo's recent opioid-related days are not final");
 
   const site = stdout.match(/^ {2}site {7}(\S+)/m)?.[1];
   if (hugo) {
@@ -99,6 +102,10 @@ test("vigil demo serves datasette and the site at the URLs it prints, and Ctrl-C
     const post = await fetch(new URL("posts/charts/", String(site)));
     assert.equal(post.status, 200);
     assert.match(await post.text(), /<svg[^>]*role="img"/, "the demo site shows the charts");
+    const lenses = await fetch(new URL("posts/lenses/", String(site)));
+    assert.equal(lenses.status, 200);
+    const page = await lenses.text();
+    for (const words of ["Heat-related deaths per day", "Opioid-related deaths per day", "Gun-related deaths per day", "Not final yet"]) assert.ok(page.includes(words), `the lens post shows ${words}`);
   } else {
     assert.match(stdout, /site {7}not built: install Hugo/);
   }

@@ -4,9 +4,11 @@ import { runDemo } from "../ops/demo.ts";
 
 export const command: Command = {
   help: `
-Runs the whole flow offline, against the fixture portal bundled with vigil (about 15,000 generated
-cases shaped like the Medical Examiner's COVID-19 view): ingest into DIR/vigil.db, widgets into
-DIR/site (a fresh copy of fixtures/hugo-site, so the repository stays clean), the public record
+Runs the whole flow offline, against the fixture portal bundled with vigil (40,000 generated cases
+shaped like the Medical Examiner's case archive: every cause of death, its COVID-19 deaths on the
+published curve, the recent cases still pending): ingest into DIR/vigil.db, widgets for every lens
+(COVID-19, heat, cold, opioid, gun) into DIR/site (a fresh copy of fixtures/hugo-site, so the
+repository stays clean, with a post "Every lens"), the public record
 published into DIR/public (and the site's static/vigil/data/), the site served by \`hugo server\`
 when Hugo is installed, and the database by datasette. Each start begins afresh in DIR, whose
 database is always DIR/vigil.db (VIGIL_DB is not used): give it to other commands with --db.

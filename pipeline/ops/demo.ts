@@ -1,7 +1,8 @@
 /**
- * The demo (`vigil demo`): the whole flow offline. Starts the bundled fixture portal (generated, realistic
- * data), ingests it into a database of its own, writes the widgets into a copy of the fixture Hugo
- * site, publishes the public record beside it, serves that site with Hugo (when installed) and the
+ * The demo (`vigil demo`): the whole flow offline. Starts the bundled fixture portal serving a generated,
+ * realistic case archive (every cause of death, the recent cases still pending), ingests it into a
+ * database of its own, writes the widgets of every lens into a copy of the fixture Hugo site, with a
+ * post that shows each lens, publishes the public record beside it, serves that site with Hugo (when installed) and the
  * database with datasette, and prints the URLs once each answers. Everything lives under one folder (data/demo), so the committed fixture and a real
  * database are never touched. Ctrl-C stops everything it started.
  */
@@ -10,7 +11,8 @@ import { createServer } from "node:net";
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { writeAtomically } from "../atomic.ts";
 import { join, resolve } from "node:path";
-import { DEFAULTS } from "../../schemas/config.ts";
+import { DATASETS } from "../../schemas/config.ts";
+import { LENS_NAMES, LENSES } from "../../schemas/lenses.ts";
 import { UsageError, VigilError } from "../errors.ts";
 import { ingest } from "../ingest/ingest.ts";
 import { elapsed, type Logger } from "../log.ts";
@@ -19,6 +21,9 @@ import { aborted, childEnv, freePort, startServer } from "./children.ts";
 import { startDatasette, type DatasetteServer } from "./datasette.ts";
 
 const FIXTURE_SITE = projectPath("fixtures", "hugo-site");
+
+/** The generated archive's size: its COVID-19 deaths follow the published curve at about a third of their number, and it loads in seconds. */
+const DEMO_ARCHIVE_ROWS = 40_000;
 /** Marks a folder as the demo's own, so that starting afresh never deletes anything else. */
 const MARKER = ".vigil-demo";
 
@@ -60,11 +65,12 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   try {
     // The fixture portal lives in fixtures/, which only a checkout has: import it on demand.
     const { startPortal } = await import("../../fixtures/portal.ts");
-    const portal = await startPortal();
+    const { generateArchive } = await import("../../fixtures/generate.ts");
+    const portal = await startPortal({ datasets: { [DATASETS.archive]: generateArchive({ count: DEMO_ARCHIVE_ROWS, seed: 1 }) } });
     started.push({ name: "the fixture portal", stop: () => portal.close() });
     log.info("demo", `fixture portal at ${portal.url}`, { url: portal.url });
 
-    const result = await ingest({ config: { db, portal: portal.url, dataset: DEFAULTS.dataset }, log, now: options.now, signal });
+    const result = await ingest({ config: { db, portal: portal.url, dataset: DATASETS.archive }, log, now: options.now, signal });
     checkStopped(signal);
     // chosen now: the site links each memorial day to its records there, and names it as the source
     const datasettePort = port === 0 ? await freePort() : port;
@@ -82,7 +88,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       log.warn("demo", "Hugo is not installed: the site was written but not built", { site });
     }
 
-    const datasette: DatasetteServer = await startDatasette({ db, port: datasettePort, host: "127.0.0.1", log, signal, generated: { sourceUrl: `${portal.url}/api/views/${DEFAULTS.dataset}.json` } });
+    const datasette: DatasetteServer = await startDatasette({ db, port: datasettePort, host: "127.0.0.1", log, signal, generated: { sourceUrl: `${portal.url}/api/views/${DATASETS.archive}.json` } });
     started.push({ name: "datasette", stop: datasette.stop });
 
     stdout.write(
@@ -93,7 +99,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
           ? `  site       ${siteUrl}`
           : `  site       not built: install Hugo (Debian/Ubuntu: sudo apt-get install hugo; macOS: brew install hugo), then run vigil demo again; the files are in ${site}`,
         `  public     ${join(out, written.snapshot)}  (the public record; serve it with: npx vigil serve --public --out ${out} --port 8002)`,
-        `  portal     ${portal.url}  (the fixture; try: npx vigil run --portal ${portal.url} --db ${db} --site ${site})`,
+        `  portal     ${portal.url}  (the fixture; try: npx vigil run --portal ${portal.url} --dataset archive --lens ${LENS_NAMES.join(",")} --db ${db} --site ${site})`,
         `  database   ${db}  (try: npx vigil status --db ${db})`,
         "Press Ctrl-C to stop.",
         "",
@@ -119,13 +125,35 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 async function writeSite(db: string, site: string, out: string, datasetteUrl: string, options: DemoOptions): Promise<{ snapshot: string }> {
   const stage = performance.now();
   cpSync(FIXTURE_SITE, site, { recursive: true });
+  writeAtomically(join(site, "content", "posts", "lenses.md"), LENS_POST);
   const { writeWidgets } = await import("../../site-widgets/emit.ts");
-  const widgets = await writeWidgets({ db, site, now: options.now, log: options.log, generated: true, sourceUrl: `${datasetteUrl}/`, recordsUrl: datasetteUrl });
+  const widgets = await writeWidgets({ db, site, now: options.now, log: options.log, generated: true, sourceUrl: `${datasetteUrl}/`, recordsUrl: datasetteUrl, lenses: LENS_NAMES });
   const { publish } = await import("../publish/publish.ts");
   const published = await publish({ db, out, site, now: options.now, log: options.log });
   options.log.info("demo", `site copied to ${site} with ${widgets.written.length} widget files; public record ${published.manifest.file}`, { site, ms: elapsed(stage) });
   return { snapshot: published.manifest.file };
 }
+
+/** The demo site's post of every lens: its total, its daily chart (recent days shaded) and its latest memorial day. */
+const LENS_POST = [
+  "---",
+  'title: "Every lens"',
+  "date: 2026-11-22",
+  "---",
+  "The same archive, five ways of looking at it: each lens is one of the Medical Examiner's own flags.",
+  ...LENS_NAMES.filter((name) => name !== "covid").flatMap((name) => [
+    "",
+    `## ${LENSES[name].deaths.charAt(0).toUpperCase()}${LENSES[name].deaths.slice(1)}`,
+    "",
+    `The Cook County Medical Examiner has recorded {{< vigil-stat name="total_deaths" lens="${name}" >}} ${LENSES[name].deaths}; ` +
+      `{{< vigil-stat name="pending" lens="${name}" >}} cases are still pending.`,
+    "",
+    `{{< vigil-chart id="daily-deaths" lens="${name}" >}}`,
+    "",
+    `{{< vigil-memorial lens="${name}" >}}`,
+  ]),
+  "",
+].join("\n");
 
 /** Refuses a port that is taken, naming it and the flag that picks another; 0 (a free port) always does. */
 async function checkPorts(ports: ReadonlyArray<{ port: number; flag: string; what: string }>): Promise<void> {
