@@ -15,13 +15,18 @@ LENS_CTE,
 stood AS (
   SELECT
     c.casenumber,
-    (SELECT json_group_object(field, old_value) FROM (
-       SELECT r.field, r.old_value, min(r.id) FROM case_revisions r
-       WHERE r.casenumber = c.casenumber AND r.run_id > asked.run AND r.change = 'changed'
-       GROUP BY r.field)) AS undo,
-    coalesce((SELECT r.change = 'removed' FROM case_revisions r
-              WHERE r.casenumber = c.casenumber AND r.run_id > asked.run AND r.change IN ('removed', 'restored')
-              ORDER BY r.id LIMIT 1), c.removed_run_id IS NULL) AS published,
+    -- the record as it stands (no run asked) has nothing to undo: no revision to look up per case
+    iif(asked.run < 9223372036854775807,
+        (SELECT json_group_object(field, old_value) FROM (
+           SELECT r.field, r.old_value, min(r.id) FROM case_revisions r
+           WHERE r.casenumber = c.casenumber AND r.run_id > asked.run AND r.change = 'changed'
+           GROUP BY r.field)),
+        '{}') AS undo,
+    iif(asked.run < 9223372036854775807,
+        coalesce((SELECT r.change = 'removed' FROM case_revisions r
+                  WHERE r.casenumber = c.casenumber AND r.run_id > asked.run AND r.change IN ('removed', 'restored')
+                  ORDER BY r.id LIMIT 1), c.removed_run_id IS NULL),
+        c.removed_run_id IS NULL) AS published,
     LENS_FLAG(c) AS in_lens, c.death_date, c.age, c.race_ethnicity
   FROM cases c, asked, lens
   WHERE c.first_run_id <= asked.run
@@ -29,7 +34,7 @@ stood AS (
     AND (LENS_FLAG(c) = 1 OR (asked.run < 9223372036854775807 AND EXISTS (
           SELECT 1 FROM case_revisions r WHERE r.casenumber = c.casenumber AND r.run_id > asked.run AND r.field = lens.field)))
 ),
-deaths_then AS (
+deaths_then AS MATERIALIZED (
   SELECT
     casenumber,
     undo,
