@@ -95,13 +95,15 @@ function open() {
 
 type Conn = ReturnType<typeof open>;
 
+/** The memorial query, prepared once per connection. */
+const memorials = new WeakMap<Conn, ReturnType<Conn["prepare"]>>();
+
 /** The case numbers datasette's memorial query lists for a day (empty: its latest day) in a lens. */
 function memorial(conn: Conn, lens: LensName, date: string): string[] {
   let statement = memorials.get(conn);
   if (statement === undefined) memorials.set(conn, (statement = conn.prepare(queries.memorial.sql)));
   return (statement.all({ date, lens }) as Array<{ casenumber: string }>).map((r) => r.casenumber);
 }
-const memorials = new WeakMap<Conn, ReturnType<Conn["prepare"]>>();
 
 /** Every death of the lens on its day, as the county lists it, but deaths by suicide. */
 const listedOf = (deaths: Death[]) => deaths.filter((d) => d.manner !== "SUICIDE");
