@@ -65,7 +65,7 @@ test("vigil demo serves datasette and the site at the URLs it prints, and Ctrl-C
     if (Date.now() - start > 120_000 || child.exitCode !== null) assert.fail(`demo did not start:\n${stdout}\n${stderr}`);
     await sleep(50);
   }
-  assert.match(stdout, /^vigil demo: 40,000 cases loaded from the fixture portal \(run 1\)\.$/m);
+  assert.match(stdout, /^vigil demo: 40,000 cases loaded from the fixture portal \(run 1\), then 10 nights of closed cases and new deaths \(runs 2 to 11\)\.$/m);
   const datasette = stdout.match(/^ {2}datasette {2}(http:\/\/127\.0\.0\.1:\d+\/vigil)$/m)?.[1];
   assert.ok(datasette, stdout);
   const page = await fetch(datasette);
@@ -95,6 +95,7 @@ test("vigil demo serves datasette and the site at the URLs it prints, and Ctrl-C
   const opioid = JSON.parse(readFileSync(join(dir, "site", "data", "vigil", "opioid", "summary.json"), "utf8"));
   assert.match(opioid.record_note, /^Generated data for the vigil demo: .* flagged opioid related/);
   assert.ok(opioid.pending > 0 && opioid.provisional_from, "the demo's recent opioid-related days are not final");
+  assert.equal(opioid.lag_source, "observed", "over its nights the demo saw enough deaths join the opioid lens to measure the lag");
 
   const site = stdout.match(/^ {2}site {7}(\S+)/m)?.[1];
   if (hugo) {

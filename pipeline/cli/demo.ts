@@ -6,7 +6,8 @@ export const command: Command = {
   help: `
 Runs the whole flow offline, against the fixture portal bundled with vigil (40,000 generated cases
 shaped like the Medical Examiner's case archive: every cause of death, its COVID-19 deaths on the
-published curve, the recent cases still pending): ingest into DIR/vigil.db, widgets for every lens
+published curve, the recent cases still pending): ingest into DIR/vigil.db, then ten nights (August
+2026) in which open cases close and new deaths arrive, widgets for every lens
 (COVID-19, heat, cold, opioid, gun) into DIR/site (a fresh copy of fixtures/hugo-site, so the
 repository stays clean, with a post "Every lens"), the public record
 published into DIR/public (and the site's static/vigil/data/), the site served by \`hugo server\`

@@ -24,6 +24,11 @@ const FIXTURE_SITE = projectPath("fixtures", "hugo-site");
 
 /** The generated archive's size: its COVID-19 deaths follow the published curve at about a third of their number, and it loads in seconds. */
 const DEMO_ARCHIVE_ROWS = 40_000;
+/**
+ * The nights run after the first load, each at its own time (August 2026, so the demo's record is the
+ * same whatever day it starts): enough for the opioid lens to measure its own lag.
+ */
+const DEMO_NIGHTS = 10;
 /** Marks a folder as the demo's own, so that starting afresh never deletes anything else. */
 const MARKER = ".vigil-demo";
 
@@ -66,12 +71,21 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     // The fixture portal lives in fixtures/, which only a checkout has: import it on demand.
     const { startPortal } = await import("../../fixtures/portal.ts");
     const { generateArchive } = await import("../../fixtures/generate.ts");
-    const portal = await startPortal({ datasets: { [DATASETS.archive]: generateArchive({ count: DEMO_ARCHIVE_ROWS, seed: 1 }) } });
+    const { archiveNights, ARCHIVE_NIGHT_RUN_TIMES } = await import("../../fixtures/archive-nights.ts");
+    const nights = archiveNights(generateArchive({ count: DEMO_ARCHIVE_ROWS, seed: 1 }), { seed: 1, nights: DEMO_NIGHTS });
+    const portal = await startPortal({ datasets: { [DATASETS.archive]: nights[0] } });
     started.push({ name: "the fixture portal", stop: () => portal.close() });
     log.info("demo", `fixture portal at ${portal.url}`, { url: portal.url });
 
-    const result = await ingest({ config: { db, portal: portal.url, dataset: DATASETS.archive }, log, now: options.now, signal });
-    checkStopped(signal);
+    // the first load, then a run each night at its own time: open cases close into a lens, new deaths arrive
+    const runs: Array<{ runId: number; inserted: number }> = [];
+    for (const [night, rows] of nights.entries()) {
+      if (night > 0) portal.setRows(DATASETS.archive, rows);
+      const at = new Date(ARCHIVE_NIGHT_RUN_TIMES[night]);
+      const result = await ingest({ config: { db, portal: portal.url, dataset: DATASETS.archive }, log, now: () => at, signal });
+      runs.push({ runId: result.runId, inserted: result.counts.inserted });
+      checkStopped(signal);
+    }
     // chosen now: the site links each memorial day to its records there, and names it as the source
     const datasettePort = port === 0 ? await freePort() : port;
     const written = await writeSite(db, site, out, `http://127.0.0.1:${datasettePort}`, options);
@@ -93,7 +107,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 
     stdout.write(
       [
-        `vigil demo: ${result.counts.inserted.toLocaleString("en-US")} cases loaded from the fixture portal (run ${result.runId}).`,
+        `vigil demo: ${runs[0].inserted.toLocaleString("en-US")} cases loaded from the fixture portal (run ${runs[0].runId}), then ${DEMO_NIGHTS} nights of closed cases and new deaths (runs ${runs[1].runId} to ${runs.at(-1)!.runId}).`,
         `  datasette  ${datasette.databaseUrl}`,
         siteUrl
           ? `  site       ${siteUrl}`
