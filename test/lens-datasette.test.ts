@@ -115,6 +115,8 @@ test("the memorial and the feed of a lens list its people, never a death by suic
     const feed = await fetch(`${server.databaseUrl}/new_deaths.atom?lens=gun`);
     assert.equal(feed.status, 200);
     const atom = parseAtom(await feed.text());
+    assert.match(atom.id, /\/vigil\/new_deaths\.atom\?lens=gun$/, "a feed of its own, at a URL that never changes");
+    assert.equal(atom.self, atom.id);
     assert.equal(atom.entries.length, 2, "two runs added people");
     assert.ok(atom.entries.every((e) => /\/gun$/.test(e.id)), "the lens's own entry ids");
     const [second, first] = atom.entries;

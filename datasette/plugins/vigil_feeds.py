@@ -10,9 +10,11 @@ URL served it. Entry links and the links in an entry's HTML are written relative
 (`memorial?date=...`) by the queries, which know no host, and are made absolute here, under the
 stable database URL too. A feed with no entry yet is valid: it is dated by the last successful run
 (datasette-atom fails on an empty feed). Anything other than a canned query is left to datasette-atom.
+A lens (?lens=heat: the people of that lens, schemas/lenses.ts) is a feed of its own: its id and self
+link carry it, and its title names it; COVID-19's (no lens, or lens=covid) keeps the plain URL.
 """
 import re
-from urllib.parse import urljoin
+from urllib.parse import quote, urljoin
 
 import datasette_atom
 from datasette import __version__, hookimpl
@@ -44,15 +46,18 @@ async def render_feed(datasette, request, sql, columns, rows, database, table, q
     if not query_name:
         return datasette_atom.render_atom(datasette, request, sql, columns, rows, database, table, query_name, view_name, data)
     base = _stable_base(datasette, request, database)
-    stable = urljoin(base, tilde_encode(query_name) + ".atom")
+    lens = (request.args.get("lens") or "").strip().lower()
+    lens = "" if lens == "covid" else lens
+    stable = urljoin(base, tilde_encode(query_name) + ".atom" + ("?lens=" + quote(lens) if lens else ""))
     absolute = lambda link: urljoin(base, link)
     fg = FeedGenerator()
     fg.generator(generator="Datasette", version=__version__, uri="https://datasette.io/")
     fg.id(stable)
     fg.link(href=stable, rel="self")
-    fg.link(href=urljoin(base, tilde_encode(query_name)), rel="alternate")
+    fg.link(href=urljoin(base, tilde_encode(query_name) + ("?lens=" + quote(lens) if lens else "")), rel="alternate")
     query = (datasette.metadata(database=database) or {}).get("queries", {}).get(query_name)
-    fg.title(query.get("title", query_name) if isinstance(query, dict) else query_name)
+    title = query.get("title", query_name) if isinstance(query, dict) else query_name
+    fg.title(title + (" (the {} lens)".format(lens) if lens else ""))
     fg.updated(max(row["atom_updated"] for row in rows) if rows else await _last_run(datasette, database))
     for row in reversed(rows):
         entry = fg.add_entry()
