@@ -19,6 +19,7 @@ export async function siteTemplates(): Promise<SiteFile[]> {
     ["shortcodes/vigil-memorial.html", `${PATHS.shortcodes}/vigil-memorial.html`],
     ["shortcodes/vigil-stat.html", `${PATHS.shortcodes}/vigil-stat.html`],
     ["shortcodes/vigil-head.html", `${PATHS.partials}/vigil-head.html`],
+    ["shortcodes/vigil-lens.html", `${PATHS.partials}/vigil-lens.html`],
     ["browser/upgrade.js", `${PATHS.static}/upgrade.js`],
     ["browser/embed.js", `${PATHS.static}/embed.js`],
     ["browser/embed-frame.js", `${PATHS.static}/embed-frame.js`],

@@ -18,6 +18,7 @@ Reads the database (read-only) and writes into the Hugo site at DIR:
   data/vigil/memorial/YYYY.json              the people who died, one sentence each, by day
   layouts/shortcodes/vigil-*.html            vigil-chart, vigil-memorial, vigil-stat
   layouts/partials/vigil-head.html           add {{ partial "vigil-head.html" . }} to your <head>
+  layouts/partials/vigil-lens.html           which files a shortcode's lens="..." reads
 Charts: daily-deaths, cumulative-deaths, deaths-by-age-group, deaths-by-race-ethnicity,
 deaths-per-100k-by-race-ethnicity (age-adjusted rates against the county's 2020 population
 estimates), deaths-by-month. Files are renamed into place; unchanged files are not touched.
