@@ -25,7 +25,7 @@ arrivals AS (
                   c.first_run_id) AS run
   FROM deaths_then d JOIN cases c USING (casenumber), lens
 ),
-lags AS (
+lags AS MATERIALIZED (
   SELECT max(0, CAST(julianday(r.local_date) - julianday(a.death_date) AS INTEGER)) AS days
   FROM arrivals a JOIN runs r ON r.id = a.run, first_load
   WHERE a.run > first_load.run AND r.local_date IS NOT NULL
@@ -38,7 +38,7 @@ p95 (days) AS (
   SELECT days FROM (SELECT days, row_number() OVER (ORDER BY days) AS k FROM lags), observed
   WHERE k = (95 * observed.n + 99) / 100
 ),
-lag (days, source) AS (
+lag (days, source) AS MATERIALIZED (
   SELECT
     iif(observed.n >= MIN_LAG_OBSERVATIONS, (SELECT days FROM p95), lens.default_lag),
     iif(observed.n >= MIN_LAG_OBSERVATIONS, 'observed', 'default')
@@ -55,9 +55,11 @@ pending (n) AS (
                       WHERE r.casenumber = c.casenumber AND r.run_id > asked.run AND r.field = 'manner' AND r.change = 'changed'
                       ORDER BY r.id LIMIT 1), c.manner),
             c.manner) = 'PENDING'
-    AND coalesce((SELECT r.change = 'removed' FROM case_revisions r
-                  WHERE r.casenumber = c.casenumber AND r.run_id > asked.run AND r.change IN ('removed', 'restored')
-                  ORDER BY r.id LIMIT 1), c.removed_run_id IS NULL)
+    AND iif(asked.run < 9223372036854775807,
+            coalesce((SELECT r.change = 'removed' FROM case_revisions r
+                      WHERE r.casenumber = c.casenumber AND r.run_id > asked.run AND r.change IN ('removed', 'restored')
+                      ORDER BY r.id LIMIT 1), c.removed_run_id IS NULL),
+            c.removed_run_id IS NULL)
     AND c.casenumber NOT IN (SELECT casenumber FROM deaths_then)
 )
 SELECT
