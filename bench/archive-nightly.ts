@@ -198,6 +198,7 @@ function section(opts: ArchiveBenchOptions, once: { first: Sample; warmUp: Sampl
     "",
     "- read, render and write are vigil's own log's times (wall, inside the process); the rest of the wall time is Node.js starting and loading modules",
     `- the lenses one at a time add up to ${s(widgetJobs.slice(1).reduce((sum, job) => sum + stats(job.samples).wall, 0))}; one process for all five shares the start`,
+    "- where the time goes, query by query and chart by chart, and what would cut it: bench/archive-profile.md",
     "",
   ];
   const failed = [...nights, ...widgetJobs].filter((job) => job.samples.some((x) => !x.ok)).map((job) => job.label);
