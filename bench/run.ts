@@ -11,6 +11,8 @@
  *   --profile                also where a backfill's time goes, phase by phase, at the first size
  *                            (median of 3 runs with VIGIL_PROFILE set, see pipeline/backfill/profile.ts)
  *   --skip-nightly           only the bulk loads
+ *   --archive-rows 150000    rows of the generated archive for the archive's nights (bench/archive-nightly.ts)
+ *   --skip-archive           without the archive's nights and five lenses' widgets
  * Needs the Debian packages sqlite3, sqlite-utils and time; a missing peer is reported and skipped.
  */
 import { spawn, spawnSync } from "node:child_process";
@@ -24,6 +26,7 @@ import { startPortal } from "../fixtures/portal.ts";
 import { generateCovidView } from "../fixtures/generate.ts";
 import { writeArchiveCsv, type ArchiveShape } from "./archive-csv.ts";
 import { keptTail, profileSection } from "./profile-table.ts";
+import { archiveNightly } from "./archive-nightly.ts";
 import type { ProfileReport } from "../pipeline/backfill/profile.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -54,6 +57,8 @@ const { values } = parseArgs({
     shape: { type: "string", default: "real" },
     profile: { type: "boolean", default: false },
     "skip-nightly": { type: "boolean", default: false },
+    "archive-rows": { type: "string", default: "150000" },
+    "skip-archive": { type: "boolean", default: false },
   },
 });
 if (values.shape !== "real" && values.shape !== "synthetic") throw new Error(`--shape must be real or synthetic, got ${values.shape}`);
@@ -78,6 +83,7 @@ const sections: string[] = [];
 for (const rows of sizes) sections.push(await bulkLoad(rows, Number(values.runs ?? (rows >= 1_000_000 ? 3 : 5))));
 if (values.profile) sections.push(await profile(sizes[0], 3));
 if (!values["skip-nightly"]) sections.push(await nightly(Number(values.runs ?? 5)));
+if (!values["skip-archive"]) sections.push(await archiveNightly({ rows: Number(values["archive-rows"]), runs: Number(values.runs ?? 3) }));
 const kept = existsSync(RESULTS) ? keptTail(readFileSync(RESULTS, "utf8")) : "";
 const report = [header(), ...sections, kept].join("\n");
 writeFileSync(`${RESULTS}.tmp`, report);
