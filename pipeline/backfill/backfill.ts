@@ -23,6 +23,7 @@
 import { resolve } from "node:path";
 import type { Config } from "../../schemas/config.ts";
 import { BulkLoad } from "./load.ts";
+import { FreshFile, loadsFresh } from "./fresh.ts";
 import { LoadProfile, profileTarget, timed } from "./profile.ts";
 import { changedSince, clearCheckpoint, committedCounts, firstRejectReason, loadCheckpoint, reopenRun, retireRun, saveCheckpoint, type Checkpoint } from "./checkpoint.ts";
 import { checkFile, openExport, openFile, type Source } from "../source/export.ts";
@@ -112,6 +113,8 @@ interface Loading {
   committed?: RunCounts;
   /** The last checkpoint: how far into the source the database stands. */
   at?: Checkpoint;
+  /** A first load into a new database: the fresh file it is written to (fresh.ts). */
+  fresh?: FreshFile;
 }
 
 /** The source opened and its header read: what the run loads, and what says it is the same run. */
@@ -140,31 +143,47 @@ async function backfillRun(options: BackfillOptions): Promise<BackfillResult> {
   const profile = profileFile === undefined ? undefined : new LoadProfile();
   const stopWorkers = () => void pool.close();
   signal?.addEventListener("abort", stopWorkers, { once: true });
-  const db = openDatabase(config.db);
-  const loading: Loading = { options, db, pool, file, profile, limits: { ...DEFAULT_LIMITS, ...options.limits }, started: performance.now() };
+  const fresh = loadsFresh(config.db, file) ? FreshFile.create(config.db) : undefined;
+  const db = fresh?.db ?? openDatabase(config.db);
+  const loading: Loading = { options, db, pool, file, profile, fresh, limits: { ...DEFAULT_LIMITS, ...options.limits }, started: performance.now() };
   try {
     loading.lock = acquireWriteLock(config.db, db);
+    fresh?.sweep(options.log);
+    fresh?.deferIndexes();
     db.pragma(`cache_size = -${CACHE_KIB}`);
     const opened = await openSource(loading);
     const resume = startOrResume(loading, opened);
     const writer = prepareLoad(loading, opened, resume);
     const loadStarted = performance.now();
     const state = await stream(loading, opened, writer, resume);
-    return finish(loading, opened, writer, state, { resume, loadStarted });
+    if (fresh) {
+      // the last rows and their revisions committed, then the indexes built once over all of them
+      (loading.load as BulkLoad).commit(() => {});
+      fresh.buildIndexes(profile);
+    }
+    const result = finish(loading, opened, writer, state, { resume, loadStarted });
+    fresh?.place(profile);
+    return result;
   } catch (caught) {
     // a stop (Ctrl-C) closes the workers: what failed then is the stop, whatever noticed it first
     const error = signal?.aborted && (caught instanceof WorkersStoppedError || !(caught instanceof VigilError)) ? (signal.reason ?? caught) : caught;
-    loading.load?.rollback();
-    if (loading.lock !== undefined) recordFailure(loading, error);
+    // a fresh file is thrown away whole: nothing to roll back or record (fresh.ts)
+    if (fresh) freshFailed(error);
+    else {
+      loading.load?.rollback();
+      if (loading.lock !== undefined) recordFailure(loading, error);
+    }
     throw error;
   } finally {
     signal?.removeEventListener("abort", stopWorkers);
     loading.source?.stream.destroy();
     await pool.close();
     await loading.http?.close();
+    fresh?.discard();
     loading.lock?.release();
-    if (profile) profile.time("close", () => db.close());
-    else db.close();
+    // a fresh file is closed already, placed or discarded
+    if (db.open && profile) profile.time("close", () => db.close());
+    else if (db.open) db.close();
     // a profile that cannot be written is said, never in place of the load's own outcome
     if (profile) {
       try {
@@ -373,6 +392,12 @@ function recordFailure(loading: Loading, error: unknown): void {
   if (ours && transient && at && error instanceof VigilError && !error.hint) {
     error.hint = `${at.records} rows are loaded; run the same command again to resume from line ${at.line}`;
   }
+}
+
+/** What a failed first load into a new database says: nothing was kept, and a new run starts over. */
+function freshFailed(error: unknown): void {
+  const transient = !(error instanceof SourceFormatError || error instanceof RunRefusedError || error instanceof UsageError);
+  if (transient && error instanceof VigilError && !error.hint) error.hint = "a first load into a new database keeps nothing until it completes: run the same command again to load the file from the start";
 }
 
 /** The reject-share refusal over the rows in range so far. */

@@ -1,0 +1,147 @@
+/**
+ * A first load into a new database, written as a fresh file: `backfill --file` into a database that
+ * is not there yet loads into a temporary file beside it (pipeline/atomic.ts's tempPathFor), without
+ * a journal and without syncs, with the secondary indexes and the full-text index built once after
+ * the bulk insert, then flushed to disk and renamed into place as a normal WAL database.
+ *
+ * Why it is safe: until the rename there is no database at the target at all; the rename puts a
+ * complete, flushed file there in one step. A run killed at any moment before it leaves only the
+ * temporary file, which is not a database anyone reads.
+ *
+ * What it gives up: resuming. Without a journal the temporary file is consistent only once it is
+ * complete, so it is never resumed: a failed or killed first load keeps nothing, and the next
+ * backfill removes what it left and starts over (the log says so). Resuming from a checkpoint is for
+ * loads into a database that exists (even an empty one), and for downloads from the portal, where
+ * a broken connection is common: both go the usual way, committing as they go.
+ */
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import Database from "better-sqlite3";
+import { renameIntoPlace, tempPathFor } from "../atomic.ts";
+import { describeCause, InternalError, VigilError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import { migrate, type DB } from "../store/db.ts";
+import type { LoadProfile } from "./profile.ts";
+
+/** Indexes nothing reads during a load, built after it; `rejects_raw` stays: it keeps rejects distinct. */
+const DEFERRED_INDEXES = ["cases_death_date", "cases_changed_run", "case_revisions_case", "case_revisions_run", "case_revisions_case_run", "rejects_run"];
+/** The full-text index follows `cases` through these; the load indexes its rows in one pass at the end. */
+const FTS_TRIGGERS = ["cases_fts_insert", "cases_fts_update", "cases_fts_delete"];
+/** Files SQLite may keep beside a database. */
+const SIDE = ["-wal", "-shm", "-journal"];
+
+/**
+ * Whether a backfill into `path` loads into a fresh file: a --file load into a database that is not
+ * there (no file, and no journal of a deleted one that SQLite would replay onto the new file).
+ */
+export function loadsFresh(path: string, file: string | undefined): boolean {
+  return file !== undefined && path !== ":memory:" && ![path, `${path}-wal`, `${path}-journal`].some((p) => existsSync(p));
+}
+
+export class FreshFile {
+  readonly temp: string;
+  /** The deferred indexes' and triggers' SQL, in the order they are created again. */
+  private readonly deferred: string[] = [];
+  private placed = false;
+
+  private constructor(
+    readonly target: string,
+    readonly db: DB,
+  ) {
+    this.temp = tempPathFor(target);
+  }
+
+  /** The temporary database, created with the schema beside `target`, loading pragmas set. */
+  static create(target: string): FreshFile {
+    const temp = tempPathFor(target);
+    let db: DB | undefined;
+    try {
+      mkdirSync(dirname(target), { recursive: true });
+      accessSync(dirname(target), constants.W_OK);
+      for (const file of [temp, ...SIDE.map((s) => temp + s)]) rmSync(file, { force: true });
+      db = new Database(temp);
+      // no journal and no syncs: the file is complete, or is not used (see the top of this file)
+      db.pragma("journal_mode = OFF");
+      db.pragma("synchronous = OFF");
+      db.pragma("foreign_keys = ON");
+      migrate(db);
+    } catch (error) {
+      db?.close();
+      rmSync(temp, { force: true });
+      throw new VigilError(`cannot write the database ${target}: ${describeCause(error)}`, { cause: error, hint: "make its folder writable, or pass --db with a path in a folder vigil can write" });
+    }
+    return new FreshFile(target, db);
+  }
+
+  /**
+   * Removes what killed or failed first loads into `target` left (their temporary files); call
+   * holding the write lock, so that no other load is writing one.
+   */
+  sweep(log: Logger): void {
+    // tempPathFor's names for this target, whatever the process id
+    const prefix = `.${basename(this.target)}.vigil-tmp-`;
+    for (const name of readdirSync(dirname(this.target))) {
+      const path = join(dirname(this.target), name);
+      if (!name.startsWith(prefix) || path === this.temp || SIDE.some((s) => path === this.temp + s)) continue;
+      rmSync(path, { force: true });
+      if (!SIDE.some((s) => name.endsWith(s))) log.warn("resume", `removed ${path}, left by a first load into ${this.target} that did not finish: a load into a new database starts over`);
+    }
+  }
+
+  /** Drops the indexes and triggers the load builds once at the end. */
+  deferIndexes(): void {
+    const db = this.db;
+    const sqlOf = db.prepare("SELECT sql FROM sqlite_master WHERE name = ? AND sql IS NOT NULL").pluck();
+    for (const name of [...DEFERRED_INDEXES, ...FTS_TRIGGERS]) {
+      const sql = sqlOf.get(name) as string | undefined;
+      if (sql === undefined) continue;
+      this.deferred.push(sql);
+      db.exec(`DROP ${DEFERRED_INDEXES.includes(name) ? "INDEX" : "TRIGGER"} ${name}`);
+    }
+  }
+
+  /** Builds the deferred indexes, indexes every case for full-text search, puts the triggers back. */
+  buildIndexes(profile?: LoadProfile): void {
+    const db = this.db;
+    const time = <T>(phase: "indexes" | "fts", fn: () => T): T => (profile ? profile.time(phase, fn) : fn());
+    db.transaction(() => {
+      time("indexes", () => {
+        for (const sql of this.deferred) if (/^CREATE (UNIQUE )?INDEX/i.test(sql)) db.exec(sql);
+      });
+      time("fts", () => db.exec("INSERT INTO cases_fts (cases_fts) VALUES ('rebuild')"));
+      for (const sql of this.deferred) if (/^CREATE TRIGGER/i.test(sql)) db.exec(sql);
+    })();
+  }
+
+  /**
+   * The loaded file made a normal WAL database, flushed and renamed into place. Refuses to replace
+   * a database that appeared at the target meanwhile (made by a command that does not wait for the
+   * write lock): that one is left alone.
+   */
+  place(profile?: LoadProfile): void {
+    const close = () => {
+      this.db.pragma("journal_mode = WAL");
+      this.db.close();
+    };
+    if (profile) profile.time("close", close);
+    else close();
+    // the last connection's close folds the WAL into the file; the rename takes the file alone
+    if (existsSync(`${this.temp}-wal`)) throw new InternalError(`${this.temp}-wal is still there after closing the database`);
+    if (existsSync(this.target)) {
+      throw new VigilError(`a database appeared at ${this.target} while the backfill loaded into a new file; it was left as it is, and nothing was loaded`, {
+        hint: "run the backfill again: it loads into the database that is there now",
+      });
+    }
+    const rename = () => renameIntoPlace(this.temp, this.target);
+    if (profile) profile.time("place", rename);
+    else rename();
+    this.placed = true;
+  }
+
+  /** Closes and removes the temporary file unless it was placed. */
+  discard(): void {
+    if (this.db.open) this.db.close();
+    if (this.placed) return;
+    for (const file of [this.temp, ...SIDE.map((s) => this.temp + s)]) rmSync(file, { force: true });
+  }
+}
