@@ -29,14 +29,15 @@ const PHASES: Array<{ group: string; what: string; source: Source }> = [
   { group: "handing rows between threads", what: "packed rows unpacked", source: { thread: "main", phase: "unpack" } },
   { group: "handing rows between threads", what: "waiting for a worker, nothing to parse here", source: { thread: "main", phase: "wait" } },
   { group: "SQLite inserts", what: "a chunk's case numbers looked up at once", source: { thread: "main", phase: "lookup" } },
-  { group: "SQLite inserts", what: "rows inserted (with the indexes kept row by row)", source: { thread: "main", phase: "insert" } },
+  { group: "SQLite inserts", what: "rows inserted (a new database: unique keys only; otherwise every index, row by row)", source: { thread: "main", phase: "insert" } },
   { group: "SQLite inserts", what: "refused rows written", source: { thread: "main", phase: "rejects" } },
-  { group: "indexes", what: "secondary indexes built after the insert", source: { thread: "main", phase: "indexes" } },
-  { group: "full-text search", what: "new cases indexed, once per transaction", source: { thread: "main", phase: "fts" } },
+  { group: "indexes", what: "secondary indexes built once after the insert (a new database)", source: { thread: "main", phase: "indexes" } },
+  { group: "full-text search", what: "cases indexed (a new database: once after the insert; otherwise once per transaction)", source: { thread: "main", phase: "fts" } },
   { group: "revisions", what: "the \"added\" revisions, once per transaction", source: { thread: "main", phase: "revisions" } },
   { group: "final commit and checkpoint", what: "reject-share check, checkpoint row, run record", source: { thread: "main", phase: "checkpoint" } },
-  { group: "final commit and checkpoint", what: "COMMIT (every 20,000 rows and at the end)", source: { thread: "main", phase: "commit" } },
-  { group: "final commit and checkpoint", what: "closing: the WAL checkpointed into the database", source: { thread: "main", phase: "close" } },
+  { group: "final commit and checkpoint", what: "COMMIT (every 20,000 rows and at the end; a new database has no journal)", source: { thread: "main", phase: "commit" } },
+  { group: "final commit and checkpoint", what: "closing: the WAL checkpointed into the database (a new one: made a WAL database)", source: { thread: "main", phase: "close" } },
+  { group: "final commit and checkpoint", what: "a new database flushed to disk and renamed into place", source: { thread: "main", phase: "place" } },
 ];
 
 function value(report: ProfileReport, source: Source): number {

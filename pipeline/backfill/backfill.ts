@@ -23,7 +23,8 @@
 import { resolve } from "node:path";
 import type { Config } from "../../schemas/config.ts";
 import { BulkLoad } from "./load.ts";
-import { FreshFile, loadsFresh } from "./fresh.ts";
+import { FreshFile, freshFailed, loadsFresh } from "./fresh.ts";
+import { checkDates, checkShare, markRemovals } from "./checks.ts";
 import { LoadProfile, profileTarget, timed } from "./profile.ts";
 import { changedSince, clearCheckpoint, committedCounts, firstRejectReason, loadCheckpoint, reopenRun, retireRun, saveCheckpoint, type Checkpoint } from "./checkpoint.ts";
 import { checkFile, openExport, openFile, type Source } from "../source/export.ts";
@@ -38,11 +39,11 @@ import type { RunResult } from "../ingest/ingest.ts";
 import { elapsed, type Logger } from "../log.ts";
 import { chicagoDate } from "../normalize/row.ts";
 import { noProgress, type Progress } from "../progress.ts";
-import { checkRejectShare, checkRemovalShare, DEFAULT_LIMITS, type Limits } from "../store/limits.ts";
+import { DEFAULT_LIMITS, type Limits } from "../store/limits.ts";
 import { acquireWriteLock, type WriteLock } from "../store/lock.ts";
 import { abandonStaleRuns, changedRecord, failRun, finishRun, startRun, type RunCounts } from "../store/run-records.ts";
 import { rowsUpdatedAt } from "../source/socrata.ts";
-import { CaseWriter, removalScopeFor } from "../store/case-writer.ts";
+import { CaseWriter } from "../store/case-writer.ts";
 
 export interface BackfillOptions {
   config: Pick<Config, "db" | "portal" | "dataset" | "appToken">;
@@ -207,7 +208,8 @@ async function openSource(loading: Loading): Promise<Opened> {
   }
   const source = loading.source;
   const chunkBytes = options.chunkBytes ?? CHUNK_BYTES;
-  const csv = await readCsv(source.stream, source.name, { chunkBytes });
+  // a fresh file is never resumed (fresh.ts): its chunks need no digests
+  const csv = await readCsv(source.stream, source.name, { chunkBytes, digests: loading.fresh === undefined });
   const layout = planColumns(csv.header, source.metadata);
   if ("error" in layout) throw new SourceFormatError(`${source.name}: ${layout.error}`);
   const commitRows = options.commitRows ?? COMMIT_ROWS;
@@ -392,34 +394,4 @@ function recordFailure(loading: Loading, error: unknown): void {
   if (ours && transient && at && error instanceof VigilError && !error.hint) {
     error.hint = `${at.records} rows are loaded; run the same command again to resume from line ${at.line}`;
   }
-}
-
-/** What a failed first load into a new database says: nothing was kept, and a new run starts over. */
-function freshFailed(error: unknown): void {
-  const transient = !(error instanceof SourceFormatError || error instanceof RunRefusedError || error instanceof UsageError);
-  if (transient && error instanceof VigilError && !error.hint) error.hint = "a first load into a new database keeps nothing until it completes: run the same command again to load the file from the start";
-}
-
-/** The reject-share refusal over the rows in range so far. */
-function checkShare(counts: RunCounts, outside: number, firstReject: () => string | undefined, limits: Limits): void {
-  if (counts.rejected > 0) checkRejectShare(counts.fetched - outside, counts.rejected, firstReject, limits);
-}
-
-function markRemovals(writer: CaseWriter, dataset: string, limits: Limits): number {
-  const scope = removalScopeFor(dataset);
-  checkRemovalShare(writer.countUnseen(scope), limits, "the export", "no case was marked removed");
-  return writer.markRemoved(scope);
-}
-
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
-
-function checkDates(since: string | undefined, until: string | undefined): void {
-  for (const [flag, value] of [["--since", since], ["--until", until]] as const) {
-    if (value === undefined) continue;
-    const date = new Date(`${value}T00:00:00Z`);
-    if (!DATE.test(value) || Number.isNaN(date.getTime()) || date.toISOString().slice(0, 10) !== value) {
-      throw new UsageError(`${flag} must be a date like 2020-03-16 (YYYY-MM-DD, Chicago time), got "${value}"`);
-    }
-  }
-  if (since !== undefined && until !== undefined && since > until) throw new UsageError(`--since ${since} is after --until ${until}`);
 }

@@ -18,7 +18,7 @@ import { accessSync, constants, existsSync, mkdirSync, readdirSync, rmSync } fro
 import { basename, dirname, join } from "node:path";
 import Database from "better-sqlite3";
 import { renameIntoPlace, tempPathFor } from "../atomic.ts";
-import { describeCause, InternalError, VigilError } from "../errors.ts";
+import { describeCause, InternalError, RunRefusedError, SourceFormatError, UsageError, VigilError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { migrate, type DB } from "../store/db.ts";
 import type { LoadProfile } from "./profile.ts";
@@ -144,4 +144,10 @@ export class FreshFile {
     if (this.placed) return;
     for (const file of [this.temp, ...SIDE.map((s) => this.temp + s)]) rmSync(file, { force: true });
   }
+}
+
+/** What a failed first load into a new database says: nothing was kept, and a new run starts over. */
+export function freshFailed(error: unknown): void {
+  const transient = !(error instanceof SourceFormatError || error instanceof RunRefusedError || error instanceof UsageError);
+  if (transient && error instanceof VigilError && !error.hint) error.hint = "a first load into a new database keeps nothing until it completes: run the same command again to load the file from the start";
 }
