@@ -191,7 +191,7 @@ test("a first load killed with SIGKILL at any moment leaves no half database; ru
   const moments: Array<[string, () => boolean]> = [
     ["as the temporary file appears", () => tempFiles(db).length > 0],
     ["a third of the way", () => tempBytes(db) > size / 3],
-    ["late, building the indexes or renaming", () => tempBytes(db) > size * 0.8],
+    ["late in the load", () => tempBytes(db) > size * 0.8],
   ];
   const signals: string[] = [];
   for (const [moment, ready] of moments) {

@@ -150,18 +150,12 @@ async function backfillRun(options: BackfillOptions): Promise<BackfillResult> {
   try {
     loading.lock = acquireWriteLock(config.db, db);
     fresh?.sweep(options.log);
-    fresh?.deferIndexes();
     db.pragma(`cache_size = -${CACHE_KIB}`);
     const opened = await openSource(loading);
     const resume = startOrResume(loading, opened);
     const writer = prepareLoad(loading, opened, resume);
     const loadStarted = performance.now();
     const state = await stream(loading, opened, writer, resume);
-    if (fresh) {
-      // the last rows and their revisions committed, then the indexes built once over all of them
-      (loading.load as BulkLoad).commit(() => {});
-      fresh.buildIndexes(profile);
-    }
     const result = finish(loading, opened, writer, state, { resume, loadStarted });
     fresh?.place(profile);
     return result;

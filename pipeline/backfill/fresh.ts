@@ -1,8 +1,12 @@
 /**
  * A first load into a new database, written as a fresh file: `backfill --file` into a database that
  * is not there yet loads into a temporary file beside it (pipeline/atomic.ts's tempPathFor), without
- * a journal and without syncs, with the secondary indexes and the full-text index built once after
- * the bulk insert, then flushed to disk and renamed into place as a normal WAL database.
+ * a journal, without syncs and without hashing the source for checkpoints, then flushed to disk once
+ * and renamed into place as a normal WAL database.
+ *
+ * The indexes are kept as rows go in, as in any load (load.ts): dropping them and building them
+ * once after the insert took the same CPU, but at the end, where the parsing worker has nothing
+ * left to do, so the load took longer (see bench/results.md).
  *
  * Why it is safe: until the rename there is no database at the target at all; the rename puts a
  * complete, flushed file there in one step. A run killed at any moment before it leaves only the
@@ -23,10 +27,6 @@ import type { Logger } from "../log.ts";
 import { migrate, type DB } from "../store/db.ts";
 import type { LoadProfile } from "./profile.ts";
 
-/** Indexes nothing reads during a load, built after it; `rejects_raw` stays: it keeps rejects distinct. */
-const DEFERRED_INDEXES = ["cases_death_date", "cases_changed_run", "case_revisions_case", "case_revisions_run", "case_revisions_case_run", "rejects_run"];
-/** The full-text index follows `cases` through these; the load indexes its rows in one pass at the end. */
-const FTS_TRIGGERS = ["cases_fts_insert", "cases_fts_update", "cases_fts_delete"];
 /** Files SQLite may keep beside a database. */
 const SIDE = ["-wal", "-shm", "-journal"];
 
@@ -40,8 +40,6 @@ export function loadsFresh(path: string, file: string | undefined): boolean {
 
 export class FreshFile {
   readonly temp: string;
-  /** The deferred indexes' and triggers' SQL, in the order they are created again. */
-  private readonly deferred: string[] = [];
   private placed = false;
 
   private constructor(
@@ -86,31 +84,6 @@ export class FreshFile {
       rmSync(path, { force: true });
       if (!SIDE.some((s) => name.endsWith(s))) log.warn("resume", `removed ${path}, left by a first load into ${this.target} that did not finish: a load into a new database starts over`);
     }
-  }
-
-  /** Drops the indexes and triggers the load builds once at the end. */
-  deferIndexes(): void {
-    const db = this.db;
-    const sqlOf = db.prepare("SELECT sql FROM sqlite_master WHERE name = ? AND sql IS NOT NULL").pluck();
-    for (const name of [...DEFERRED_INDEXES, ...FTS_TRIGGERS]) {
-      const sql = sqlOf.get(name) as string | undefined;
-      if (sql === undefined) continue;
-      this.deferred.push(sql);
-      db.exec(`DROP ${DEFERRED_INDEXES.includes(name) ? "INDEX" : "TRIGGER"} ${name}`);
-    }
-  }
-
-  /** Builds the deferred indexes, indexes every case for full-text search, puts the triggers back. */
-  buildIndexes(profile?: LoadProfile): void {
-    const db = this.db;
-    const time = <T>(phase: "indexes" | "fts", fn: () => T): T => (profile ? profile.time(phase, fn) : fn());
-    db.transaction(() => {
-      time("indexes", () => {
-        for (const sql of this.deferred) if (/^CREATE (UNIQUE )?INDEX/i.test(sql)) db.exec(sql);
-      });
-      time("fts", () => db.exec("INSERT INTO cases_fts (cases_fts) VALUES ('rebuild')"));
-      for (const sql of this.deferred) if (/^CREATE TRIGGER/i.test(sql)) db.exec(sql);
-    })();
   }
 
   /**
