@@ -147,6 +147,30 @@ test("a first load that fails leaves no database, no temporary file and no folde
   assert.equal(done.resumedAt, undefined);
 });
 
+test("a database made at the target during a first load is left alone, and the load is not put over it", async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, "export.csv");
+  writeFileSync(file, CSV);
+  const db = join(dir, "vigil.db");
+  let made = false;
+  // a command that does not wait for the write lock makes the database meanwhile, and records a run
+  const makeOne = () => {
+    const other = openDatabase(db);
+    other.prepare("INSERT INTO runs (kind, status, started_at, version) VALUES ('ingest', 'success', '2026-11-26T12:00:00Z', 'test')").run();
+    other.close();
+  };
+  const progress = { start() {}, stop() {}, update(done: { rows: number }) { if (done.rows > 1000 && !made) { made = true; makeOne(); } } };
+  await assert.rejects(backfill(options(db, file, { progress })), (error: Error) => {
+    assert.match(error.message, /a database appeared at .*vigil\.db while the backfill loaded into a new file: the load was not put in its place/);
+    assert.match((error as VigilError).hint ?? "", /run the backfill again/);
+    return true;
+  });
+  assert.equal(made, true);
+  const kept = backfillSnapshot(db);
+  assert.deepEqual([kept.cases.length, kept.runs.length], [0, 1], "the database made meanwhile is as it was made");
+  assert.deepEqual(leftovers(dir), []);
+});
+
 /** Files beside `db` named as a fresh load's temporary file. */
 function tempFiles(db: string): string[] {
   const dir = join(db, "..");

@@ -89,7 +89,7 @@ export class FreshFile {
   /**
    * The loaded file made a normal WAL database, flushed and renamed into place. Refuses to replace
    * a database that appeared at the target meanwhile (made by a command that does not wait for the
-   * write lock): that one is left alone.
+   * write lock): the load is thrown away rather than put over it.
    */
   place(profile?: LoadProfile): void {
     const close = () => {
@@ -101,7 +101,7 @@ export class FreshFile {
     // the last connection's close folds the WAL into the file; the rename takes the file alone
     if (existsSync(`${this.temp}-wal`)) throw new InternalError(`${this.temp}-wal is still there after closing the database`);
     if (existsSync(this.target)) {
-      throw new VigilError(`a database appeared at ${this.target} while the backfill loaded into a new file; it was left as it is, and nothing was loaded`, {
+      throw new VigilError(`a database appeared at ${this.target} while the backfill loaded into a new file: the load was not put in its place`, {
         hint: "run the backfill again: it loads into the database that is there now",
       });
     }
