@@ -15,7 +15,7 @@ export function keptTail(text: string): string {
 type Source = { thread: "main"; phase: MainPhase } | { thread: "workers" | "here"; phase: keyof ParseTimes };
 
 const PHASES: Array<{ group: string; what: string; source: Source }> = [
-  { group: "reading and CSV parsing", what: "read the file, cut chunks of whole records, hash them (checkpoint)", source: { thread: "main", phase: "read" } },
+  { group: "reading and CSV parsing", what: "read the file, cut chunks of whole records, hash them (checkpoints; not in a new database)", source: { thread: "main", phase: "read" } },
   { group: "reading and CSV parsing", what: "split records into fields", source: { thread: "workers", phase: "csv" } },
   { group: "reading and CSV parsing", what: "fields onto raw rows (US dates, points)", source: { thread: "workers", phase: "fields" } },
   { group: "validation", what: "the row against the source's schema", source: { thread: "workers", phase: "validate" } },
