@@ -15,7 +15,7 @@ export function keptTail(text: string): string {
 type Source = { thread: "main"; phase: MainPhase } | { thread: "workers" | "here"; phase: keyof ParseTimes };
 
 const PHASES: Array<{ group: string; what: string; source: Source }> = [
-  { group: "reading and CSV parsing", what: "read the file, cut chunks of whole records, hash them (checkpoint)", source: { thread: "main", phase: "read" } },
+  { group: "reading and CSV parsing", what: "read the file, cut chunks of whole records, hash them (checkpoints; not in a new database)", source: { thread: "main", phase: "read" } },
   { group: "reading and CSV parsing", what: "split records into fields", source: { thread: "workers", phase: "csv" } },
   { group: "reading and CSV parsing", what: "fields onto raw rows (US dates, points)", source: { thread: "workers", phase: "fields" } },
   { group: "validation", what: "the row against the source's schema", source: { thread: "workers", phase: "validate" } },
@@ -35,8 +35,9 @@ const PHASES: Array<{ group: string; what: string; source: Source }> = [
   { group: "full-text search", what: "new cases indexed, once per transaction", source: { thread: "main", phase: "fts" } },
   { group: "revisions", what: "the \"added\" revisions, once per transaction", source: { thread: "main", phase: "revisions" } },
   { group: "final commit and checkpoint", what: "reject-share check, checkpoint row, run record", source: { thread: "main", phase: "checkpoint" } },
-  { group: "final commit and checkpoint", what: "COMMIT (every 20,000 rows and at the end)", source: { thread: "main", phase: "commit" } },
-  { group: "final commit and checkpoint", what: "closing: the WAL checkpointed into the database", source: { thread: "main", phase: "close" } },
+  { group: "final commit and checkpoint", what: "COMMIT (every 20,000 rows and at the end; a new database has no journal)", source: { thread: "main", phase: "commit" } },
+  { group: "final commit and checkpoint", what: "closing: the WAL checkpointed into the database (a new one: made a WAL database)", source: { thread: "main", phase: "close" } },
+  { group: "final commit and checkpoint", what: "a new database flushed to disk and renamed into place", source: { thread: "main", phase: "place" } },
 ];
 
 function value(report: ProfileReport, source: Source): number {

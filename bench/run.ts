@@ -363,7 +363,8 @@ function header(): string {
       ? "  real-shaped: filled in to the real exports' share of empty cells, 21% (bench/archive-csv.ts)"
       : "  as generated: 28% of cells empty, more than the real exports' 21% (`--shape real`, the default, fills them in)",
     `- command: \`npm run bench -- ${process.argv.slice(2).join(" ")}\``.replace(" -- `", "`"),
-    "- every tool loads the same file into a new database: vigil validates, normalizes, diffs, writes revisions and full-text search;",
+    "- every tool loads the same file into a new database (removed before each run): vigil validates, normalizes, diffs, writes revisions and full-text search,",
+    "  into a fresh file renamed into place when complete (a first load; pipeline/backfill/fresh.ts);",
     "  sqlite-utils detects nothing (all text) and inserts; sqlite3 .import copies text into a table without types or indexes",
     "",
   ].join("\n");

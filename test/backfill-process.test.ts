@@ -11,6 +11,7 @@ import Database from "better-sqlite3";
 import { writeArchiveCsv } from "../bench/archive-csv.ts";
 import { runCli, runMain, ROOT, tempDir, VIGIL_BIN } from "./helpers.ts";
 import { backfillSnapshot as snapshot } from "./helpers.ts";
+import { openDatabase } from "../pipeline/store/db.ts";
 
 /** Rows the interrupted run has committed (0 before its first checkpoint or before the database exists). */
 function committed(path: string): number {
@@ -56,6 +57,8 @@ test("a backfill killed with SIGKILL at any moment finishes, once restarted, exa
   assert.equal((expected.runs[0] as { inserted: number }).inserted, 50_000);
 
   const db = join(dir, "killed.db");
+  // a database that exists (empty): it commits as it goes and resumes; a new one is loaded whole (backfill-fresh.test.ts)
+  openDatabase(db).close();
   const args = ["backfill", "--file", file, "--db", db, "--dataset", "cjeq-bs86"];
   const kills: Array<[string, () => boolean, number]> = [
     ["during start-up", () => true, 250],

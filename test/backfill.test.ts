@@ -175,7 +175,9 @@ test("what is not the expected CSV fails at once, naming the file, and loads not
 });
 
 test("a broken record names its file and line; the rows before it stay loaded", async (t) => {
-  const { options, write, query } = setup(t);
+  const { options, write, query, db } = setup(t);
+  // into a database that exists, which commits as it goes (a new one is loaded whole or not at all)
+  openDatabase(db).close();
   const text = bulkCsv(view.slice(0, 600));
   const lines = text.split("\n");
   lines[451] = lines[451].split(",").slice(0, 5).join(",");
@@ -236,6 +238,8 @@ test("a stopped backfill resumes where its last commit ended and finishes as a c
 
   const run = setup(t);
   const file = run.write("export.csv", bulkCsv(rows));
+  // an existing (empty) database: a load into a new one starts over instead (backfill-fresh.test.ts)
+  openDatabase(run.db).close();
   for (const stopAt of [100, 800, 1300]) {
     const controller = new AbortController();
     await assert.rejects(
@@ -259,9 +263,10 @@ test("a stopped backfill resumes where its last commit ended and finishes as a c
 });
 
 test("--restart, other options or another file start a new run instead of resuming", async (t) => {
-  const { options, write, query, log } = setup(t);
+  const { options, write, query, log, db } = setup(t);
   const sizes = { chunkBytes: 4096, commitRows: 300 };
   const file = write("export.csv", bulkCsv(view));
+  openDatabase(db).close();
   const interrupt = async (over: Partial<BackfillOptions> = {}) => {
     const controller = new AbortController();
     await assert.rejects(backfill(options(file, { ...sizes, ...over, signal: controller.signal, progress: stopAfter(700, controller) })));

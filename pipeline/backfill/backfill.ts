@@ -23,6 +23,8 @@
 import { resolve } from "node:path";
 import type { Config } from "../../schemas/config.ts";
 import { BulkLoad } from "./load.ts";
+import { FreshFile, freshFailed, loadsFresh } from "./fresh.ts";
+import { checkDates, checkShare, markRemovals } from "./checks.ts";
 import { LoadProfile, profileTarget, timed } from "./profile.ts";
 import { changedSince, clearCheckpoint, committedCounts, firstRejectReason, loadCheckpoint, reopenRun, retireRun, saveCheckpoint, type Checkpoint } from "./checkpoint.ts";
 import { checkFile, openExport, openFile, type Source } from "../source/export.ts";
@@ -37,11 +39,11 @@ import type { RunResult } from "../ingest/ingest.ts";
 import { elapsed, type Logger } from "../log.ts";
 import { chicagoDate } from "../normalize/row.ts";
 import { noProgress, type Progress } from "../progress.ts";
-import { checkRejectShare, checkRemovalShare, DEFAULT_LIMITS, type Limits } from "../store/limits.ts";
+import { DEFAULT_LIMITS, type Limits } from "../store/limits.ts";
 import { acquireWriteLock, type WriteLock } from "../store/lock.ts";
 import { abandonStaleRuns, changedRecord, failRun, finishRun, startRun, type RunCounts } from "../store/run-records.ts";
 import { rowsUpdatedAt } from "../source/socrata.ts";
-import { CaseWriter, removalScopeFor } from "../store/case-writer.ts";
+import { CaseWriter } from "../store/case-writer.ts";
 
 export interface BackfillOptions {
   config: Pick<Config, "db" | "portal" | "dataset" | "appToken">;
@@ -112,6 +114,8 @@ interface Loading {
   committed?: RunCounts;
   /** The last checkpoint: how far into the source the database stands. */
   at?: Checkpoint;
+  /** A first load into a new database: the fresh file it is written to (fresh.ts). */
+  fresh?: FreshFile;
 }
 
 /** The source opened and its header read: what the run loads, and what says it is the same run. */
@@ -140,31 +144,41 @@ async function backfillRun(options: BackfillOptions): Promise<BackfillResult> {
   const profile = profileFile === undefined ? undefined : new LoadProfile();
   const stopWorkers = () => void pool.close();
   signal?.addEventListener("abort", stopWorkers, { once: true });
-  const db = openDatabase(config.db);
-  const loading: Loading = { options, db, pool, file, profile, limits: { ...DEFAULT_LIMITS, ...options.limits }, started: performance.now() };
+  const fresh = loadsFresh(config.db, file) ? FreshFile.create(config.db) : undefined;
+  const db = fresh?.db ?? openDatabase(config.db);
+  const loading: Loading = { options, db, pool, file, profile, fresh, limits: { ...DEFAULT_LIMITS, ...options.limits }, started: performance.now() };
   try {
     loading.lock = acquireWriteLock(config.db, db);
+    fresh?.sweep(options.log);
     db.pragma(`cache_size = -${CACHE_KIB}`);
     const opened = await openSource(loading);
     const resume = startOrResume(loading, opened);
     const writer = prepareLoad(loading, opened, resume);
     const loadStarted = performance.now();
     const state = await stream(loading, opened, writer, resume);
-    return finish(loading, opened, writer, state, { resume, loadStarted });
+    const result = finish(loading, opened, writer, state, { resume, loadStarted });
+    fresh?.place(profile);
+    return result;
   } catch (caught) {
     // a stop (Ctrl-C) closes the workers: what failed then is the stop, whatever noticed it first
     const error = signal?.aborted && (caught instanceof WorkersStoppedError || !(caught instanceof VigilError)) ? (signal.reason ?? caught) : caught;
-    loading.load?.rollback();
-    if (loading.lock !== undefined) recordFailure(loading, error);
+    // a fresh file is thrown away whole: nothing to roll back or record (fresh.ts)
+    if (fresh) freshFailed(error);
+    else {
+      loading.load?.rollback();
+      if (loading.lock !== undefined) recordFailure(loading, error);
+    }
     throw error;
   } finally {
     signal?.removeEventListener("abort", stopWorkers);
     loading.source?.stream.destroy();
     await pool.close();
     await loading.http?.close();
+    fresh?.discard();
     loading.lock?.release();
-    if (profile) profile.time("close", () => db.close());
-    else db.close();
+    // a fresh file is closed already, placed or discarded
+    if (db.open && profile) profile.time("close", () => db.close());
+    else if (db.open) db.close();
     // a profile that cannot be written is said, never in place of the load's own outcome
     if (profile) {
       try {
@@ -188,7 +202,8 @@ async function openSource(loading: Loading): Promise<Opened> {
   }
   const source = loading.source;
   const chunkBytes = options.chunkBytes ?? CHUNK_BYTES;
-  const csv = await readCsv(source.stream, source.name, { chunkBytes });
+  // a fresh file is never resumed (fresh.ts): its chunks need no digests
+  const csv = await readCsv(source.stream, source.name, { chunkBytes, digests: loading.fresh === undefined });
   const layout = planColumns(csv.header, source.metadata);
   if ("error" in layout) throw new SourceFormatError(`${source.name}: ${layout.error}`);
   const commitRows = options.commitRows ?? COMMIT_ROWS;
@@ -373,28 +388,4 @@ function recordFailure(loading: Loading, error: unknown): void {
   if (ours && transient && at && error instanceof VigilError && !error.hint) {
     error.hint = `${at.records} rows are loaded; run the same command again to resume from line ${at.line}`;
   }
-}
-
-/** The reject-share refusal over the rows in range so far. */
-function checkShare(counts: RunCounts, outside: number, firstReject: () => string | undefined, limits: Limits): void {
-  if (counts.rejected > 0) checkRejectShare(counts.fetched - outside, counts.rejected, firstReject, limits);
-}
-
-function markRemovals(writer: CaseWriter, dataset: string, limits: Limits): number {
-  const scope = removalScopeFor(dataset);
-  checkRemovalShare(writer.countUnseen(scope), limits, "the export", "no case was marked removed");
-  return writer.markRemoved(scope);
-}
-
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
-
-function checkDates(since: string | undefined, until: string | undefined): void {
-  for (const [flag, value] of [["--since", since], ["--until", until]] as const) {
-    if (value === undefined) continue;
-    const date = new Date(`${value}T00:00:00Z`);
-    if (!DATE.test(value) || Number.isNaN(date.getTime()) || date.toISOString().slice(0, 10) !== value) {
-      throw new UsageError(`${flag} must be a date like 2020-03-16 (YYYY-MM-DD, Chicago time), got "${value}"`);
-    }
-  }
-  if (since !== undefined && until !== undefined && since > until) throw new UsageError(`--since ${since} is after --until ${until}`);
 }

@@ -40,7 +40,8 @@ export type MainPhase =
   | "indexes" // secondary indexes (re)built after the bulk insert
   | "checkpoint" // the reject-share check and the checkpoint row (the run's record at the end)
   | "commit" // COMMIT
-  | "close"; // closing the database: the WAL checkpointed into the database file
+  | "close" // closing the database: the WAL checkpointed into the database file
+  | "place"; // a first load's fresh file flushed to disk and renamed into place (fresh.ts)
 
 export class LoadProfile {
   readonly main = new Map<MainPhase, number>();

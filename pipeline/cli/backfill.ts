@@ -13,8 +13,12 @@ rejects are kept with their reasons and line, corrections become revisions, and 
 
 A backfill commits as it goes. If it is stopped or killed, run the same command again: it resumes
 where the last commit ended and finishes exactly as an uninterrupted run would have. --restart
-starts over instead. Only a complete download of a dataset marks cases missing from it as removed;
-a file or a --since/--until range never does.
+starts over instead. A first load of a --file into a database that does not exist yet is the one
+exception: it is written to a new file, faster, and put in place only once complete, so a stopped
+or killed one leaves no database, and the same command loads the file again from the start.
+
+Only a complete download of a dataset marks cases missing from it as removed; a file or a
+--since/--until range never does.
 
 The full Medical Examiner archive (--dataset cjeq-bs86, every cause of death) loads the same way;
 COVID relatedness then comes from its COVID Related flag or, where that is empty, from "covid" in

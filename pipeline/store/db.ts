@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import Database from "better-sqlite3";
 import { MIGRATIONS } from "./migrations.ts";
-import { describeCause, VigilError } from "../errors.ts";
+import { describeCause, RunInProgressError, VigilError } from "../errors.ts";
 
 export type DB = Database.Database;
 
@@ -178,7 +178,12 @@ export async function removeIfFirstRunFails<T>(path: string, work: () => Promise
   try {
     return await work();
   } catch (error) {
-    if (existsSync(path) && holdsNothing(path)) {
+    if (!existsSync(path)) {
+      // a first load into a fresh file (backfill) that failed left no database: nor its lock (unless
+      // another run holds it), nor the folder made for it
+      if (!(error instanceof RunInProgressError)) rmSync(`${path}.lock`, { force: true });
+      if (!folderExisted && existsSync(dirname(path))) removeIfEmpty(dirname(path));
+    } else if (holdsNothing(path)) {
       for (const file of [path, ...SIDE_FILES.map((suffix) => path + suffix)]) rmSync(file, { force: true });
       if (!folderExisted) removeIfEmpty(dirname(path));
     }

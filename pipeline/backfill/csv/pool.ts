@@ -50,7 +50,8 @@ interface Task {
 export class WorkersStoppedError extends VigilError {}
 
 export class ParsePool {
-  private readonly workers: Array<{ worker: Worker; running: number }>;
+  /** `ready` once the worker has loaded its modules: until then the main thread parses the chunks itself. */
+  private readonly workers: Array<{ worker: Worker; running: number; ready: boolean }>;
   private readonly queue: Task[] = [];
   private readonly running = new Map<number, { task: Task; slot: { running: number } }>();
   private failure: Error | undefined;
@@ -59,7 +60,12 @@ export class ParsePool {
   constructor(size = defaultWorkerCount()) {
     this.workers = Array.from({ length: size }, () => {
       const worker = startWorker();
-      worker.on("message", (result: ChunkResult) => {
+      const slot = { worker, running: 0, ready: false };
+      worker.on("message", (result: ChunkResult | { ready: true }) => {
+        if ("ready" in result) {
+          slot.ready = true;
+          return this.dispatch();
+        }
         const entry = this.running.get(result.seq);
         if (!entry) return;
         this.running.delete(result.seq);
@@ -74,7 +80,7 @@ export class ParsePool {
       worker.on("exit", (code) => {
         if (code !== 0) this.fail(new VigilError(`a CSV parsing worker exited with code ${code}`));
       });
-      return { worker, running: 0 };
+      return slot;
     });
   }
 
@@ -124,7 +130,7 @@ export class ParsePool {
 
   private dispatch(): void {
     for (const slot of this.workers) {
-      while (slot.running < PER_WORKER && this.queue.length > 0) {
+      while (slot.ready && slot.running < PER_WORKER && this.queue.length > 0) {
         const task = this.queue.shift() as Task;
         slot.running++;
         this.running.set(task.chunk.seq, { task, slot });

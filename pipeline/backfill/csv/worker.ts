@@ -179,4 +179,6 @@ if (!isMainThread && parentPort && (workerData as { role?: string } | null)?.rol
     port.postMessage(result);
     posting = performance.now() - t;
   });
+  // loaded and listening: chunks handed over before this would wait here while the main thread could parse them
+  port.postMessage({ ready: true });
 }
