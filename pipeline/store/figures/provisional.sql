@@ -3,8 +3,8 @@
 -- the flag, or on a later night when the flag is set (toxicology back, a pending case ruled on).
 --
 -- lag_days: how many days after a death it is in the lens, for 95 of 100 deaths. vigil sees it for
--- every death that joined the lens after the first run that loaded the record (that run cannot tell
--- when its deaths arrived): the days from the death to the day (America/Chicago) of the run that put it
+-- every death that joined the lens after the first run that loaded the lens's deaths (that run cannot
+-- tell when its deaths arrived): the days from the death to the day (America/Chicago) of the run that put it
 -- in the lens, its first run or the run whose revision set the flag to 1; the 95th percentile, nearest
 -- rank. With fewer than MIN_LAG_OBSERVATIONS such deaths, the lens's documented default (schemas/lenses.ts).
 -- as_of_date: the day of the run read (the latest successful one for the record as it stands).
@@ -15,15 +15,19 @@
 today (as_of_date) AS (
   SELECT local_date FROM runs, asked WHERE status = 'success' AND id <= asked.run ORDER BY id DESC LIMIT 1
 ),
-first_load (run) AS (
-  SELECT min(first_run_id) FROM cases
+-- the runs whose revision set the lens's flag to 1, the last one of each case
+flagged AS MATERIALIZED (
+  SELECT r.casenumber, max(r.run_id) AS run FROM case_revisions r, asked, lens
+  WHERE r.field = lens.field AND r.new_value = '1' AND r.run_id <= asked.run
+  GROUP BY r.casenumber
 ),
-arrivals AS (
-  SELECT d.death_date,
-         coalesce((SELECT max(r.run_id) FROM case_revisions r, asked
-                   WHERE r.casenumber = d.casenumber AND r.field = lens.field AND r.new_value = '1' AND r.run_id <= asked.run),
-                  c.first_run_id) AS run
-  FROM deaths_then d JOIN cases c USING (casenumber), lens
+arrivals AS MATERIALIZED (
+  SELECT d.death_date, coalesce(f.run, d.first_run_id) AS run
+  FROM deaths_then d LEFT JOIN flagged f USING (casenumber)
+),
+-- the first run that loaded deaths of the lens: when they arrived, it cannot tell
+first_load (run) AS (
+  SELECT min(first_run_id) FROM deaths_then
 ),
 lags AS MATERIALIZED (
   SELECT max(0, CAST(julianday(r.local_date) - julianday(a.death_date) AS INTEGER)) AS days

@@ -27,7 +27,7 @@ stood AS (
                   WHERE r.casenumber = c.casenumber AND r.run_id > asked.run AND r.change IN ('removed', 'restored')
                   ORDER BY r.id LIMIT 1), c.removed_run_id IS NULL),
         c.removed_run_id IS NULL) AS published,
-    LENS_FLAG(c) AS in_lens, c.death_date, c.age, c.race_ethnicity
+    LENS_FLAG(c) AS in_lens, c.death_date, c.age, c.race_ethnicity, c.first_run_id
   FROM cases c, asked, lens
   WHERE c.first_run_id <= asked.run
     -- only a record as of an earlier run looks for deaths that left the lens since
@@ -40,7 +40,8 @@ deaths_then AS MATERIALIZED (
     undo,
     iif(json_type(undo, '$.death_date') IS NULL, death_date, json_extract(undo, '$.death_date')) AS death_date,
     iif(json_type(undo, '$.age') IS NULL, age, CAST(json_extract(undo, '$.age') AS INTEGER)) AS age,
-    iif(json_type(undo, '$.race_ethnicity') IS NULL, race_ethnicity, json_extract(undo, '$.race_ethnicity')) AS race_ethnicity
+    iif(json_type(undo, '$.race_ethnicity') IS NULL, race_ethnicity, json_extract(undo, '$.race_ethnicity')) AS race_ethnicity,
+    first_run_id
   FROM stood, lens
   WHERE published
     AND iif(json_type(undo, '$.' || lens.field) IS NULL, in_lens, CAST(json_extract(undo, '$.' || lens.field) AS INTEGER)) = 1
