@@ -3,6 +3,7 @@
  * widget data that returns its rows (the CSV), its plain-language takeaway, a Vega-Lite spec for
  * the interactive version and the Observable Plot options for the static SVG.
  */
+import type { DailyRow } from "../pipeline/store/figures.ts";
 import type * as PlotLib from "@observablehq/plot";
 import type { ChartId, VegaLiteSpec } from "../schemas/widgets.ts";
 import type { WidgetData } from "./read.ts";
@@ -231,3 +232,25 @@ export function maxBy<T>(items: readonly T[], value: (item: T) => number): T {
   for (const item of items) if (value(item) > value(best)) best = item;
   return best;
 }
+
+/** A static time chart draws every day over at most this many; a longer span, one point a week. */
+export const DRAWN_DAILY_UP_TO = 730;
+
+/**
+ * The points a static time chart draws. Over a span of years a day is a fraction of a pixel (12
+ * years on 560 units: 0.13 each), and drawing each one costs most of the chart's time: the chart
+ * then draws one point a week, the week's highest count from its first day (the outline the daily
+ * drawing has at that width) and its last day's average and running total at that day (`end`).
+ * The CSV, the data table and the interactive chart keep every day.
+ */
+export function drawnPoints(daily: readonly DailyRow[]): Array<{ date: string; end: string; deaths: number; deaths_7day_avg: number | null; cumulative_deaths: number }> {
+  if (daily.length <= DRAWN_DAILY_UP_TO) return daily.map((d) => ({ ...d, end: d.date }));
+  const weeks = [];
+  for (let i = 0; i < daily.length; i += 7) {
+    const week = daily.slice(i, i + 7);
+    const last = week.at(-1)!;
+    weeks.push({ date: week[0].date, end: last.date, deaths: Math.max(...week.map((d) => d.deaths)), deaths_7day_avg: last.deaths_7day_avg, cumulative_deaths: last.cumulative_deaths });
+  }
+  return weeks;
+}
+

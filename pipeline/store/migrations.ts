@@ -14,6 +14,7 @@ import { migration as syncState } from "./migrations/008-sync-state.ts";
 import { migration as rejectCodes } from "./migrations/009-reject-codes.ts";
 import { migration as publishedFigures } from "./migrations/010-published-figures.ts";
 import { migration as lenses } from "./migrations/011-lenses.ts";
+import { migration as figuresIndex } from "./migrations/012-figures-index.ts";
 import type { Migration } from "./migrations/migration.ts";
 
 export type { Migration } from "./migrations/migration.ts";
@@ -30,4 +31,5 @@ export const MIGRATIONS: readonly Migration[] = [
   rejectCodes,
   publishedFigures,
   lenses,
+  figuresIndex,
 ];

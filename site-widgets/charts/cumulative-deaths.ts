@@ -1,7 +1,7 @@
 /**
  * The running total of deaths, and how early half of them had already happened.
  */
-import { MARK, vegaLite, type ChartBuilder } from "../chart.ts";
+import { MARK, vegaLite, type ChartBuilder, drawnPoints } from "../chart.ts";
 import { eventLayers, eventMarks, eventsSentence, type Span } from "../events.ts";
 import { dateInWords, formatCount, utcDay } from "../format.ts";
 import { recordNote } from "../notes.ts";
@@ -51,7 +51,7 @@ export const cumulativeDeaths: ChartBuilder = ({ daily, events, lens, provisiona
       ],
     }),
     plot: (Plot, size) => {
-      const points = daily.map((d) => ({ date: utcDay(d.date), total: d.cumulative_deaths }));
+      const points = drawnPoints(daily).map((d) => ({ date: utcDay(d.end), total: d.cumulative_deaths }));
       const annotations = eventMarks(Plot, events, span, { ...MARGIN, width: size.width, fontSize: size.fontSize });
       return {
         width: size.width,

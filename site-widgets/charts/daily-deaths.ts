@@ -1,7 +1,7 @@
 /**
  * Deaths per day with the 7-day average: the shape of the waves, and the deadliest day.
  */
-import { MARK, maxBy, peakAverage, vegaLite, type ChartBuilder } from "../chart.ts";
+import { MARK, maxBy, peakAverage, vegaLite, type ChartBuilder, drawnPoints } from "../chart.ts";
 import { eventLayers, eventMarks, eventsSentence, type Span } from "../events.ts";
 import { dateInWords, deaths, formatAverage, formatCount, utcDay, capitalized } from "../format.ts";
 import { recordNote } from "../notes.ts";
@@ -72,7 +72,7 @@ export const dailyDeaths: ChartBuilder = ({ daily, events, lens, provisional }) 
       ],
     }),
     plot: (Plot, size) => {
-      const points = daily.map((d) => ({ date: utcDay(d.date), deaths: d.deaths, avg: d.deaths_7day_avg }));
+      const points = drawnPoints(daily).map((d) => ({ date: utcDay(d.date), end: utcDay(d.end), deaths: d.deaths, avg: d.deaths_7day_avg }));
       const annotations = eventMarks(Plot, events, span, { ...MARGIN, width: size.width, fontSize: size.fontSize });
       return {
         width: size.width,
@@ -86,7 +86,7 @@ export const dailyDeaths: ChartBuilder = ({ daily, events, lens, provisional }) 
         marks: [
           ...provisionalMarks(Plot, provisional.provisional_from, span, size.fontSize),
           Plot.areaY(points, { x: "date", y: "deaths", curve: "step", className: MARK.mutedFill }),
-          Plot.lineY(points, { x: "date", y: "avg", strokeWidth: 2, className: MARK.accentStroke }),
+          Plot.lineY(points, { x: "end", y: "avg", strokeWidth: 2, className: MARK.accentStroke }),
           // beside the peak, on the side with room for it
           Plot.text(peakAvg ? [{ date: utcDay(peakAvg.date), avg: peakAvg.deaths_7day_avg }] : [], {
             x: "date",
