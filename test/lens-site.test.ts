@@ -2,11 +2,12 @@
  * A lens page end to end: a generated archive loaded through the pipeline, `vigil widgets --lens`
  * for three lenses, a post with the shortcodes' `lens=`, Hugo's build, and Debian's Chromium (the
  * chart upgrades, axe-core finds nothing, light and dark). Deaths by suicide are counted and never
- * listed; the days not final are shaded and said.
+ * listed; the days not final are shaded and said. With UPDATE_SCREENSHOTS=1, the page's screenshot
+ * for docs/lenses.md.
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser } from "playwright-core";
 import { generateArchive } from "../fixtures/generate.ts";
@@ -14,7 +15,7 @@ import { ARCHIVE_ID } from "../fixtures/portal.ts";
 import { chartsManifestSchema, summarySchema } from "../schemas/widgets.ts";
 import type { RawRow } from "../schemas/source-columns.ts";
 import { openDatabase } from "../pipeline/store/db.ts";
-import { tempDir } from "./helpers.ts";
+import { ROOT, tempDir } from "./helpers.ts";
 import { audit } from "./a11y-helpers.ts";
 import { FIXTURE_SITE, hugo, launchChromium, page, requireTool, runHugo, serveStatic, widgets } from "./widgets-site.ts";
 import { syncRows } from "./widgets-db.ts";
@@ -172,6 +173,15 @@ for (const colorScheme of ["light", "dark"] as const) {
       assert.deepEqual(await audit(tab), [], `${colorScheme}`);
       assert.deepEqual(errors, []);
       assert.deepEqual(outside, []);
+      if (process.env.UPDATE_SCREENSHOTS === "1" && colorScheme === "light") {
+        // the lens page in the docs (docs/lenses.md): generated people, never real ones
+        await tab.$$eval("details", (all) => all.forEach((d) => ((d as HTMLDetailsElement).open = false)));
+        await tab.setViewportSize({ width: 720, height: 900 });
+        await tab.waitForTimeout(500);
+        const file = join(ROOT, "docs", "screenshots", "lens-page.png");
+        await tab.screenshot({ path: file, fullPage: true });
+        assert.ok(statSync(file).size < 400_000, `${file} is over 400 KB`);
+      }
     } finally {
       await browserContext.close();
     }
