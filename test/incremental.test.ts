@@ -172,7 +172,7 @@ async function pair(t: { after: (fn: () => unknown) => void }, dir: string, rows
   };
 }
 
-const listings = (requests: readonly PortalRequest[]) => requests.filter((r) => r.query.$select === ":id,casenumber").map((r) => r.query.$where ?? "every row");
+const listings = (requests: readonly PortalRequest[]) => requests.filter((r) => r.query.$select?.startsWith(":id,casenumber")).map((r) => r.query.$where ?? "every row");
 const monthWhere = (month: string) => {
   const [y, m] = month.split("-").map(Number);
   const next = m === 12 ? `${y + 1}-01` : `${y}-${String(m + 1).padStart(2, "0")}`;
@@ -211,6 +211,21 @@ test("a new row stamped before the watermark is found by its month's count", asy
   const swap = await night(2);
   assert.deepEqual([swap.result.sync, swap.result.counts.inserted, swap.result.counts.removed], ["incremental", 1, 1]);
   assert.deepEqual(listings(swap.requests), [monthWhere((late.death_date as string).slice(0, 7))]);
+});
+
+test("a row moved to another month without a new stamp is read again, and the next night lists nothing", async (t) => {
+  const base = generateCovidView({ seed: 34, count: 1000 });
+  const { portal, night } = await pair(t, tempDir(t), base);
+  await night(0);
+  const moved = base.findIndex((row) => (row.death_date as string).startsWith("2020-11"));
+  const rows = base.map((row, i) => (i === moved ? { ...row, death_date: "2020-12-02T08:00:00.000" } : row));
+  portal.setRows(DATASET, rows, { keepTimestamps: true, rowsUpdatedAt: Math.ceil(Date.now() / 1000) });
+  const { result, requests } = await night(1);
+  assert.deepEqual([result.sync, result.counts.updated], ["incremental", 1]);
+  assert.deepEqual(listings(requests), [`${monthWhere("2020-11")} OR ${monthWhere("2020-12")}`]);
+  portal.setRows(DATASET, rows.map((row, i) => (i === moved + 1 ? { ...row, age: "33" } : row)));
+  const next = await night(2);
+  assert.deepEqual([next.result.sync, listings(next.requests)], ["incremental", []]);
 });
 
 test("refused rows are read again by id and keep the counts in balance: no listing night after night", async (t) => {

@@ -110,7 +110,10 @@ export async function fetchChanges(source: SocrataSource, db: DB, since: string,
   for (const { n } of counts.values()) total += n;
 
   const months = monthsToList(counts, stored, fetched, options.objectids);
-  const listed = months === null ? await source.listed() : months.length === 0 ? [] : await source.listed(monthsWhere(months));
+  // a month's listing carries what its count compares, so that a row which moved or was renumbered
+  // without a new stamp is read again and the counts agree the next night
+  const fields = options.objectids ? (["death_date", "objectid"] as const) : (["death_date"] as const);
+  const listed = months === null ? await source.listed() : months.length === 0 ? [] : await source.listed(monthsWhere(months), fields);
   const proof = proveListed(listed, months, stored, fetched);
   if (!proof.ok) return proof;
   const { unaccounted } = proof;
@@ -125,7 +128,8 @@ export async function fetchChanges(source: SocrataSource, db: DB, since: string,
 /**
  * The row-by-row proof in the listed months: no case number listed twice (among the listed and the
  * fetched rows), every fetched row of a listed month listed, and the listed rows the record does
- * not hold as they are (to fetch by id), each settling only cases stored in the listed months.
+ * not hold as they are (under another id, case number, month or objectid: to fetch by id), each
+ * settling only cases stored in the listed months.
  */
 function proveListed(
   listed: readonly ListedRow[],
@@ -160,7 +164,8 @@ function proveListed(
   for (const row of listed) {
     if (fetched.has(row.id)) continue;
     const known = stored.byId.get(row.id);
-    if (known && !known.removed && known.casenumber === caseNumberKey(row.casenumber)) continue;
+    const same = known && !known.removed && known.casenumber === caseNumberKey(row.casenumber);
+    if (same && (row.month === undefined || row.month === known.month) && (row.objectid === undefined || row.objectid === known.objectid)) continue;
     const outside = scope === null ? undefined : unsettled(row.id, row, stored, fetched).find((month) => !scope.has(month));
     if (outside !== undefined) return { ok: false, reason: `row ${row.id} speaks for a case stored in ${outside}, a month not listed` };
     unaccounted.push(row.id);

@@ -19,7 +19,7 @@
 import type { RawRow } from "../../schemas/source-columns.ts";
 import type { DB } from "../store/db.ts";
 import { caseNumberKey } from "../normalize/row.ts";
-import type { MonthCount } from "../source/socrata.ts";
+import { numberOrNull, type MonthCount } from "../source/socrata.ts";
 
 /** More months than this to list, and the whole listing is asked for instead (one plain query). */
 export const MAX_MONTHS_LISTED = 36;
@@ -88,14 +88,6 @@ export function monthOf(row: RawRow): string | null {
   return typeof value === "string" ? value.slice(0, 7) : null;
 }
 
-/** A raw row's `objectid` as the portal sums it, or null. */
-function objectidOf(row: RawRow): number | null {
-  const value = row.objectid;
-  if (value === undefined || value === null || value === "") return null;
-  const n = Number(value);
-  return Number.isFinite(n) ? n : null;
-}
-
 /**
  * The months to list (null: the rows without a death date), or null to list every row: too many
  * months, or a month key of a shape vigil cannot ask for again. `objectids`: whether the portal's
@@ -113,7 +105,7 @@ export function monthsToList(
     record.set(month, { n: count.n + 1, objectids: count.objectids + (objectid ?? 0) });
   };
   for (const [id, row] of stored.byId) if (!row.removed && !fetched.has(id)) add(row.month, row.objectid);
-  for (const row of fetched.values()) add(monthOf(row), objectidOf(row));
+  for (const row of fetched.values()) add(monthOf(row), numberOrNull(row.objectid));
   const months = new Set<string | null>();
   for (const month of new Set([...portal.keys(), ...record.keys()])) {
     const theirs = portal.get(month);

@@ -83,14 +83,18 @@ export class SocrataSource {
 
   /**
    * Each row's `:id` and case number and nothing else: what the source holds, at a fraction of the
-   * bytes; with `where`, only the rows it matches.
+   * bytes; with `where`, only the rows it matches; with `fields`, their month of death and objectid too.
    */
-  async listed(where?: string): Promise<ListedRow[]> {
+  async listed(where?: string, fields: ReadonlyArray<"death_date" | "objectid"> = []): Promise<ListedRow[]> {
     const rows: ListedRow[] = [];
-    for await (const page of this.paged(where === undefined ? { $select: ":id,casenumber" } : { $select: ":id,casenumber", $where: where })) {
+    const select = [":id", "casenumber", ...fields].join(",");
+    for await (const page of this.paged(where === undefined ? { $select: select } : { $select: select, $where: where })) {
       for (const row of page) {
         if (typeof row[":id"] !== "string") throw new SourceFormatError(`the portal listed a row without an :id: ${JSON.stringify(row).slice(0, 100)}`);
-        rows.push({ id: row[":id"], casenumber: typeof row.casenumber === "string" ? row.casenumber : null });
+        const listed: ListedRow = { id: row[":id"], casenumber: typeof row.casenumber === "string" ? row.casenumber : null };
+        if (fields.includes("death_date")) listed.month = typeof row.death_date === "string" ? row.death_date.slice(0, 7) : null;
+        if (fields.includes("objectid")) listed.objectid = numberOrNull(row.objectid);
+        rows.push(listed);
       }
     }
     return rows;
@@ -133,6 +137,17 @@ export interface MonthCount {
 export interface ListedRow {
   id: string;
   casenumber: string | null;
+  /** "YYYY-MM" of its death date (null without one), when asked for. */
+  month?: string | null;
+  /** Its objectid (null without one), when asked for. */
+  objectid?: number | null;
+}
+
+/** A number column's value as a number, or null when absent or not a number. */
+export function numberOrNull(value: unknown): number | null {
+  if (value === undefined || value === null || value === "") return null;
+  const n = Number(value);
+  return Number.isFinite(n) ? n : null;
 }
 
 /** The view's columns (name and type, in name order) as one string, to tell whether they changed. */
