@@ -228,6 +228,22 @@ test("a row moved to another month without a new stamp is read again, and the ne
   assert.deepEqual([next.result.sync, listings(next.requests)], ["incremental", []]);
 });
 
+test("objectids renumbered in every month without new stamps: every row listed, then read in full, then quiet again", async (t) => {
+  const base = generateArchive({ count: 3000, seed: 35 });
+  const { portal, night } = await pair(t, tempDir(t), base);
+  await night(0);
+  const renumbered = base.map((row) => ({ ...row, objectid: String(Number(row.objectid) + 1) }));
+  portal.setRows(DATASET, renumbered, { keepTimestamps: true, rowsUpdatedAt: Math.ceil(Date.now() / 1000) });
+  const { result, requests } = await night(1);
+  assert.equal(result.sync, "full");
+  // all but the rows the overlap of a day fetched anyway
+  assert.ok(Number(/^(\d+) listed rows are not in the record as they stand$/.exec(result.syncReason)?.[1]) > 2500, result.syncReason);
+  assert.deepEqual(listings(requests), ["every row"]);
+  portal.setRows(DATASET, renumbered.map((row, i) => (i === 5 ? { ...row, age: "41" } : row)));
+  const next = await night(2);
+  assert.deepEqual([next.result.sync, listings(next.requests)], ["incremental", []]);
+});
+
 test("refused rows are read again by id and keep the counts in balance: no listing night after night", async (t) => {
   const base = generateCovidView({ seed: 33, count: 600 });
   const undated = Object.fromEntries(Object.entries(base[7]).filter(([key]) => key !== "death_date")) as RawRow;

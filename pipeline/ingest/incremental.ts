@@ -110,10 +110,10 @@ export async function fetchChanges(source: SocrataSource, db: DB, since: string,
   for (const { n } of counts.values()) total += n;
 
   const months = monthsToList(counts, stored, fetched, options.objectids);
-  // a month's listing carries what its count compares, so that a row which moved or was renumbered
-  // without a new stamp is read again and the counts agree the next night
+  // a listing carries what the counts compare, so that a row which moved or was renumbered without
+  // a new stamp is read again and the counts agree the next night
   const fields = options.objectids ? (["death_date", "objectid"] as const) : (["death_date"] as const);
-  const listed = months === null ? await source.listed() : months.length === 0 ? [] : await source.listed(monthsWhere(months), fields);
+  const listed = months === null ? await source.listed(undefined, fields) : months.length === 0 ? [] : await source.listed(monthsWhere(months), fields);
   const proof = proveListed(listed, months, stored, fetched);
   if (!proof.ok) return proof;
   const { unaccounted } = proof;
