@@ -93,21 +93,23 @@ export type Changes =
 /**
  * Fetches what changed since the plan's watermark and the rows refused before, and proves the
  * rest unchanged: by the counts by month (month-proof.ts; `objectids`: the view has that column,
- * whose sums the counts carry too), then in the months whose counts
- * disagree row by row, where every listed row not fetched must be a stored, present case under
- * the same `:id` and case number. Rows that fail that are fetched by id; when too many do, or the
- * lists do not agree, the answer is a reason to read everything instead.
+ * whose sums the counts carry too), then, in the months whose counts disagree, row by row: every
+ * listed row not fetched must be a stored, present case under the same `:id`, case number, month
+ * and objectid. Rows that fail that are fetched by id; when too many do, or the lists do not
+ * agree, the answer is a reason to read everything instead.
  */
 export async function fetchChanges(source: SocrataSource, db: DB, since: string, options: { objectids: boolean }): Promise<Changes> {
   const counts = await source.monthCounts(options);
   const fetched = new Map<string, RawRow>();
   for await (const page of source.pages(`:updated_at >= '${since}'`)) for (const row of page) fetched.set(String(row[":id"]), row);
   const stored = storedRows(db);
-  // a refused row is counted where it stands now, or not at all once gone
-  const again = [...refusedIds(db, stored)].filter((id) => !fetched.has(id));
-  for (const row of await fetchByIds(source, again)) fetched.set(String(row[":id"]), row);
   let total = 0;
   for (const { n } of counts.values()) total += n;
+  const limit = Math.max(IDS_PER_REQUEST, Math.ceil(total / 20));
+  // a refused row is counted where it stands now, or not at all once gone
+  const again = [...refusedIds(db, stored)].filter((id) => !fetched.has(id));
+  if (again.length > limit) return { ok: false, reason: `${again.length} rows refused before are to be read again` };
+  for (const row of await fetchByIds(source, again)) fetched.set(String(row[":id"]), row);
 
   const months = monthsToList(counts, stored, fetched, options.objectids);
   // a listing carries what the counts compare, so that a row which moved or was renumbered without
@@ -117,7 +119,6 @@ export async function fetchChanges(source: SocrataSource, db: DB, since: string,
   const proof = proveListed(listed, months, stored, fetched);
   if (!proof.ok) return proof;
   const { unaccounted } = proof;
-  const limit = Math.max(IDS_PER_REQUEST, Math.ceil(total / 20));
   if (unaccounted.length > limit) return { ok: false, reason: `${unaccounted.length} listed rows are not in the record as they stand` };
   const late = await fetchByIds(source, unaccounted);
   if (late.length !== unaccounted.length) return { ok: false, reason: "rows listed by id did not all come back (the source changed while it was read)" };
