@@ -155,10 +155,11 @@ async function measured(portal: FixturePortal, command: string[]): Promise<Sampl
 function kind(request: PortalRequest): string {
   const { $select: select = "", $where: where = "" } = request.query;
   if (!request.path.startsWith("/resource/")) return "the view's metadata";
+  if (select.includes("date_trunc_ym(")) return "the rows counted by month of death (the proof)";
   if (select.startsWith("count(")) return "the row count";
-  if (select === ":id,casenumber") return "every row's `:id` and case number (the listing)";
+  if (select.startsWith(":id,casenumber")) return where ? "the `:id`s of the months whose counts differ" : "every row's `:id` and case number (the listing)";
   if (where.includes(":updated_at")) return "the rows updated since the newest `:updated_at` held, less the overlap";
-  if (where.includes(":id IN")) return "rows by `:id` that the listing could not account for";
+  if (where.includes(":id IN")) return "rows by `:id`: refused before, or not accounted for";
   return where ? `rows where ${where.slice(0, 40)}` : "every row";
 }
 

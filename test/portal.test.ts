@@ -118,6 +118,51 @@ describe("fixture portal: metadata and rows", () => {
     assert.ok(listed.body[0].death_date >= listed.body[2].death_date);
   });
 
+  it("groups by date_trunc_ym and date_trunc_y of death_date, and filters on them, as Socrata does", async () => {
+    const byMonth = new Map<string, number>();
+    for (const row of covidView) {
+      const month = `${(row.death_date as string).slice(0, 7)}-01T00:00:00.000`;
+      byMonth.set(month, (byMonth.get(month) ?? 0) + 1);
+    }
+    const grouped = await getJson(portal, `/resource/${VIEW}.json`, { $select: "date_trunc_ym(death_date) AS month, count(*) AS n", $group: "date_trunc_ym(death_date)", $order: "month", $limit: 50_000 });
+    assert.equal(grouped.status, 200, JSON.stringify(grouped.body));
+    assert.deepEqual(grouped.body, [...byMonth].sort(([a], [b]) => (a < b ? -1 : 1)).map(([month, n]) => ({ month, n: String(n) })));
+    const alias = await getJson(portal, `/resource/${VIEW}.json`, { $select: "date_trunc_ym(death_date) AS month, count(*) AS n", $group: "month", $order: "month", $limit: 50_000 });
+    assert.deepEqual(alias.body, grouped.body);
+    const years = await getJson(portal, `/resource/${VIEW}.json`, { $select: "date_trunc_y(death_date), count(*)", $group: "date_trunc_y(death_date)" });
+    const year2021 = (years.body as RawRow[]).find((row) => row.date_trunc_y_death_date === "2021-01-01T00:00:00.000");
+    assert.equal(year2021?.count, String(covidView.filter((row) => (row.death_date as string).startsWith("2021-")).length));
+    const [month, n] = [...byMonth].find(([, count]) => count > 1) as [string, number];
+    const one = await getJson(portal, `/resource/${VIEW}.json`, { $select: ":id,death_date", $where: `date_trunc_ym(death_date) = '${month}'`, $limit: 50_000 });
+    assert.equal(one.body.length, n);
+    assert.ok((one.body as RawRow[]).every((row) => (row.death_date as string).startsWith(month.slice(0, 7))));
+    const cut = await getJson(portal, `/resource/${VIEW}.json`, { $select: "casenumber, date_trunc_ym(death_date) AS month", $order: ":id", $limit: 1 });
+    assert.equal(cut.body[0].month, `${(covidView.find((row) => row.casenumber === cut.body[0].casenumber)?.death_date as string).slice(0, 7)}-01T00:00:00.000`);
+    const sums = await getJson(portal, `/resource/${VIEW}.json`, { $select: "count(*) AS n, sum(objectid) AS objectids, date_trunc_ym(death_date) AS month", $group: "date_trunc_ym(death_date)" });
+    const summed = (sums.body as RawRow[]).find((row) => row.month === month);
+    const inMonth = covidView.filter((row) => (row.death_date as string).startsWith(month.slice(0, 7)));
+    assert.deepEqual(summed, { n: String(n), objectids: String(inMonth.reduce((sum, row) => sum + Number(row.objectid), 0)), month });
+    assert.equal((await getJson(portal, `/resource/${VIEW}.json`, { $select: "sum(casenumber)" })).status, 400);
+    const mismatch = await getJson(portal, `/resource/${VIEW}.json`, { $select: "date_trunc_ym(casenumber) AS m, count(*)", $group: "m" });
+    assert.equal(mismatch.status, 400);
+    const ungrouped = await getJson(portal, `/resource/${VIEW}.json`, { $select: "date_trunc_ym(death_date) AS m, count(*)", $group: "date_trunc_y(death_date)" });
+    assert.equal(ungrouped.status, 400);
+  });
+
+  it("groups rows without a death date under an omitted month", async () => {
+    const rows = covidView.slice(0, 5).map((row, i) => (i < 2 ? Object.fromEntries(Object.entries(row).filter(([key]) => key !== "death_date")) : row));
+    const own = await startPortal({ datasets: { [VIEW]: rows } });
+    try {
+      const { body } = await getJson(own, `/resource/${VIEW}.json`, { $select: "date_trunc_ym(death_date) AS month, count(*) AS n", $group: "date_trunc_ym(death_date)" });
+      const nulls = (body as RawRow[]).filter((row) => !("month" in row));
+      assert.deepEqual(nulls, [{ n: "2" }]);
+      const none = await getJson(own, `/resource/${VIEW}.json`, { $select: ":id", $where: "death_date IS NULL" });
+      assert.equal(none.body.length, 2);
+    } finally {
+      await own.close();
+    }
+  });
+
   it("answers unknown $ parameters and unknown columns with a Socrata-shaped 400", async () => {
     const refused: Record<string, string>[] = [{ $bogus: "1" }, { $select: "nosuchcolumn" }, { $where: "nosuch > 1" }, { $order: "nosuch" }];
     for (const params of refused) {

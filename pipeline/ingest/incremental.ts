@@ -1,9 +1,11 @@
 /**
  * What a nightly ingest must read. Most nights the view has not changed at all: its metadata says
  * so, and no row is fetched. Otherwise only the rows updated since the newest `:updated_at` the
- * record holds (less a safety overlap) are fetched, with the list of every row's `:id` and case
- * number, which tells removals apart and proves the rest unchanged. Whenever that proof fails, or
- * the last full read is a week old, the ingest reads everything, as it always could.
+ * record holds (less a safety overlap) are fetched, with the rows refused before and the source's
+ * row counts by month of death; the `:id`s and case numbers of only the months whose counts differ
+ * from the record's tell removals apart there and prove the rest unchanged (month-proof.ts, which
+ * also says what that proof cannot see). Whenever the proof fails, or the last full read is a
+ * week old, the ingest reads everything, as it always could.
  */
 import type { RawRow } from "../../schemas/source-columns.ts";
 import type { ViewMetadata } from "../../schemas/view-metadata.ts";
@@ -12,6 +14,7 @@ import type { LastSync } from "../store/run-records.ts";
 import { AFTER_TODAY } from "../normalize/reasons.ts";
 import { caseNumberKey, chicagoDate } from "../normalize/row.ts";
 import { columnsSignature, rowsUpdatedAt, type ListedRow, type SocrataSource } from "../source/socrata.ts";
+import { monthOf, monthsToList, monthsWhere, refusedIds, storedRows, unsettled, type Stored } from "./month-proof.ts";
 
 /** A full read at least this often, whatever the metadata says. */
 export const FULL_SYNC_EVERY_DAYS = 7;
@@ -76,61 +79,109 @@ export type Changes =
       ok: true;
       /** The rows to validate and apply, in `:id` order. */
       rows: RawRow[];
-      /** Every row the source lists. */
+      /** The rows the source lists in `months`. */
       listed: ListedRow[];
-      /** Listed rows proven unchanged without being fetched. */
+      /** The months listed ("YYYY-MM", null for the rows without a death date), or null when every row was. */
+      months: Array<string | null> | null;
+      /** How many rows the source holds. */
+      total: number;
+      /** Rows proven unchanged without being fetched. */
       unchanged: number;
     }
   | { ok: false; reason: string };
 
 /**
- * Fetches what changed since the plan's watermark, and proves the rest unchanged: every listed
- * row not fetched must be a stored, present case under the same `:id` and case number whose row
- * was never refused. Rows that fail that are fetched by id; when too many do, or the lists do not
+ * Fetches what changed since the plan's watermark and the rows refused before, and proves the
+ * rest unchanged: by the counts by month (month-proof.ts; `objectids`: the view has that column,
+ * whose sums the counts carry too), then, in the months whose counts disagree, row by row: every
+ * listed row not fetched must be a stored, present case under the same `:id`, case number, month
+ * and objectid. Rows that fail that are fetched by id; when too many do, or the lists do not
  * agree, the answer is a reason to read everything instead.
  */
-export async function fetchChanges(source: SocrataSource, db: DB, since: string): Promise<Changes> {
-  const listed = await source.listed();
-  const changed: RawRow[] = [];
-  for await (const page of source.pages(`:updated_at >= '${since}'`)) changed.push(...page);
+export async function fetchChanges(source: SocrataSource, db: DB, since: string, options: { objectids: boolean }): Promise<Changes> {
+  const counts = await source.monthCounts(options);
+  const fetched = new Map<string, RawRow>();
+  for await (const page of source.pages(`:updated_at >= '${since}'`)) for (const row of page) fetched.set(String(row[":id"]), row);
+  const stored = storedRows(db);
+  let total = 0;
+  for (const { n } of counts.values()) total += n;
+  const limit = Math.max(IDS_PER_REQUEST, Math.ceil(total / 20));
+  // a refused row is counted where it stands now, or not at all once gone
+  const again = [...refusedIds(db, stored)].filter((id) => !fetched.has(id));
+  if (again.length > limit) return { ok: false, reason: `${again.length} rows refused before are to be read again` };
+  for (const row of await fetchByIds(source, again)) fetched.set(String(row[":id"]), row);
 
-  const numbers = new Set<string>();
+  const months = monthsToList(counts, stored, fetched, options.objectids);
+  // a listing carries what the counts compare, so that a row which moved or was renumbered without
+  // a new stamp is read again and the counts agree the next night
+  const fields = options.objectids ? (["death_date", "objectid"] as const) : (["death_date"] as const);
+  const listed = months === null ? await source.listed(undefined, fields) : months.length === 0 ? [] : await source.listed(monthsWhere(months), fields);
+  const proof = proveListed(listed, months, stored, fetched);
+  if (!proof.ok) return proof;
+  const { unaccounted } = proof;
+  if (unaccounted.length > limit) return { ok: false, reason: `${unaccounted.length} listed rows are not in the record as they stand` };
+  const late = await fetchByIds(source, unaccounted);
+  if (late.length !== unaccounted.length) return { ok: false, reason: "rows listed by id did not all come back (the source changed while it was read)" };
+  const rows = [...fetched.values(), ...late].sort((a, b) => (String(a[":id"]) < String(b[":id"]) ? -1 : 1));
+  return { ok: true, rows, listed, months, total, unchanged: Math.max(0, total - rows.length) };
+}
+
+/**
+ * The row-by-row proof in the listed months: no case number listed twice (among the listed and the
+ * fetched rows), every fetched row of a listed month listed, and the listed rows the record does
+ * not hold as they are (under another id, case number, month or objectid: to fetch by id), each
+ * settling only cases stored in the listed months.
+ */
+function proveListed(
+  listed: readonly ListedRow[],
+  months: Array<string | null> | null,
+  stored: Stored,
+  fetched: ReadonlyMap<string, RawRow>,
+): { ok: true; unaccounted: string[] } | { ok: false; reason: string } {
+  const scope = months === null ? null : new Set(months);
+  const numbers = new Map<string, string>();
+  const claim = (id: string, casenumber: unknown): string | undefined => {
+    const key = caseNumberKey(casenumber);
+    if (key === null) return undefined;
+    const other = numbers.get(key);
+    if (other !== undefined && other !== id) return key;
+    numbers.set(key, id);
+    return undefined;
+  };
+  const ids = new Set<string>();
   for (const row of listed) {
-    const key = caseNumberKey(row.casenumber);
-    if (key === null) continue;
-    if (numbers.has(key)) return { ok: false, reason: `the source lists case ${key} more than once` };
-    numbers.add(key);
+    ids.add(row.id);
+    const twice = claim(row.id, row.casenumber);
+    if (twice) return { ok: false, reason: `the source lists case ${twice} more than once` };
   }
-  const ids = new Set(listed.map((row) => row.id));
-  const fetched = new Set<string>();
-  for (const row of changed) {
-    const id = String(row[":id"]);
-    if (!ids.has(id)) return { ok: false, reason: `row ${id} changed but is not in the list of rows (the source changed while it was read)` };
-    fetched.add(id);
+  for (const [id, row] of fetched) {
+    if ((scope === null || scope.has(monthOf(row))) && !ids.has(id)) {
+      return { ok: false, reason: `row ${id} changed but is not in the list of rows (the source changed while it was read)` };
+    }
+    const twice = claim(id, row.casenumber);
+    if (twice) return { ok: false, reason: `the source lists case ${twice} more than once` };
   }
-
-  const stored = new Map<string, { casenumber: string; removed: boolean }>();
-  for (const row of db.prepare("SELECT source_row_id AS id, casenumber, removed_run_id IS NOT NULL AS removed FROM cases WHERE source_row_id IS NOT NULL").iterate() as Iterable<{ id: string; casenumber: string; removed: number }>) {
-    stored.set(row.id, { casenumber: row.casenumber, removed: row.removed === 1 });
-  }
-  const refused = new Set(db.prepare("SELECT DISTINCT source_row_id FROM rejects WHERE source_row_id IS NOT NULL").pluck().all() as string[]);
   const unaccounted: string[] = [];
-  let unchanged = 0;
   for (const row of listed) {
     if (fetched.has(row.id)) continue;
-    const known = stored.get(row.id);
-    if (known && !known.removed && known.casenumber === caseNumberKey(row.casenumber) && !refused.has(row.id)) unchanged++;
-    else unaccounted.push(row.id);
+    const known = stored.byId.get(row.id);
+    const same = known && !known.removed && known.casenumber === caseNumberKey(row.casenumber);
+    if (same && (row.month === undefined || row.month === known.month) && (row.objectid === undefined || row.objectid === known.objectid)) continue;
+    const outside = scope === null ? undefined : unsettled(row.id, row, stored, fetched).find((month) => !scope.has(month));
+    if (outside !== undefined) return { ok: false, reason: `row ${row.id} speaks for a case stored in ${outside}, a month not listed` };
+    unaccounted.push(row.id);
   }
-  const limit = Math.max(IDS_PER_REQUEST, Math.ceil(listed.length / 20));
-  if (unaccounted.length > limit) return { ok: false, reason: `${unaccounted.length} listed rows are not in the record as they stand` };
-  for (let i = 0; i < unaccounted.length; i += IDS_PER_REQUEST) {
-    const batch = unaccounted.slice(i, i + IDS_PER_REQUEST);
-    for await (const page of source.pages(`:id IN (${batch.map((id) => `'${id.replaceAll("'", "''")}'`).join(", ")})`)) changed.push(...page);
+  return { ok: true, unaccounted };
+}
+
+/** Rows by `:id`, a request per hundred; those the source no longer holds do not come back. */
+async function fetchByIds(source: SocrataSource, ids: readonly string[]): Promise<RawRow[]> {
+  const rows: RawRow[] = [];
+  for (let i = 0; i < ids.length; i += IDS_PER_REQUEST) {
+    const batch = ids.slice(i, i + IDS_PER_REQUEST);
+    for await (const page of source.pages(`:id IN (${batch.map((id) => `'${id.replaceAll("'", "''")}'`).join(", ")})`)) rows.push(...page);
   }
-  if (changed.length !== fetched.size + unaccounted.length) return { ok: false, reason: "rows listed by id did not all come back (the source changed while it was read)" };
-  changed.sort((a, b) => (String(a[":id"]) < String(b[":id"]) ? -1 : 1));
-  return { ok: true, rows: changed, listed, unchanged };
+  return rows;
 }
 
 /** The newest `:updated_at` among the rows and the watermark carried over, or null. */

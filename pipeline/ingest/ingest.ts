@@ -1,7 +1,7 @@
 /**
  * One sync of the dataset from the portal (`vigil ingest`, and the first step of `vigil run`):
- * nothing fetched when the view is unchanged, the changed rows and the list of row ids most
- * nights, everything with `full` or when that cannot be trusted (see incremental.ts). Validate,
+ * nothing fetched when the view is unchanged, the changed rows, the counts by month and the row
+ * ids of the months whose counts differ most nights, everything with `full` or when that cannot be trusted (see incremental.ts). Validate,
  * then diff and commit in one transaction; a failure changes nothing but the run's own record.
  */
 import type { Config } from "../../schemas/config.ts";
@@ -50,7 +50,7 @@ export interface IngestResult extends RunResult {
 interface Read {
   rows: RawRow[];
   drift: Drift;
-  incremental?: { listed: ListedRow[]; unchanged: number };
+  incremental?: { listed: ListedRow[]; months: Array<string | null> | null; total: number; unchanged: number };
 }
 
 /** What every step of one run shares: its database, its record, its source, and the one time it goes by (its start: "today" and the sync plan; only its record of when it finished reads the clock again). */
@@ -141,16 +141,22 @@ function finishUnchanged(run: Run, planned: Planned, plan: Extract<SyncPlan, { s
   return { runId, counts, drift, changed: false, sync: "unchanged", syncReason: plan.reason };
 }
 
-/** The rows: the changed ones and the list of every row when an incremental read can be trusted, else every row. */
+/** The rows: the changed ones and the proof of the rest when an incremental read can be trusted, else every row. */
 async function readSource(run: Run, planned: Planned): Promise<{ read: Read; sync: "full" | "incremental"; reason: string }> {
   const { plan, metadata } = planned;
   let reason = plan.reason;
   if (plan.sync === "incremental") {
-    const changes = await fetchChanges(run.source, run.db, plan.since);
+    const objectids = metadata.columns.some((column) => column.fieldName === "objectid");
+    const changes = await fetchChanges(run.source, run.db, plan.since, { objectids });
     if (changes.ok) {
       // columns only unchanged rows carry were seen by the run that read them: carried over
       const drift = detectDrift(metadata, [...rowKeys(changes.rows), ...parseList(plan.last.unknown_columns)]);
-      if (sameDrift(drift, plan.last)) return { read: { rows: changes.rows, drift, incremental: { listed: changes.listed, unchanged: changes.unchanged } }, sync: "incremental", reason };
+      if (sameDrift(drift, plan.last)) {
+        const { listed, months, total, unchanged } = changes;
+        const listing = months === null ? "every row" : months.length === 0 ? "no month" : `${months.length} month${months.length === 1 ? "" : "s"} (${months.map((m) => m ?? "no death date").join(", ")})`;
+        run.options.log.info("fetch", `counts by month of death: listed ${listed.length} rows of ${listing}`, { run: run.runId, listed: listed.length, months: months ?? "all" });
+        return { read: { rows: changes.rows, drift, incremental: { listed, months, total, unchanged } }, sync: "incremental", reason };
+      }
       reason = "the columns the rows carry changed";
     } else reason = changes.reason;
     run.options.log.info("fetch", `reading every row: ${reason}`, { run: run.runId });
@@ -164,7 +170,7 @@ function validateRead(run: Run, read: Read): ReturnType<typeof validate> {
   const { valid, rejected } = validate(read.rows, chicagoDate(run.at));
   run.options.log.info("validate", `${valid.length} valid, ${rejected.length} rejected`, { valid: valid.length, rejected: rejected.length, ms: elapsed(stage) });
   // The share is of every row the source holds: an incremental run refetches every row refused before.
-  const rows = read.incremental?.listed.length ?? read.rows.length;
+  const rows = read.incremental?.total ?? read.rows.length;
   checkRejectShare(rows, rejected.length, () => (rejected.length > 0 ? reasonsText(rejected[0].result.reasons) : undefined), run.limits);
   return { valid, rejected };
 }
@@ -180,14 +186,14 @@ function commitRun(run: Run, planned: Planned, result: ReturnType<typeof validat
   const writer = new CaseWriter(db, runId);
   const last = planned.plan.sync === "incremental" ? planned.plan.last : undefined;
   const maxUpdatedAt = newestUpdate(read.rows, sync === "incremental" ? (last?.source_max_updated_at ?? null) : null);
-  const rows = read.incremental?.listed.length ?? read.rows.length;
+  const rows = read.incremental?.total ?? read.rows.length;
   db.transaction(() => {
     for (const row of valid) writer.apply(row);
     for (const { result: refused, raw } of rejected) writer.reject(refused, raw);
-    if (read.incremental) writer.markListed(listedCaseNumbers(read.incremental.listed));
+    if (read.incremental) writer.markListed(listedCaseNumbers(read.incremental.listed), read.incremental.months ?? undefined);
     const scope = removalScopeFor(dataset);
     const { unseen, active } = writer.countUnseen(scope);
-    // an incremental run's valid rows are only the changed ones: the list says whether the source is empty
+    // an incremental run's valid rows are only the changed ones: the counts say whether the source is empty
     const empty = read.incremental ? rows === 0 : valid.length === 0;
     if (empty && active > 0) throw new RunRefusedError(`the portal returned no cases but the database has ${active}`, { hint: "the source looks broken; nothing was changed" });
     checkRemovalShare({ unseen, active }, run.limits, "the portal", "nothing was changed");

@@ -56,13 +56,45 @@ export class SocrataSource {
     return this.paged(where === undefined ? { $select: ":*,*" } : { $select: ":*,*", $where: where });
   }
 
-  /** Each row's `:id` and case number and nothing else: what the source holds, at a fraction of the bytes. */
-  async listed(): Promise<ListedRow[]> {
+  /**
+   * How many rows the source holds by month of death, from one grouped query: "YYYY-MM" keys, and
+   * null for the rows without a death date (the portal leaves the month out of their group). With
+   * `objectids`, each month's sum of `objectid` besides (null when no row of it has one).
+   */
+  async monthCounts(options: { objectids: boolean }): Promise<Map<string | null, MonthCount>> {
+    const select = `count(*) AS n, ${options.objectids ? "sum(objectid) AS objectids, " : ""}date_trunc_ym(death_date) AS month`;
+    const url = this.resourceUrl({ $select: select, $group: "date_trunc_ym(death_date)", $limit: String(this.pageSize) });
+    const { body } = await this.http.getJson<Array<Record<string, unknown>>>(url, PORTAL_ADVICE);
+    if (!Array.isArray(body) || body.length >= this.pageSize) throw new SourceFormatError(`the portal's counts by month are unreadable: ${JSON.stringify(body).slice(0, 100)}`);
+    const counts = new Map<string | null, MonthCount>();
+    for (const row of body) {
+      const n = Number(row?.n);
+      const objectids = row?.objectids === undefined || row.objectids === null ? null : Number(row.objectids);
+      if (!Number.isInteger(n) || n < 0 || (objectids !== null && !Number.isFinite(objectids))) {
+        throw new SourceFormatError(`the portal's counts by month are unreadable: ${JSON.stringify(row).slice(0, 100)}`);
+      }
+      // "2020-07-01T00:00:00.000" as "2020-07"; a key of another shape is left for the caller to distrust
+      const month = row.month === undefined || row.month === null ? null : String(row.month).slice(0, 7);
+      const earlier = counts.get(month);
+      counts.set(month, earlier ? { n: earlier.n + n, objectids: (earlier.objectids ?? 0) + (objectids ?? 0) } : { n, objectids });
+    }
+    return counts;
+  }
+
+  /**
+   * Each row's `:id` and case number and nothing else: what the source holds, at a fraction of the
+   * bytes; with `where`, only the rows it matches; with `fields`, their month of death and objectid too.
+   */
+  async listed(where?: string, fields: ReadonlyArray<"death_date" | "objectid"> = []): Promise<ListedRow[]> {
     const rows: ListedRow[] = [];
-    for await (const page of this.paged({ $select: ":id,casenumber" })) {
+    const select = [":id", "casenumber", ...fields].join(",");
+    for await (const page of this.paged(where === undefined ? { $select: select } : { $select: select, $where: where })) {
       for (const row of page) {
         if (typeof row[":id"] !== "string") throw new SourceFormatError(`the portal listed a row without an :id: ${JSON.stringify(row).slice(0, 100)}`);
-        rows.push({ id: row[":id"], casenumber: typeof row.casenumber === "string" ? row.casenumber : null });
+        const listed: ListedRow = { id: row[":id"], casenumber: typeof row.casenumber === "string" ? row.casenumber : null };
+        if (fields.includes("death_date")) listed.month = typeof row.death_date === "string" ? row.death_date.slice(0, 7) : null;
+        if (fields.includes("objectid")) listed.objectid = numberOrNull(row.objectid);
+        rows.push(listed);
       }
     }
     return rows;
@@ -94,10 +126,28 @@ export function detectDrift(metadata: ViewMetadata, rowKeys: Iterable<string>): 
   return { unknown: [...unknown].sort(), missing };
 }
 
+/** A month's rows as `monthCounts()` gives them. */
+export interface MonthCount {
+  n: number;
+  /** The sum of the rows' `objectid`, null when none has one or it was not asked for. */
+  objectids: number | null;
+}
+
 /** A row as `listed()` gives it. */
 export interface ListedRow {
   id: string;
   casenumber: string | null;
+  /** "YYYY-MM" of its death date (null without one), when asked for. */
+  month?: string | null;
+  /** Its objectid (null without one), when asked for. */
+  objectid?: number | null;
+}
+
+/** A number column's value as a number, or null when absent or not a number. */
+export function numberOrNull(value: unknown): number | null {
+  if (value === undefined || value === null || value === "") return null;
+  const n = Number(value);
+  return Number.isFinite(n) ? n : null;
 }
 
 /** The view's columns (name and type, in name order) as one string, to tell whether they changed. */

@@ -64,6 +64,8 @@ export class CaseWriter {
   private readonly rememberRejected: ReturnType<DB["prepare"]> | undefined;
   private readonly rejectedTable: string | undefined;
   private readonly deferAdded: boolean;
+  /** The months an incremental sync listed (markListed), when it did not list every row. */
+  private listedMonths: string[] | undefined;
   /** Bound values of the row being written, in ROW_COLUMNS order (plus the key for an update), reused. */
   private readonly params: unknown[] = new Array(ROW_COLUMNS.length + 1).fill(null);
 
@@ -144,10 +146,21 @@ export class CaseWriter {
 
   /**
    * Marks cases seen without a row to apply: those an incremental sync found listed upstream and
-   * unchanged, so the tombstone pass spares them as a full read would.
+   * unchanged, so the tombstone pass spares them as a full read would. With `months` ("YYYY-MM"),
+   * the list is all the source holds in those months of death and nothing is known of the others
+   * (their counts agreed with the record's): the tombstone pass then looks only at the cases
+   * stored in those months.
    */
-  markListed(casenumbers: Iterable<string>): void {
+  markListed(casenumbers: Iterable<string>, months?: ReadonlyArray<string | null>): void {
     for (const casenumber of casenumbers) this.markSeen.run(casenumber);
+    if (months !== undefined) this.listedMonths = months.filter((month): month is string => month !== null);
+  }
+
+  /** The condition on cases that limits a tombstone pass to the months listed, if any were given. */
+  private inListedMonths(): string {
+    if (this.listedMonths === undefined) return "";
+    if (this.listedMonths.length === 0) return " AND 0";
+    return ` AND substr(death_date, 1, 7) IN (${this.listedMonths.map((month) => `'${month.replaceAll("'", "''")}'`).join(", ")})`;
   }
 
   /** The "added" revisions of the cases inserted after `rowid`, in the order they were inserted (deferAdded). */
@@ -225,22 +238,25 @@ export class CaseWriter {
     if (this.rejectedTable) this.db.exec(`INSERT OR IGNORE INTO ${this.seenTable} (casenumber) SELECT casenumber FROM ${this.rejectedTable}`);
   }
 
-  /** Cases in scope that this run did not see: how many a tombstone pass would mark. */
+  /** Cases in scope (and in the listed months) that this run did not see: how many a tombstone pass would mark. */
   countUnseen(scope: RemovalScope): { unseen: number; active: number } {
     this.markRejectedSeen();
     const where = `removed_run_id IS NULL${scope === "covid" ? " AND is_covid = 1" : ""}`;
     const active = this.db.prepare(`SELECT count(*) FROM cases WHERE ${where}`).pluck().get() as number;
     const unseen = this.db
-      .prepare(`SELECT count(*) FROM cases WHERE ${where} AND first_run_id <> ${this.runId} AND casenumber NOT IN (SELECT casenumber FROM ${this.seenTable})`)
+      .prepare(`SELECT count(*) FROM cases WHERE ${where}${this.inListedMonths()} AND first_run_id <> ${this.runId} AND casenumber NOT IN (SELECT casenumber FROM ${this.seenTable})`)
       .pluck()
       .get() as number;
     return { unseen, active };
   }
 
-  /** Tombstones cases in scope that this run did not see. Only for a full read of the dataset. */
+  /**
+   * Tombstones cases in scope that this run did not see. Only for a full read of the dataset, or
+   * the months an incremental one listed (markListed).
+   */
   markRemoved(scope: RemovalScope): number {
     this.markRejectedSeen();
-    const where = `removed_run_id IS NULL${scope === "covid" ? " AND is_covid = 1" : ""} AND first_run_id <> ${this.runId} AND casenumber NOT IN (SELECT casenumber FROM ${this.seenTable})`;
+    const where = `removed_run_id IS NULL${scope === "covid" ? " AND is_covid = 1" : ""}${this.inListedMonths()} AND first_run_id <> ${this.runId} AND casenumber NOT IN (SELECT casenumber FROM ${this.seenTable})`;
     this.db.prepare(`INSERT INTO case_revisions (run_id, casenumber, change) SELECT ${this.runId}, casenumber, 'removed' FROM cases WHERE ${where}`).run();
     const removed = this.db.prepare(`UPDATE cases SET removed_run_id = ${this.runId} WHERE ${where}`).run().changes;
     this.counts.removed += removed;
