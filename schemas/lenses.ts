@@ -112,6 +112,7 @@ export function lensFlagSql(alias: string): string {
 export function lensValuesSql(): string {
   return LENS_NAMES.map((name) => {
     const { field, defaultLagDays, deaths, view } = LENSES[name];
-    return `('${name}', '${field}', ${defaultLagDays}, '${deaths}', '${view}')`;
+    const text = (value: string) => `'${value.replaceAll("'", "''")}'`;
+    return `(${text(name)}, ${text(field)}, ${defaultLagDays}, ${text(deaths)}, ${text(view)})`;
   }).join(", ");
 }

@@ -8,7 +8,7 @@ import { openDatabase, requireDatabase } from "../pipeline/store/db.ts";
 import { VigilError } from "../pipeline/errors.ts";
 import { elapsed, type Logger } from "../pipeline/log.ts";
 import { planSite } from "./site-plan.ts";
-import { FRESHNESS_FILES, hugoBaseUrl, KEPT_FOLDERS, OWNED_FOLDERS } from "./site-paths.ts";
+import { carriesFreshnessOnly, hugoBaseUrl, KEPT_FOLDERS, otherLensFolders, OWNED_FOLDERS } from "./site-paths.ts";
 import { writeFilesAtomically } from "./files.ts";
 import { readWidgetData, type Freshness, type WidgetData } from "./read.ts";
 import { DEFAULT_LENS, orderedLenses, type LensName } from "../schemas/lenses.ts";
@@ -37,7 +37,7 @@ export interface WriteWidgetsOptions {
 }
 
 export interface WidgetsResult {
-  /** Whether what the site shows changed: any file beyond the freshness stamps (FRESHNESS_FILES). */
+  /** Whether what the site shows changed: any file beyond the freshness stamps (carriesFreshnessOnly). */
   changed: boolean;
   /** Paths (relative to the site) that were created or replaced. */
   written: string[];
@@ -63,6 +63,11 @@ export async function writeWidgets(options: WriteWidgetsOptions): Promise<Widget
   const asOf = options.asOf === undefined ? "" : ` as of run ${options.asOf}`;
   for (const data of read) {
     if (options.events) data.events = mergeEvents(data.lens.name === DEFAULT_LENS ? builtInEvents() : [], options.events);
+    if (data.lens.name !== DEFAULT_LENS && data.freshness.dataset === DATASETS.covid) {
+      throw new VigilError(`the ${data.lens.name} lens needs the whole case archive, and the database ${options.db} holds the COVID-19 view, which lists COVID-19 deaths only`, {
+        hint: `ingest the archive (--dataset archive), or leave --lens ${data.lens.name} out`,
+      });
+    }
     if (data.daily.length === 0) {
       throw new VigilError(`the database ${options.db} holds no ${data.lens.deaths} to chart${asOf}`, {
         hint: data.lens.name === DEFAULT_LENS ? "run `vigil ingest` or `vigil backfill` first" : `the ${data.lens.name} lens needs the whole archive: ingest --dataset ${DATASETS.archive} first`,
@@ -87,7 +92,7 @@ export async function writeWidgets(options: WriteWidgetsOptions): Promise<Widget
   log.info("render", `${charts.length} charts, ${files.length} files`, { charts: charts.length, files: files.length, ms: elapsed(stage) });
 
   stage = performance.now();
-  const { written, removed, unchanged } = await writeFilesAtomically(options.site, files, OWNED_FOLDERS, KEPT_FOLDERS);
+  const { written, removed, unchanged } = await writeFilesAtomically(options.site, files, OWNED_FOLDERS, [...KEPT_FOLDERS, ...otherLensFolders(lenses.map((lens) => lens.name))]);
   log.info("emit", `${written.length} written, ${removed.length} removed, ${unchanged} unchanged`, {
     site: options.site,
     written: written.length,
@@ -95,7 +100,7 @@ export async function writeWidgets(options: WriteWidgetsOptions): Promise<Widget
     unchanged,
     ms: elapsed(stage),
   });
-  return { changed: removed.length > 0 || written.some((file) => !FRESHNESS_FILES.has(file)), written, removed, unchanged };
+  return { changed: removed.length > 0 || written.some((file) => !carriesFreshnessOnly(file)), written, removed, unchanged };
 }
 
 /** The dataset's page on the portal the data came from. */

@@ -7,7 +7,7 @@
  */
 import type { MemorialDay, MemorialYear } from "../schemas/widgets.ts";
 import { listedOnMemorial } from "../pipeline/normalize/memorial.ts";
-import { dateInWords, formatCount, people } from "./format.ts";
+import { dateInWords, people } from "./format.ts";
 import { DEFAULT_LENS, LENSES, type Lens } from "../schemas/lenses.ts";
 import type { PersonRow } from "./read.ts";
 
@@ -19,10 +19,11 @@ export function memorialDay(date: string, persons: readonly PersonRow[], lens: L
     date_text: dateText,
     deaths: listed.length,
     unlisted,
+    // a headline counts only the people it lists: a day with none listed says no more than that
     headline:
       listed.length > 0
         ? `The Cook County Medical Examiner recorded the ${lens.deaths} of ${people(listed.length)} on ${dateText}.`
-        : `The Cook County Medical Examiner recorded ${formatCount(unlisted)} ${unlisted === 1 ? lens.death : lens.deaths} on ${dateText}, counted in the charts and not listed here.`,
+        : `No one is listed here for ${dateText}.`,
     people: listed.map((p) => p.memorial_sentence),
   };
 }

@@ -60,14 +60,17 @@ export function noDeathsText(lens: Lens): { before: string; after: string } {
  * What the charts and the memorial say of the days whose counts are not final (provisional.sql):
  * from which day, why, and how many cases are still pending. Null when every day is final.
  */
-export function provisionalNote(lens: Lens, provisional: { provisional_from: string | null; pending: number; lag_days: number }): string | null {
+export function provisionalNote(lens: Lens, provisional: { provisional_from: string | null; pending: number; lag_days: number; lag_source: "observed" | "default" }): string | null {
   if (provisional.provisional_from === null) return null;
   const pending =
     provisional.pending === 0 ? "" : ` ${formatCount(provisional.pending)} ${provisional.pending === 1 ? "case is" : "cases are"} still pending a manner of death.`;
+  const lag =
+    provisional.lag_source === "observed"
+      ? `(95 in 100 of those vigil saw arrive were in the record within ${formatCount(provisional.lag_days)} days)`
+      : `(vigil assumes 95 in 100 are in the record within ${formatCount(provisional.lag_days)} days until it has seen enough arrive to measure it)`;
   return (
     `Counts from ${dateInWords(provisional.provisional_from)} on are not final and are expected to rise: ` +
-    `the Medical Examiner records some ${lens.deaths} weeks or months after the death, as cases are closed ` +
-    `(95 in 100 within ${formatCount(provisional.lag_days)} days).${pending}`
+    `the Medical Examiner records some ${lens.deaths} weeks or months after the death, as cases are closed ${lag}.${pending}`
   );
 }
 

@@ -12,6 +12,7 @@ import { dailySeries, provisional, rates, ratesByAgeGroup, type DailyRow, type P
 import { DEFAULT_LENS, LENSES, type Lens, type LensName } from "../schemas/lenses.ts";
 import { dataLastChanged, lastSuccess } from "../pipeline/store/run-records.ts";
 import { VigilError } from "../pipeline/errors.ts";
+import { UNLISTED_MANNERS } from "../pipeline/normalize/memorial.ts";
 import { builtInEvents, mergeEvents, storedEvents } from "../pipeline/store/events.ts";
 import type { ChartEvent } from "../schemas/events.ts";
 
@@ -100,9 +101,16 @@ export function readWidgetData(db: DB, asOf?: number, lensName: LensName = DEFAU
   };
 }
 
-/** The people as they stood after run `runId`, in the order the lens's view gives them. */
+/**
+ * The people as they stood after run `runId`, in the order the lens's view gives them. A death ruled
+ * a suicide since keeps that manner here, so that no memorial of an earlier run lists it.
+ */
 function peopleAsOf(db: DB, runId: number, lens: LensName): PersonRow[] {
   const rows = deathsAsOf(db, runId, [...PERSON_COLUMNS, "death_datetime", "casenumber"], lens);
+  const unlistedNow = new Map(
+    db.prepare(`SELECT casenumber, manner FROM cases WHERE manner IN (${UNLISTED_MANNERS.map(() => "?").join(", ")})`).raw().all(...UNLISTED_MANNERS) as Array<[string, string]>,
+  );
+  for (const row of rows) if (unlistedNow.has(row.casenumber)) row.manner = unlistedNow.get(row.casenumber)!;
   // compared as SQLite compares text (these are ASCII), field by field
   const compare = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
   rows.sort((a, b) => compare(a.death_date, b.death_date) || compare(a.death_datetime, b.death_datetime) || compare(a.casenumber, b.casenumber));

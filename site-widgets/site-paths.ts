@@ -37,6 +37,22 @@ export const FRESHNESS_FILES: ReadonlySet<string> = new Set(
 );
 
 /**
+ * Whether a file only carries freshness: one of FRESHNESS_FILES, or a chart's embed page, whose
+ * "data as of" changes every night while its chart changes only with its SVG.
+ */
+export function carriesFreshnessOnly(path: string): boolean {
+  return FRESHNESS_FILES.has(path) || /^static\/vigil\/embed\/(?:[a-z]+\/)?[a-z0-9-]+\/index\.html$/.test(path);
+}
+
+/** The folders of the lenses a widgets run is not given: kept as they are, never emptied by it. */
+export function otherLensFolders(lenses: readonly LensName[]): string[] {
+  return LENS_NAMES.filter((lens) => lens !== DEFAULT_LENS && !lenses.includes(lens)).flatMap((lens) => [
+    ...Object.values(lensPaths(lens)),
+    `${PATHS.static}/embed/${lens}`,
+  ]);
+}
+
+/**
  * Folders that hold only what vigil writes: anything there that a widgets run does not produce is
  * removed, except in the public record's folder, which `vigil publish` keeps (snapshots readers
  * may still be downloading).

@@ -28,6 +28,8 @@ export function buildSummary(
   const peakAvg = peakAverage(daily);
   const first = daily[0].date;
   const latest = daily.at(-1)!.date;
+  // the memorial's default day: the latest with someone it lists
+  const latestListed = [...memorial.values()].flatMap((year) => Object.entries(year)).filter(([, day]) => day.deaths > 0).map(([date]) => date).sort().at(-1) ?? null;
   const daysWithDeaths = daily.filter((d) => d.deaths > 0).length;
   const changed = freshness.data_last_changed ? instantInWords(freshness.data_last_changed) : null;
   const checked = freshness.last_checked ? instantInWords(freshness.last_checked) : null;
@@ -38,6 +40,7 @@ export function buildSummary(
     total_deaths: total,
     first_death_date: first,
     latest_death_date: latest,
+    latest_listed_date: latestListed,
     days_with_deaths: daysWithDeaths,
     peak_day: figure(peak),
     peak_7day_avg: peakAvg && figure(peakAvg),

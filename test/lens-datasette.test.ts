@@ -122,6 +122,7 @@ test("the memorial and the feed of a lens list its people, never a death by suic
     const [second, first] = atom.entries;
     assert.match(second.title, /^1 person added to the memorial of gun-related deaths by run 2$/);
     assert.ok(second.content.includes("ME2026-91001"), "the night's homicide is listed");
+    assert.ok(second.link.endsWith(`/vigil/memorial?lens=gun&date=${DAY}`), "the entry links to the lens's memorial, which lists no death by suicide");
     assert.ok(!second.content.includes("ME2026-91002"), "the night's death by suicide is not");
     assert.match(first.content, /too many to list here/);
     const suicides = db.prepare("SELECT casenumber FROM gun_deaths WHERE manner = 'SUICIDE'").pluck().all() as string[];

@@ -212,8 +212,8 @@ function expectedProvisional(night: number, lens: LensName, lags: number[]) {
   const deaths = deathsOf(listings[night]);
   const observed = lags.length >= MIN_LAG_OBSERVATIONS;
   const lagDays = observed ? p95(lags) : LENSES[lens].defaultLagDays;
+  // every night changes the record (cases close, deaths arrive): the day of the night's run
   const from = plusDays(runDay(night), 1 - lagDays);
-  const last = inLens(deaths, lens).map((d) => d.day).sort().at(-1)!;
   return {
     lens,
     as_of_date: runDay(night),
@@ -221,7 +221,7 @@ function expectedProvisional(night: number, lens: LensName, lags: number[]) {
     lag_observed: lags.length,
     lag_days: lagDays,
     lag_source: observed ? "observed" : "default",
-    provisional_from: from <= last ? from : null,
+    provisional_from: from,
   };
 }
 

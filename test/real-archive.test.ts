@@ -163,7 +163,7 @@ test("the opioid, gun and cold series count each Chicago day as written, day by 
   }
 });
 
-test("the opioid lens: its pending cases are the real PENDING cases not flagged opioid-related; its lag is measured from the deaths the files brought", () => {
+test("the opioid lens: its pending cases are the real PENDING cases not flagged opioid-related; bulk loads measure no lag", () => {
   const conn = open();
   try {
     const pending = [...all.values()].filter((c) => c.manner === "PENDING" && !c.lenses.has("opioid")).length;
@@ -172,12 +172,17 @@ test("the opioid lens: its pending cases are the real PENDING cases not flagged 
     const p = provisional(conn, undefined, "opioid");
     assert.equal(p.pending, pending);
     assert.equal(p.lens, "opioid");
-    // the first load (the sync) cannot tell when its deaths arrived; the files' deaths arrived on the day of their loads
-    const arrived = [...counted2018().values(), ...counted2025().values()].filter((c) => c.lenses.has("opioid"));
-    const lags = arrived.map((c) => (Date.parse("2026-11-26") - Date.parse(c.day)) / 86_400_000).sort((a, b) => a - b);
+    // the sync was the first load, and the files came in bulk: neither tells how long a death took to
+    // arrive (a file loaded today holds deaths of 2018), so the lag is the lens's default
     assert.equal(p.as_of_date, "2026-11-26");
-    assert.deepEqual({ observed: p.lag_observed, days: p.lag_days, source: p.lag_source }, { observed: arrived.length, days: lags[Math.ceil(0.95 * lags.length) - 1], source: "observed" });
+    assert.deepEqual({ observed: p.lag_observed, days: p.lag_days, source: p.lag_source }, { observed: 0, days: LENSES.opioid.defaultLagDays, source: "default" });
+    assert.equal(p.provisional_from, plusDays("2026-11-26", 1 - LENSES.opioid.defaultLagDays));
   } finally {
     conn.close();
   }
 });
+
+/** A day plus `days`, YYYY-MM-DD. */
+function plusDays(day: string, days: number): string {
+  return new Date(Date.parse(`${day}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
+}

@@ -46,7 +46,10 @@ async def render_feed(datasette, request, sql, columns, rows, database, table, q
     if not query_name:
         return datasette_atom.render_atom(datasette, request, sql, columns, rows, database, table, query_name, view_name, data)
     base = _stable_base(datasette, request, database)
-    lens = (request.args.get("lens") or "").strip().lower()
+    query = (datasette.metadata(database=database) or {}).get("queries", {}).get(query_name)
+    # only a feed whose query takes a lens is a lens's feed
+    takes_lens = isinstance(query, dict) and ":lens" in query.get("sql", "")
+    lens = (request.args.get("lens") or "").strip().lower() if takes_lens else ""
     lens = "" if lens == "covid" else lens
     stable = urljoin(base, tilde_encode(query_name) + ".atom" + ("?lens=" + quote(lens) if lens else ""))
     absolute = lambda link: urljoin(base, link)
@@ -55,7 +58,6 @@ async def render_feed(datasette, request, sql, columns, rows, database, table, q
     fg.id(stable)
     fg.link(href=stable, rel="self")
     fg.link(href=urljoin(base, tilde_encode(query_name) + ("?lens=" + quote(lens) if lens else "")), rel="alternate")
-    query = (datasette.metadata(database=database) or {}).get("queries", {}).get(query_name)
     title = query.get("title", query_name) if isinstance(query, dict) else query_name
     fg.title(title + (" (the {} lens)".format(lens) if lens else ""))
     fg.updated(max(row["atom_updated"] for row in rows) if rows else await _last_run(datasette, database))

@@ -101,7 +101,7 @@ export function ratesByAgeGroup(db: DB, runId?: number, lens?: LensName): AgeGro
 /** Which days of a lens may still rise (provisional.sql): the `provisional` query's one row. */
 export interface Provisional {
   lens: LensName;
-  /** The day (America/Chicago) of the run read; null before any run succeeded. */
+  /** The day (America/Chicago) of the last run that changed the record (up to the run read); null before any did. */
   as_of_date: string | null;
   /** Cases whose manner of death is still PENDING, not in the lens: deaths that may yet join it. */
   pending: number;
@@ -110,7 +110,7 @@ export interface Provisional {
   /** Days after a death by which 95 of 100 of the lens's deaths are in the record. */
   lag_days: number;
   lag_source: "observed" | "default";
-  /** The first day whose count may still rise; null when every day with a recorded death is final. */
+  /** The first day whose count may still rise (also when no death of the lens is recorded since); null before any run changed the record. */
   provisional_from: string | null;
 }
 

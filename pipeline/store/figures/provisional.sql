@@ -2,18 +2,20 @@
 -- row. Recent counts rise as cases are closed: a death joins a lens when its case is first loaded with
 -- the flag, or on a later night when the flag is set (toxicology back, a pending case ruled on).
 --
+-- as_of_date: the day (America/Chicago) of the last run that changed the record, up to the run read: the
+-- record is as it was then, and the public record, which keeps only such runs, gives the same row.
 -- lag_days: how many days after a death it is in the lens, for 95 of 100 deaths. vigil sees it for
--- every death that joined the lens after the first run that loaded the lens's deaths (that run cannot
--- tell when its deaths arrived): the days from the death to the day (America/Chicago) of the run that put it
--- in the lens, its first run or the run whose revision set the flag to 1; the 95th percentile, nearest
--- rank. With fewer than MIN_LAG_OBSERVATIONS such deaths, the lens's documented default (schemas/lenses.ts).
--- as_of_date: the day of the run read (the latest successful one for the record as it stands).
--- provisional_from: as_of_date less lag_days, plus one: the first day whose count may still rise; NULL
--- when the lens's last recorded death is before it (every day the series draws is final) or no run
--- succeeded. pending: cases in the record whose manner of death is still PENDING and that are not in the
--- lens: deaths that may yet join it.
-today (as_of_date) AS (
-  SELECT local_date FROM runs, asked WHERE status = 'success' AND id <= asked.run ORDER BY id DESC LIMIT 1
+-- every death a nightly ingest of the same dataset put in the lens after that dataset's first load of
+-- the lens's deaths (which cannot tell when its deaths arrived; nor can a bulk load): the days from
+-- the death to the day of the run that put it in the lens, its first run or the run whose revision set
+-- the flag to 1; the 95th percentile, nearest rank. With fewer than MIN_LAG_OBSERVATIONS such deaths,
+-- the lens's documented default (schemas/lenses.ts).
+-- provisional_from: as_of_date less lag_days, plus one: the first day whose count may still rise, also
+-- when no death of the lens is recorded since; NULL only before a run changed the record.
+-- pending: cases in the record whose manner of death is still PENDING and that are not in the lens:
+-- deaths that may yet join it.
+today (as_of_date, dataset) AS (
+  SELECT local_date, dataset FROM runs, asked WHERE status = 'success' AND changed = 1 AND id <= asked.run ORDER BY id DESC LIMIT 1
 ),
 -- the runs whose revision set the lens's flag to 1, the last one of each case
 flagged AS MATERIALIZED (
@@ -25,14 +27,14 @@ arrivals AS MATERIALIZED (
   SELECT d.death_date, coalesce(f.run, d.first_run_id) AS run
   FROM deaths_then d LEFT JOIN flagged f USING (casenumber)
 ),
--- the first run that loaded deaths of the lens: when they arrived, it cannot tell
+-- the first run of the dataset read that loaded deaths of the lens: when they arrived, it cannot tell
 first_load (run) AS (
-  SELECT min(first_run_id) FROM deaths_then
+  SELECT min(a.run) FROM arrivals a JOIN runs r ON r.id = a.run, today WHERE r.dataset IS today.dataset
 ),
 lags AS MATERIALIZED (
   SELECT max(0, CAST(julianday(r.local_date) - julianday(a.death_date) AS INTEGER)) AS days
-  FROM arrivals a JOIN runs r ON r.id = a.run, first_load
-  WHERE a.run > first_load.run AND r.local_date IS NOT NULL
+  FROM arrivals a JOIN runs r ON r.id = a.run, first_load, today
+  WHERE a.run > first_load.run AND r.kind = 'ingest' AND r.dataset IS today.dataset AND r.local_date IS NOT NULL
 ),
 observed (n) AS (
   SELECT count(*) FROM lags
@@ -73,6 +75,5 @@ SELECT
   observed.n AS lag_observed,
   lag.days AS lag_days,
   lag.source AS lag_source,
-  iif(date(today.as_of_date, printf('%+d days', 1 - lag.days)) <= (SELECT max(death_date) FROM deaths_then),
-      date(today.as_of_date, printf('%+d days', 1 - lag.days)), NULL) AS provisional_from
+  date(today.as_of_date, printf('%+d days', 1 - lag.days)) AS provisional_from
 FROM lens, lag, observed, pending LEFT JOIN today
