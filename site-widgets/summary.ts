@@ -78,7 +78,7 @@ export function buildSummary(
       data_last_changed: changed ?? "not yet",
       last_checked: checked ?? "not yet",
       pending: formatCount(provisional.pending),
-      provisional_from: provisional.provisional_from ? dateInWords(provisional.provisional_from) : "none: every day is final",
+      provisional_from: provisional.provisional_from ? dateInWords(provisional.provisional_from) : "not yet known (no run has changed the record)",
       ...rateStats(data.rates),
     },
   };
