@@ -37,6 +37,7 @@ const OTHER_TOOLS_FLAGS: Record<string, string> = {
   "--sizes": "npm run bench -- --sizes (bench/run.ts)",
   "--runs": "npm run bench -- --runs (bench/run.ts)",
   "--skip-nightly": "npm run bench -- --skip-nightly (bench/run.ts)",
+  "--skip-archive": "npm run bench -- --skip-archive (bench/run.ts)",
   "--noEmit": "tsc --noEmit",
 };
 
