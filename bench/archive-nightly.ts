@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import Database from "better-sqlite3";
+import { median } from "./stats.ts";
 import { ARCHIVE_ID, startPortal, type FixturePortal, type PortalRequest } from "../fixtures/portal.ts";
 import { generateArchive } from "../fixtures/generate.ts";
 import { LENS_NAMES } from "../schemas/lenses.ts";
@@ -302,13 +303,6 @@ function measure(command: string[]): Promise<Omit<Sample, "bytes" | "kinds">> {
       resolve({ wall, rss, cpu, ok: code === 0, stages });
     });
   });
-}
-
-function median(xs: number[]): number {
-  const sorted = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
-  if (sorted.length === 0) return NaN;
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 function ratio(a: number, b: number): string {

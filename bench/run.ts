@@ -27,6 +27,7 @@ import { generateCovidView } from "../fixtures/generate.ts";
 import { writeArchiveCsv, type ArchiveShape } from "./archive-csv.ts";
 import { keptTail, profileSection } from "./profile-table.ts";
 import { archiveNightly } from "./archive-nightly.ts";
+import { median } from "./stats.ts";
 import type { ProfileReport } from "../pipeline/backfill/profile.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -323,13 +324,6 @@ function found(command: string, args: string[]): boolean {
 function version(command: string, args: string[]): string {
   const result = spawnSync(command, args, { encoding: "utf8" });
   return result.status === 0 ? result.stdout.trim().split("\n")[0].split(" ").slice(0, 3).join(" ") : "not installed";
-}
-
-function median(xs: number[]): number {
-  const sorted = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
-  if (sorted.length === 0) return NaN;
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 function row(result: Measured, rows: number): string {
