@@ -15,6 +15,7 @@ import { FIGURES, figureSql, writeIn, type FigureName } from "../pipeline/store/
 import { UNLISTED_MANNERS } from "../pipeline/normalize/memorial.ts";
 import { GENERATED_NOTE, GENERATED_SOURCE } from "../site-widgets/notes.ts";
 import { DEFAULT_LENS, LENS_NAMES, LENSES } from "../schemas/lenses.ts";
+import { DATASETS, datasetPageUrl, DEFAULTS } from "../schemas/config.ts";
 
 export const METADATA_PATH = projectPath("datasette", "metadata.yml");
 
@@ -96,6 +97,8 @@ export interface Snapshot {
   published_at: string;
 }
 
+const archiveSchema = z.object({ title: text, about: text, description: text, opening_html: text });
+
 const publicSchema = z.object({
   addresses_html: text,
   queries: z.record(z.string(), z.object({ sql: text })),
@@ -109,13 +112,15 @@ const publicSchema = z.object({
 /** What the metadata says besides the base: the database's name, the public snapshot, or the demo's generated data. */
 export interface MetadataOptions {
   database?: string;
+  /** The dataset the database holds (its last run's): the whole archive's is described as such. */
+  dataset?: string | null;
   snapshot?: Snapshot;
   /** `vigil demo`: the data is generated, and its source is the fixture portal at this URL. */
   generated?: { sourceUrl: string };
 }
 
 export function buildMetadata(base: unknown, options: MetadataOptions = {}): Metadata {
-  const { databases, public: publicBlock, ...top } = checkContract(metadataSchema, base, "datasette/metadata.yml", "fix datasette/metadata.yml");
+  const { databases, public: publicBlock, archive: archiveBlock, ...top } = checkContract(metadataSchema, base, "datasette/metadata.yml", "fix datasette/metadata.yml");
   const database = withQuerySql(structuredClone(databases[BASE_DATABASE]));
   describeLensViews(database);
   const described = caseColumnDescriptions();
@@ -139,6 +144,7 @@ export function buildMetadata(base: unknown, options: MetadataOptions = {}): Met
     const overrides = checkContract(publicSchema, publicBlock, "datasette/metadata.yml", "fix its public: block");
     makePublic(top, database, overrides, options.snapshot);
   }
+  if (options.dataset === DATASETS.archive) makeArchive(top, database, checkContract(archiveSchema, archiveBlock, "datasette/metadata.yml", "fix its archive: block"));
   if (options.generated) makeGenerated(top, database, options.generated.sourceUrl);
   return { ...top, databases: { [options.database ?? BASE_DATABASE]: database } };
 }
@@ -205,6 +211,20 @@ function describeLensViews(database: z.infer<typeof databaseSchema>): void {
         `${lens.meaning} One row per person, 25 a page; the same columns as cases. Recent days are not final: see the provisional query (lens=${name}).`,
     };
   }
+}
+
+/**
+ * A database of the whole case archive says so: its title, its opening paragraphs (up to the late and
+ * backdated cases, which hold for it too), its description and its source are the archive's.
+ */
+function makeArchive(top: Record<string, unknown>, database: DatabaseMetadata, archive: z.infer<typeof archiveSchema>): void {
+  top.title = archive.title;
+  top.about = archive.about;
+  if (typeof top.description_html === "string") {
+    top.description_html = top.description_html.replace(/^[\s\S]*?(?=<p><strong>Late and backdated cases)/, archive.opening_html + "\n");
+  }
+  database.description = archive.description;
+  for (const key of ["source_url", "license_url"] as const) top[key] = datasetPageUrl(DEFAULTS.portal, DATASETS.archive);
 }
 
 /** The demo's datasette says on every page, title first, that its people are made up. */

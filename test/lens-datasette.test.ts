@@ -77,6 +77,16 @@ const rowsOf = async (server: DatasetteServer, path: string) => {
   return body as Row[];
 };
 
+test("a database of the whole archive says so: its title, its opening and its source are the archive's", async () => {
+  for (const server of [live, locked]) {
+    const home = await (await fetch(`${server.databaseUrl.replace(/\/[^/]+$/, "")}/`)).text();
+    assert.match(home, /<title>Cook County Medical Examiner: the case archive: /);
+    assert.match(home, /Every death investigated by the Cook County \(Illinois\) Medical Examiner since August 2014/);
+    assert.doesNotMatch(home, /Every COVID-19 death investigated/);
+    assert.match(home, /datacatalog\.cookcountyil\.gov\/d\/cjeq-bs86/);
+  }
+});
+
 test("each lens has its view, in the private database and the public record, without addresses", async () => {
   for (const name of LENS_NAMES) {
     const { view, field } = LENSES[name];

@@ -130,7 +130,7 @@ export async function startDatasette(options: DatasetteOptions): Promise<Dataset
   }
   const database = databaseName(dbPath);
   const metadataPath = join(dir, "metadata.json");
-  writeFileSync(metadataPath, JSON.stringify(loadMetadata({ database, snapshot: snapshot?.manifest, generated: options.generated }), null, 2));
+  writeFileSync(metadataPath, JSON.stringify(loadMetadata({ database, snapshot: snapshot?.manifest, generated: options.generated, dataset: heldDataset(dbPath) }), null, 2));
 
   const settings = { ...DATASETTE_SETTINGS, ...(snapshot ? PUBLIC_SETTINGS : {}) };
   args.push("--metadata", metadataPath, "--host", host, "--port", String(port));
@@ -206,5 +206,16 @@ export function metadataYaml(db: string, out?: string): string {
   const snapshot = out === undefined ? undefined : readManifest(out);
   if (out !== undefined && !snapshot) throw new UsageError(`nothing is published in ${out} yet`, { hint: "run `vigil publish` first" });
   const database = out === undefined ? databaseName(db) : PUBLIC_DATABASE;
-  return stringify(loadMetadata({ database, snapshot }), { lineWidth: 0 });
+  return stringify(loadMetadata({ database, snapshot, dataset: heldDataset(out === undefined ? db : join(out, snapshot!.file)) }), { lineWidth: 0 });
+}
+
+/** The dataset a database holds: its last successful run's (null when there is none, or no database yet). */
+function heldDataset(path: string): string | null {
+  if (!existsSync(path)) return null;
+  const db = openDatabase(path, { readonly: true });
+  try {
+    return (db.prepare("SELECT dataset FROM runs WHERE status = 'success' ORDER BY id DESC LIMIT 1").pluck().get() as string | undefined) ?? null;
+  } finally {
+    db.close();
+  }
 }
