@@ -10,9 +10,8 @@ import { elapsed, type Logger } from "../pipeline/log.ts";
 import { planSite } from "./site-plan.ts";
 import { carriesFreshnessOnly, hugoBaseUrl, KEPT_FOLDERS, otherLensFolders, OWNED_FOLDERS } from "./site-paths.ts";
 import { writeFilesAtomically } from "./files.ts";
-import { readWidgetData, type Freshness, type WidgetData } from "./read.ts";
+import { lensEvents, readWidgetData, type Freshness, type WidgetData } from "./read.ts";
 import { DEFAULT_LENS, orderedLenses, type LensName } from "../schemas/lenses.ts";
-import { builtInEvents, mergeEvents } from "../pipeline/store/events.ts";
 import type { ChartEvent } from "../schemas/events.ts";
 
 export interface WriteWidgetsOptions {
@@ -62,7 +61,7 @@ export async function writeWidgets(options: WriteWidgetsOptions): Promise<Widget
   }
   const asOf = options.asOf === undefined ? "" : ` as of run ${options.asOf}`;
   for (const data of read) {
-    if (options.events) data.events = mergeEvents(data.lens.name === DEFAULT_LENS ? builtInEvents() : [], options.events);
+    if (options.events) data.events = lensEvents(data.lens, options.events);
     if (data.lens.name !== DEFAULT_LENS && data.freshness.dataset === DATASETS.covid) {
       throw new VigilError(`the ${data.lens.name} lens needs the whole case archive, and the database ${options.db} holds the COVID-19 view, which lists COVID-19 deaths only`, {
         hint: `ingest the archive (--dataset archive), or leave --lens ${data.lens.name} out`,

@@ -78,7 +78,7 @@ export function readWidgetData(db: DB, asOf?: number, lensName: LensName = DEFAU
       : peopleAsOf(db, asOf, lensName);
   // the COVID-19 series of the record as it stands is kept in a table, written by the run that changed it
   const daily =
-    asOf === undefined && lensName === "covid"
+    asOf === undefined && lensName === DEFAULT_LENS
       ? (db.prepare("SELECT date, deaths, deaths_7day_avg, cumulative_deaths FROM daily_deaths ORDER BY date").all() as DailyRow[])
       : dailySeries(db, asOf, lensName);
   requirePopulation(db);
@@ -89,8 +89,7 @@ export function readWidgetData(db: DB, asOf?: number, lensName: LensName = DEFAU
     provisional: provisional(db, asOf, lensName),
     people,
     rates: splitRates(rates(db, asOf, lensName), ratesByAgeGroup(db, asOf, lensName), new Map(ratedAs)),
-    // the built-in events are COVID-19's; the site's own are drawn on every lens
-    events: mergeEvents(lensName === "covid" ? builtInEvents() : [], storedEvents(db).filter((e) => e.origin === "site")),
+    events: lensEvents(lens, storedEvents(db).filter((e) => e.origin === "site")),
     freshness: {
       data_last_changed: dataLastChanged(db, asOf),
       last_checked: last?.finished_at ?? null,
@@ -99,6 +98,11 @@ export function readWidgetData(db: DB, asOf?: number, lensName: LensName = DEFAU
       dataset: last?.dataset ?? null,
     },
   };
+}
+
+/** The events a lens's time charts mark: the built-in ones are COVID-19's; the site's own are drawn on every lens. */
+export function lensEvents(lens: Lens, site: readonly ChartEvent[]): ChartEvent[] {
+  return mergeEvents(lens.name === DEFAULT_LENS ? builtInEvents() : [], site);
 }
 
 /**

@@ -13,6 +13,7 @@ import { writeAtomically } from "../atomic.ts";
 import { join, resolve } from "node:path";
 import { DATASETS } from "../../schemas/config.ts";
 import { LENS_NAMES, LENSES } from "../../schemas/lenses.ts";
+import { capitalized } from "../../site-widgets/format.ts";
 import { UsageError, VigilError } from "../errors.ts";
 import { ingest } from "../ingest/ingest.ts";
 import { elapsed, type Logger } from "../log.ts";
@@ -157,7 +158,7 @@ const LENS_POST = [
   "The same archive, five ways of looking at it: each lens is one of the Medical Examiner's own flags.",
   ...LENS_NAMES.filter((name) => name !== "covid").flatMap((name) => [
     "",
-    `## ${LENSES[name].deaths.charAt(0).toUpperCase()}${LENSES[name].deaths.slice(1)}`,
+    `## ${capitalized(LENSES[name].deaths)}`,
     "",
     `The Cook County Medical Examiner has recorded {{< vigil-stat name="total_deaths" lens="${name}" >}} ${LENSES[name].deaths}; ` +
       `{{< vigil-stat name="pending" lens="${name}" >}} cases are still pending.`,
