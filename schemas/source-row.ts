@@ -25,8 +25,11 @@ export const numberText = z.union([
     .transform(Number),
 ]);
 
-/** A checkbox column: JSON true/false, or "true"/"false" text from a CSV. Absent means not provided. */
-export const checkbox = z.union([z.boolean(), z.stringbool({ truthy: ["true", "TRUE", "True", "Y", "Yes"], falsy: ["false", "FALSE", "False", "N", "No"] })]);
+/** Checkbox words: JSON true/false, or "true"/"false" text from a CSV. Absent means not provided. */
+export const CHECKBOX_TRUTHY = ["true", "TRUE", "True", "Y", "Yes"];
+export const CHECKBOX_FALSY = ["false", "FALSE", "False", "N", "No"];
+/** A checkbox column: JSON true/false, or one of the words above in any case (stringbool's default). */
+export const checkbox = z.union([z.boolean(), z.stringbool({ truthy: CHECKBOX_TRUTHY, falsy: CHECKBOX_FALSY })]);
 
 const text = z.string();
 

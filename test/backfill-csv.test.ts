@@ -339,3 +339,61 @@ test("a broken record stops the chunk with its line and what is wrong", async ()
   assert.equal(bad.error?.line, 3);
   assert.match(bad.error?.message ?? "", /quote/i);
 });
+
+test("a record read straight to a plain row is exactly the raw row's reading; anything else takes the raw row's way", async () => {
+  const { plainRow } = await import("../pipeline/normalize/row.ts");
+  const { plainRecordReader } = await import("../pipeline/backfill/csv/rows.ts");
+  const files = ["bulk-csv-2019-schema-2018h1.csv", "fieldname-csv-newest1000-2025-11-04.csv"].map((f) => readFileSync(join(ROOT, "fixtures", "real", f), "utf8"));
+  const generated = bulkCsv([...generateArchive({ seed: 21, count: 1500 }), ...generateCovidView({ seed: 21, count: 500 })]);
+  let plain = 0;
+  let other = 0;
+  for (const text of [...files, generated]) {
+    const [header, ...records] = parse(text) as string[][];
+    const layout = layoutOf(header);
+    const read = plainRecordReader(layout);
+    const column = (display: string, field: string) => Math.max(layout.header.indexOf(display), layout.header.indexOf(field));
+    // cells the fast reading must hand on, or read exactly as the raw row is read
+    const odd: Array<[number, string]> = [
+      [column("Age", "age"), "9 months"], [column("Age", "age"), " 47 "], [column("Latino", "latino"), "Y"], [column("Latino", "latino"), "TRUE"],
+      [column("Date of Death", "death_date"), "02/30/2021 01:00:00 AM"], [column("Date of Death", "death_date"), " 2021-02-03 "],
+      [column("Date of Death", "death_date"), "13/01/2021"], [column("Date of Death", "death_date"), "07/01/2020 13:53:00 PM"],
+      [column("Case Number", "casenumber"), "  "], [column("Incident Zip Code", "incident_zip"), "60639-1234"], [column("latitude", "latitude"), "41.8x"],
+      [column("location", "location"), "POINT (-87.6 41.8)"], [column("location", "location"), "(41.8, -87.6)"], [column("location", "location"), "somewhere"],
+      [column("Chicago Ward", "chi_ward"), "20.0"], [column("Chicago Ward", "chi_ward"), "20.5"], [column("Gun Related", "gunrelated"), "maybe"],
+    ];
+    const variants = [...records, ...odd.filter(([i]) => i >= 0).map(([i, value], n) => records[n].map((cell, j) => (j === i ? value : cell)))];
+    for (const record of variants) {
+      const fast = read(record);
+      const slow = plainRow(recordToRaw(record, layout));
+      assert.deepEqual(fast, slow, `${JSON.stringify(record)} read as ${layout.flavour}`);
+      if (fast) plain++;
+      else other++;
+    }
+  }
+  assert.ok(plain > 3000 && other > 5, `both ways are taken (${plain} plain, ${other} not)`);
+});
+
+test("a chunk parsed by a worker is what each record's raw row normalizes to, refusals and their reasons included", () => {
+  const rows = generateArchive({ seed: 22, count: 600 });
+  rows[3] = { ...rows[3], death_date: "2027-01-01T00:00:00" }; // after the run's day: refused
+  rows[5] = { ...rows[5], latino: "Y" as unknown as boolean }; // not plain, still a case
+  rows[7] = { ...rows[7], age: "200" }; // out of range: a note, still a case
+  rows[9] = { ...rows[9], death_date: "1899-12-31T00:00:00" }; // too early: refused
+  const text = bulkCsv(rows);
+  const newline = text.indexOf("\n");
+  const layout = layoutOf(parse(text.slice(0, newline)) [0] as string[]);
+  const body = Buffer.from(text.slice(newline + 1));
+  const result = parseChunk({ seq: 0, data: body, line: 2 }, { layout, today: TODAY }, { encode: false });
+  const expected = (parse(body) as string[][]).map((record) => normalizeRow(recordToRaw(record, layout), { today: TODAY }));
+  const accepted = expected.filter((n) => n.ok);
+  assert.deepEqual(
+    result.rows,
+    accepted.map((n) => [...ROW_COLUMNS.slice(0, -2).map((c) => (n.case as Record<string, unknown>)[c]), n.sourceRowId, n.sourceUpdatedAt]),
+  );
+  assert.deepEqual(
+    result.rejects.map((r) => [r.index, r.casenumber, r.reasons]),
+    expected.flatMap((n, index) => (n.ok ? [] : [[index, n.casenumber, n.reasons]])),
+  );
+  assert.equal(result.rejects.length, 2);
+  assert.ok(accepted.some((n) => n.case.notes?.includes("age")), "the out-of-range age is noted");
+});

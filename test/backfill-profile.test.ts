@@ -39,7 +39,8 @@ test("a profiled backfill times every phase and loads exactly what an unprofiled
   for (const phase of ["read", "unpack", "lookup", "insert", "revisions", "fts", "checkpoint", "commit", "close"] as const) {
     assert.ok((report.main[phase] ?? 0) > 0, `main-thread phase ${phase}: ${report.main[phase]}`);
   }
-  for (const phase of ["csv", "fields", "validate", "normalize", "pack"] as const) {
+  // "fields" is the raw rows of records that are not plain: none in this export
+  for (const phase of ["csv", "validate", "normalize", "pack"] as const) {
     assert.ok(report.workers[phase] + report.here[phase] > 0, `parse phase ${phase}`);
   }
   assert.ok(report.wallMs > 0 && report.cpuMs > 0 && report.cores > 0);

@@ -13,9 +13,9 @@ import { VigilError } from "../errors.ts";
 export interface ParseTimes {
   /** Splitting the chunk's bytes into records (csv/records.ts). */
   csv: number;
-  /** Records mapped onto raw rows: dates rewritten, checkboxes and points read (csv/rows.ts). */
+  /** Records that are not plain mapped onto raw rows: dates rewritten, checkboxes and points read (csv/rows.ts). */
   fields: number;
-  /** The row checked against the source's schema (plainRow or zod). */
+  /** The row checked against the source's schema: a plain record read and checked in one step (plainRecordReader), any other by plainRow or zod. */
   validate: number;
   /** The case made from the row: cleaning, derived fields, the memorial's words. */
   normalize: number;

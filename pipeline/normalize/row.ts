@@ -3,7 +3,8 @@
  * the run's own "today" (Chicago local), used to refuse death dates in the future.
  */
 import type { RawRow } from "../../schemas/source-columns.ts";
-import { isRealDate, rawRowSchema, REQUIRED_FIELDS, type ParsedRow } from "../../schemas/source-row.ts";
+import type { z } from "zod";
+import { CHECKBOX_FALSY, CHECKBOX_TRUTHY, isRealDate, rawRowSchema, REQUIRED_FIELDS, type ParsedRow } from "../../schemas/source-row.ts";
 import { AGE_GROUPS, type Case } from "../../schemas/case.ts";
 import { memorialSentence } from "./memorial.ts";
 import { deathAfterToday, deathTooEarly, invalidField, missingField, type Reason } from "./reasons.ts";
@@ -82,10 +83,19 @@ function parseWithSchema(raw: RawRow, notes: string[]): { ok: true; row: ParsedR
   return { ok: true, row: parsed.data };
 }
 
-function finish(raw: RawRow, row: ParsedRow, notes: string[], ctx: NormalizeContext): Normalized | Rejected {
+/**
+ * The case made from a plain row (plainReader) with no raw row at hand, or undefined when the row is
+ * refused: the caller then normalizes the raw row, which words the reasons.
+ */
+export function normalizePlain(row: ParsedRow, ctx: NormalizeContext): Normalized | undefined {
+  const result = finish(undefined, row, [], ctx);
+  return result.ok ? result : undefined;
+}
+
+function finish(raw: RawRow | undefined, row: ParsedRow, notes: string[], ctx: NormalizeContext): Normalized | Rejected {
   const deathDate = row.death_date.slice(0, 10);
-  if (deathDate > ctx.today) return reject(raw, [deathAfterToday(row.death_date, ctx.today)]);
-  if (deathDate < EARLIEST_DEATH) return reject(raw, [deathTooEarly(row.death_date, EARLIEST_DEATH)]);
+  if (deathDate > ctx.today) return reject(raw ?? {}, [deathAfterToday(row.death_date, ctx.today)]);
+  if (deathDate < EARLIEST_DEATH) return reject(raw ?? {}, [deathTooEarly(row.death_date, EARLIEST_DEATH)]);
 
   const age = normalizeAge(row.age, notes);
   const latino = flag(row.latino);
@@ -286,56 +296,75 @@ const NUMBER_TEXT = /^[-+]?(\d+\.?\d*|\.\d+)$/;
 const NOT_PLAIN = new Error("not a plain row");
 
 /**
- * rawRowSchema's result (its known fields) for a row whose values all have their plain type
- * (text as strings, checkboxes as booleans, numbers as numeric text), built without zod:
- * validation is the costliest step of a bulk load, and nearly every row is plain. Anything else
- * returns undefined and takes the zod path, which also words the errors; a test holds the two
- * paths to the same output. One object literal, so every row shares one shape.
+ * How each known field of a plain row is checked, in the order rawRowSchema lists them: the value
+ * as rawRowSchema would return it for a plain value (text as strings, checkboxes as booleans,
+ * numbers as numeric text), or NOT_PLAIN thrown for anything else.
  */
-export function plainRow(raw: RawRow): ParsedRow | undefined {
-  try {
-    return {
-      ":id": text(raw[":id"]),
-      ":created_at": text(raw[":created_at"]),
-      ":updated_at": text(raw[":updated_at"]),
-      casenumber: caseNumber(raw.casenumber),
-      death_date: timestamp(raw.death_date),
-      incident_date: raw.incident_date === undefined ? undefined : timestamp(raw.incident_date),
-      age: age(raw.age),
-      gender: text(raw.gender),
-      race: text(raw.race),
-      latino: checkbox(raw.latino),
-      manner: text(raw.manner),
-      primarycause: text(raw.primarycause),
-      primarycause_linea: text(raw.primarycause_linea),
-      primarycause_lineb: text(raw.primarycause_lineb),
-      primarycause_linec: text(raw.primarycause_linec),
-      secondarycause: text(raw.secondarycause),
-      gunrelated: checkbox(raw.gunrelated),
-      opioids: checkbox(raw.opioids),
-      cold_related: checkbox(raw.cold_related),
-      heat_related: checkbox(raw.heat_related),
-      covid_related: checkbox(raw.covid_related),
-      commissioner_district: number(raw.commissioner_district),
-      incident_street: text(raw.incident_street),
-      incident_city: text(raw.incident_city),
-      incident_zip: zip(raw.incident_zip),
-      residence_city: text(raw.residence_city),
-      residence_zip: zip(raw.residence_zip),
-      latitude: number(raw.latitude),
-      longitude: number(raw.longitude),
-      location: location(raw.location),
-      objectid: number(raw.objectid),
-      chi_ward: number(raw.chi_ward),
-      chi_commarea: text(raw.chi_commarea),
-      transportation_related_type: text(raw.transportation_related_type),
-      transportation_status: text(raw.transportation_status),
-    };
-  } catch (error) {
-    if (error === NOT_PLAIN) return undefined;
-    throw error;
-  }
+const PLAIN_CHECKS: { [K in KnownField]-?: (value: unknown) => ParsedRow[K] } = {
+  ":id": text,
+  ":created_at": text,
+  ":updated_at": text,
+  casenumber: caseNumber,
+  death_date: timestamp,
+  incident_date: optionalTimestamp,
+  age: age,
+  gender: text,
+  race: text,
+  latino: checkbox,
+  manner: text,
+  primarycause: text,
+  primarycause_linea: text,
+  primarycause_lineb: text,
+  primarycause_linec: text,
+  secondarycause: text,
+  gunrelated: checkbox,
+  opioids: checkbox,
+  cold_related: checkbox,
+  heat_related: checkbox,
+  covid_related: checkbox,
+  commissioner_district: number,
+  incident_street: text,
+  incident_city: text,
+  incident_zip: zip,
+  residence_city: text,
+  residence_zip: zip,
+  latitude: number,
+  longitude: number,
+  location: location,
+  objectid: number,
+  chi_ward: number,
+  chi_commarea: text,
+  transportation_related_type: text,
+  transportation_status: text,
+};
+type KnownField = keyof z.infer<typeof rawRowSchema> & string;
+
+/**
+ * Makes a reader of plain rows from any input: `source(field)` is the JavaScript expression that
+ * reads a field's raw value from `input` (names in `helpers` may be used in it). The reader
+ * returns rawRowSchema's result for a row whose values are all plain, built without zod, and
+ * undefined for any other row, which then takes the zod path (which also words the errors).
+ * Validation is the costliest step of a bulk load and nearly every row is plain; one object
+ * literal with constant names, so every row has one shape, and a test holds both paths to the
+ * same output.
+ */
+export function plainReader<I>(source: (field: KnownField) => string, helpers: Record<string, unknown> = {}): (input: I) => ParsedRow | undefined {
+  const fields = Object.keys(PLAIN_CHECKS) as KnownField[];
+  const literal = fields.map((f, i) => `${JSON.stringify(f)}: check${i}(${source(f)})`).join(",\n");
+  const make = new Function(...fields.map((_, i) => `check${i}`), ...Object.keys(helpers), `return function plain(input) {\nreturn {\n${literal}\n};\n}`);
+  const read = make(...fields.map((f) => PLAIN_CHECKS[f]), ...Object.values(helpers)) as (input: I) => ParsedRow;
+  return (input) => {
+    try {
+      return read(input);
+    } catch (error) {
+      if (error === NOT_PLAIN) return undefined;
+      throw error;
+    }
+  };
 }
+
+/** rawRowSchema's result for a raw row whose values are all plain (see plainReader), or undefined. */
+export const plainRow: (raw: RawRow) => ParsedRow | undefined = plainReader<RawRow>((f) => `input[${JSON.stringify(f)}]`);
 
 function text(value: unknown): string | undefined {
   if (value === undefined || typeof value === "string") return value;
@@ -354,6 +383,10 @@ function timestamp(value: unknown): string {
   return trimmed;
 }
 
+function optionalTimestamp(value: unknown): string | undefined {
+  return value === undefined ? undefined : timestamp(value);
+}
+
 function age(value: unknown): number | string | undefined {
   if (typeof value !== "string") return number(value);
   const trimmed = value.trim();
@@ -363,8 +396,16 @@ function age(value: unknown): number | string | undefined {
 
 function checkbox(value: unknown): boolean | undefined {
   if (value === undefined || typeof value === "boolean") return value;
+  // the words the schema's stringbool reads, as it reads them (any case, not trimmed): "False" and
+  // "True" of a pandas dump, "NO" and "YES" of older exports
+  if (typeof value === "string") {
+    const word = CHECKBOX_WORDS.get(value.toLowerCase());
+    if (word !== undefined) return word;
+  }
   throw NOT_PLAIN;
 }
+
+const CHECKBOX_WORDS = new Map<string, boolean>([...CHECKBOX_TRUTHY.map((w) => [w.toLowerCase(), true] as const), ...CHECKBOX_FALSY.map((w) => [w.toLowerCase(), false] as const)]);
 
 function number(value: unknown): number | undefined {
   if (value === undefined) return undefined;
