@@ -166,7 +166,9 @@ export class CaseWriter {
   /** The "added" revisions of the cases inserted after `rowid`, in the order they were inserted (deferAdded). */
   writeAddedSince(rowid: number): void {
     this.db
-      .prepare(`INSERT INTO case_revisions (run_id, casenumber, change) SELECT ${this.runId}, casenumber, 'added' FROM cases WHERE rowid > ? AND first_run_id = ${this.runId} ORDER BY rowid`)
+      // `+first_run_id`: the new rows are read by rowid from `rowid` on; left to itself, the planner
+      // read every row of the run from the figures' index and sorted them, at each call
+      .prepare(`INSERT INTO case_revisions (run_id, casenumber, change) SELECT ${this.runId}, casenumber, 'added' FROM cases WHERE rowid > ? AND +first_run_id = ${this.runId} ORDER BY rowid`)
       .run(rowid);
   }
 
