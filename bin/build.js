@@ -52,6 +52,18 @@ export function currentBuild(dist = DIST) {
   }
 }
 
+/**
+ * zod's messages in every other language (`z.locales`, some 50 modules that vigil never uses) left
+ * out: every command and every parsing worker loads zod, and they were half of its bundle.
+ */
+const ZOD_WITHOUT_LOCALES = {
+  name: "zod-without-locales",
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) => (args.importer.includes(`${"node_modules"}/zod/`) ? { path: args.importer, namespace: "zod-locales" } : undefined));
+    build.onLoad({ filter: /.*/, namespace: "zod-locales" }, () => ({ contents: "export {};", loader: "js" }));
+  },
+};
+
 /** Builds dist/ afresh: into a new folder first, then swapped in whole. */
 export async function build() {
   const { build: esbuild } = await import("esbuild");
@@ -75,6 +87,7 @@ export async function build() {
     // bundled CommonJS packages (undici) require() Node's own modules
     banner: { js: 'import { createRequire as vigilCreateRequire } from "node:module"; const require = vigilCreateRequire(import.meta.url);' },
     logLevel: "warning",
+    plugins: [ZOD_WITHOUT_LOCALES],
   });
   writeFileSync(join(building, "build.json"), JSON.stringify({ key }) + "\n");
   if (existsSync(DIST)) renameSync(DIST, old);
