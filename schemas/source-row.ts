@@ -89,16 +89,45 @@ export type ParsedRow = z.infer<typeof rawRowSchema>;
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
+/** A text's shape by character: "0" for any digit, any other character for itself. */
+export function shape(template: string): Int32Array {
+  return Int32Array.from(template, (c) => (c === "0" ? -1 : c.charCodeAt(0)));
+}
+
+/** Whether `text` starts with `shape` (see shape()): read by position, for the shapes a bulk load reads millions of. */
+export function hasShape(text: string, wanted: Int32Array): boolean {
+  if (text.length < wanted.length) return false;
+  for (let i = 0; i < wanted.length; i++) {
+    const c = text.charCodeAt(i);
+    if (wanted[i] === -1 ? c < 48 || c > 57 : c !== wanted[i]) return false;
+  }
+  return true;
+}
+
+/** `2020-07-01T19:53:00`: the floating timestamp of every row of a bulk export. */
+export const TIMESTAMP_SHAPE = shape("0000-00-00T00:00:00");
+
+/** The number written at text[from, to), all digits. */
+function digits(text: string, from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) n = n * 10 + text.charCodeAt(i) - 48;
+  return n;
+}
+
 /** A timestamp of the right shape whose date exists (no February 30) and whose time is within the day. */
 export function isRealDate(value: string): boolean {
+  if (value.length === 19 && hasShape(value, TIMESTAMP_SHAPE)) {
+    return realDate(digits(value, 0, 4), digits(value, 5, 7), digits(value, 8, 10)) && digits(value, 11, 13) < 24 && digits(value, 14, 16) < 60 && digits(value, 17, 19) < 60;
+  }
   const m = FLOATING_TIMESTAMP.exec(value.trim());
   if (!m) return false;
-  const year = Number(m[1]);
-  const month = Number(m[2]);
-  const day = Number(m[3]);
+  if (!realDate(Number(m[1]), Number(m[2]), Number(m[3]))) return false;
+  return (m[4] === undefined || Number(m[4]) < 24) && (m[5] === undefined || Number(m[5]) < 60) && (m[6] === undefined || Number(m[6]) < 60);
+}
+
+function realDate(year: number, month: number, day: number): boolean {
   // years 0-99 count as not real, as they always have: JavaScript dates read them as 1900-1999
   if (year < 100 || month < 1 || month > 12 || day < 1) return false;
   const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-  if (day > (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1])) return false;
-  return (m[4] === undefined || Number(m[4]) < 24) && (m[5] === undefined || Number(m[5]) < 60) && (m[6] === undefined || Number(m[6]) < 60);
+  return day <= (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]);
 }

@@ -397,3 +397,29 @@ test("a chunk parsed by a worker is what each record's raw row normalizes to, re
   assert.equal(result.rejects.length, 2);
   assert.ok(accepted.some((n) => n.case.notes?.includes("age")), "the out-of-range age is noted");
 });
+
+test("timestamps in the export's usual shapes are read by position exactly as the patterns read them", async () => {
+  const { isRealDate } = await import("../schemas/source-row.ts");
+  const { localTimestamp } = await import("../pipeline/normalize/row.ts");
+  // a leading space takes each function past its by-position reading, to the patterns (which trim)
+  let seed = 7;
+  const random = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2147483648), seed % n);
+  const pick = (options: string) => options[random(options.length)];
+  const twoDigits = () => pick("0123") + pick("0123456789");
+  let usual = 0;
+  for (let i = 0; i < 20000; i++) {
+    const us = `${twoDigits()}/${twoDigits()}/${pick("012")}${pick("09")}${pick("0129")}${pick("0123456789")} ${twoDigits()}:${pick("056")}${pick("09")}:${pick("06")}${pick("09")} ${pick("AaPpX")}${pick("MmX")}`;
+    const at = random(22);
+    const mangled = random(10) === 0 ? us.slice(0, at) + pick("/: -T1") + us.slice(at + 1) : us;
+    if (mangled !== mangled.trim()) continue;
+    // (text it cannot read is returned as written: with the space, then)
+    assert.equal(floatingTimestamp(mangled), floatingTimestamp(` ${mangled}`).trim(), mangled);
+    const iso = floatingTimestamp(mangled);
+    assert.equal(isRealDate(iso), isRealDate(` ${iso}`), iso);
+    if (isRealDate(iso)) {
+      usual++;
+      assert.equal(localTimestamp(iso), localTimestamp(` ${iso}`), iso);
+    }
+  }
+  assert.ok(usual > 2000, `real dates among them: ${usual}`);
+});

@@ -261,7 +261,7 @@ test("the plain-row fast path gives exactly what the zod schema gives", async ()
   const odd: Array<[string, unknown]> = [
     ["age", "9 months"], ["age", " 47 "], ["age", Infinity], ["latino", "Y"], ["latino", "true"], ["latino", "False"], ["cold_related", "NO"], ["heat_related", "YES"], ["gunrelated", " yes"], ["opioids", "no "], ["latino", "1"], ["latitude", "41.8x"],
     ["latitude", 41.8], ["incident_zip", 60639], ["incident_zip", NaN], ["death_date", "2021-02-30T00:00:00"], ["death_date", " 2021-02-03 "],
-    ["casenumber", "  "], ["casenumber", 7], ["gender", null], ["location", "POINT (1 2)"], ["location", { latitude: "x" }], ["chi_ward", "20.0"],
+    ["casenumber", "  "], ["casenumber", 7], ["gender", null], ["location", "POINT (1 2)"], ["location", { latitude: "x" }], ["chi_ward", "20.0"], ["age", "-.5"], ["age", "5."], ["age", "+3"], ["age", "1-2"], ["latitude", "..5"], ["longitude", "-"], ["objectid", "+"], ["commissioner_district", "4\u00a0"],
   ];
   odd.forEach(([field, value], i) => rows.push({ ...rows[i], [field]: value }));
   const notPlain: RawRow[] = [

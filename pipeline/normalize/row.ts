@@ -4,7 +4,7 @@
  */
 import type { RawRow } from "../../schemas/source-columns.ts";
 import type { z } from "zod";
-import { CHECKBOX_FALSY, CHECKBOX_TRUTHY, isRealDate, rawRowSchema, REQUIRED_FIELDS, type ParsedRow } from "../../schemas/source-row.ts";
+import { CHECKBOX_FALSY, CHECKBOX_TRUTHY, hasShape, isRealDate, TIMESTAMP_SHAPE, rawRowSchema, REQUIRED_FIELDS, type ParsedRow } from "../../schemas/source-row.ts";
 import { AGE_GROUPS, type Case } from "../../schemas/case.ts";
 import { memorialSentence } from "./memorial.ts";
 import { deathAfterToday, deathTooEarly, invalidField, missingField, type Reason } from "./reasons.ts";
@@ -174,7 +174,8 @@ function describeIssue(raw: RawRow, field: string, message: string): Reason {
 const FULL_TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,3})?$/;
 
 export function localTimestamp(value: string): string {
-  // the usual shape, without splitting: the first 19 characters are the answer
+  // the usual shapes, without splitting: the first 19 characters are the answer
+  if (value.length === 19 && hasShape(value, TIMESTAMP_SHAPE)) return value;
   if (FULL_TIMESTAMP.test(value)) return value.slice(0, 19);
   const [date, time = "00:00:00"] = value.trim().split("T");
   const [h = "00", m = "00", s = "00"] = time.split(".")[0].split(":");
@@ -389,6 +390,8 @@ function optionalTimestamp(value: unknown): string | undefined {
 
 function age(value: unknown): number | string | undefined {
   if (typeof value !== "string") return number(value);
+  const plain = numberText(value);
+  if (plain !== undefined) return plain ? Number(value) : value;
   const trimmed = value.trim();
   // like the schema's union: numeric text becomes a number, any other text stays as written
   return NUMBER_TEXT.test(trimmed) ? Number(trimmed) : value;
@@ -429,8 +432,27 @@ function location(value: unknown): ParsedRow["location"] {
 function plainNumber(value: unknown): number | undefined {
   if (typeof value === "number") return Number.isFinite(value) ? value : undefined;
   if (typeof value !== "string") return undefined;
+  const plain = numberText(value);
+  if (plain !== undefined) return plain ? Number(value) : undefined;
   const text = value.trim();
   return NUMBER_TEXT.test(text) ? Number(text) : undefined;
+}
+
+/**
+ * NUMBER_TEXT's answer for text of signs, digits and dots only (nothing to trim), read by
+ * character; undefined for any other text.
+ */
+function numberText(text: string): boolean | undefined {
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) digits++;
+    else if (c === 46) dots++;
+    else if (c !== 43 && c !== 45) return undefined;
+    else if (i > 0) return false;
+  }
+  return digits > 0 && dots <= 1;
 }
 
 function plainLocation(value: unknown): Record<string, unknown> | undefined {

@@ -7,7 +7,7 @@
  * and the JSON endpoint's values. A file may be either; the header says which.
  */
 import { FIELD_BY_DISPLAY_NAME, isComputedRegion, KNOWN_FIELDS, OPTIONAL_SOURCE_COLUMNS, SOURCE_COLUMNS, type Drift, type RawRow, type SocrataType } from "../../../schemas/source-columns.ts";
-import type { ParsedRow } from "../../../schemas/source-row.ts";
+import { hasShape, shape, type ParsedRow } from "../../../schemas/source-row.ts";
 import type { ViewMetadata } from "../../../schemas/view-metadata.ts";
 import { plainReader } from "../../normalize/row.ts";
 
@@ -140,6 +140,9 @@ export function plainRecordReader(layout: CsvLayout): (record: readonly string[]
   }, CELLS);
 }
 
+/** `MM/DD/YYYY HH:MM:SS `, then AM or PM. */
+const US_TIMESTAMP_SHAPE = shape("00/00/0000 00:00:00 ");
+
 const US_DATE = /^(\d{1,2})\/(\d{1,2})\/(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?(?: ?([AaPp])[Mm])?)?$/;
 
 /**
@@ -148,6 +151,16 @@ const US_DATE = /^(\d{1,2})\/(\d{1,2})\/(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2
  * as written so that validation rejects it with its value.
  */
 export function floatingTimestamp(value: string): string {
+  // the export's own shape, `07/01/2020 07:53:00 PM`, read by position: a bulk load reads two a row
+  if (value.length === 22 && hasShape(value, US_TIMESTAMP_SHAPE)) {
+    const half = value.charCodeAt(20) | 0x20;
+    if ((half === 0x61 || half === 0x70) && (value.charCodeAt(21) | 0x20) === 0x6d) {
+      const hour = (value.charCodeAt(11) - 48) * 10 + value.charCodeAt(12) - 48;
+      if (hour < 1 || hour > 12) return value;
+      const hh = (hour % 12) + (half === 0x70 ? 12 : 0);
+      return `${value.slice(6, 10)}-${value.slice(0, 2)}-${value.slice(3, 5)}T${hh < 10 ? "0" : ""}${hh}${value.slice(13, 19)}`;
+    }
+  }
   const text = value.trim();
   const m = US_DATE.exec(text);
   if (!m) return value;
