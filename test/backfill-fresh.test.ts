@@ -7,13 +7,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { ARCHIVE_COLUMNS, writeArchiveCsv } from "../bench/archive-csv.ts";
 import { generateArchive } from "../fixtures/generate.ts";
 import { bulkCsvChunks } from "../fixtures/portal-csv.ts";
 import { backfill, type BackfillOptions } from "../pipeline/backfill/backfill.ts";
+import type { ProfileReport } from "../pipeline/backfill/profile.ts";
 import { RunRefusedError, SourceFormatError, VigilError } from "../pipeline/errors.ts";
 import { openDatabase } from "../pipeline/store/db.ts";
 import type { RawRow } from "../schemas/source-columns.ts";
@@ -115,6 +116,39 @@ test("a first load into a new database makes what a load into an existing empty 
   assert.equal(again.counts.inserted, 0);
   assert.ok(again.counts.unchanged > 2000, `${again.counts.unchanged} unchanged`);
 });
+
+test("so does `vigil backfill`, whose parsing worker stages rows in files of their own", async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, "export.csv");
+  // large enough that the worker, started as the load starts, parses most chunks; repeated cases
+  // late in the file, so that chunks the worker staged also hold a case given twice
+  const many = generateArchive({ count: 20_000, seed: 43 });
+  writeFileSync(file, [...bulkCsvChunks(ARCHIVE_COLUMNS, [...many, { ...many[5], age: "97" }, { ...many[19_990], age: "96" }, { ...many[19_990], age: "95" }])].join(""));
+  const existing = join(dir, "existing.db");
+  openDatabase(existing).close();
+  const args = (db: string) => ["backfill", "--file", file, "--db", db, "--dataset", "cjeq-bs86"];
+  const committed = await runCli(args(existing));
+  assert.equal(committed.code, 0, committed.stderr);
+  const fresh = join(dir, "fresh.db");
+  const profile = join(dir, "profile.json");
+  const staged = await runCli(args(fresh), { env: { VIGIL_PROFILE: profile } });
+  assert.equal(staged.code, 0, staged.stderr);
+  const { chunks } = JSON.parse(readFileSync(profile, "utf8")) as ProfileReport;
+  assert.ok(chunks.workers > chunks.here, `the worker parsed (and staged) most chunks: ${JSON.stringify(chunks)}`);
+
+  const a = backfillSnapshot(existing);
+  const b = backfillSnapshot(fresh);
+  assert.equal(b.cases.length, 20_000);
+  assert.deepEqual(b.cases, a.cases);
+  assert.deepEqual(b.revisions, a.revisions);
+  assert.deepEqual(b.rejects, a.rejects);
+  assert.equal(b.rejects.length, 3, "the three rows a later one replaced or an earlier one kept out");
+  assert.deepEqual(b.fts, a.fts);
+  assert.deepEqual(schemaAndSearch(fresh), schemaAndSearch(existing));
+  ftsSound(fresh);
+  assert.deepEqual(leftovers(dir), [], "no staged file is left");
+});
+
 
 test("a first load that fails leaves no database, no temporary file and no folder it made", async (t) => {
   const dir = tempDir(t);

@@ -87,6 +87,14 @@ const COMMIT_ROWS = 20_000;
 const CHUNK_BYTES = 64 << 10;
 const CHUNKS_PER_WORKER = 24;
 /**
+ * A fresh file's chunks are larger: each one's rows are staged in a file of their own and attached
+ * to be copied (csv/stage.ts), which costs a few tenths of a millisecond a chunk on each side.
+ * Whole loads of 100,000 rows in alternation: 128 KiB the fastest, 256 about as fast, 64 and 512
+ * slower (bench/results.md).
+ */
+const STAGED_CHUNK_BYTES = 128 << 10;
+const MIN_CHUNKS_PER_WORKER = 4;
+/**
  * SQLite page cache for the load (KiB); fixed, so memory does not grow with the file. Keys arrive
  * mostly in order, so index pages are appended to rather than sought: a small cache does.
  */
@@ -127,6 +135,7 @@ interface Opened {
   header: string;
   fingerprint: string;
   commitRows: number;
+  chunkBytes: number;
 }
 
 export async function backfill(options: BackfillOptions): Promise<BackfillResult> {
@@ -201,7 +210,7 @@ async function openSource(loading: Loading): Promise<Opened> {
     loading.source = await openExport(loading.http, config.portal, config.dataset, options.log);
   }
   const source = loading.source;
-  const chunkBytes = options.chunkBytes ?? CHUNK_BYTES;
+  const chunkBytes = options.chunkBytes ?? (loading.fresh ? STAGED_CHUNK_BYTES : CHUNK_BYTES);
   // a fresh file is never resumed (fresh.ts): its chunks need no digests
   const csv = await readCsv(source.stream, source.name, { chunkBytes, digests: loading.fresh === undefined });
   const layout = planColumns(csv.header, source.metadata);
@@ -209,7 +218,7 @@ async function openSource(loading: Loading): Promise<Opened> {
   const commitRows = options.commitRows ?? COMMIT_ROWS;
   // everything that decides what the run does; chunk and commit sizes decide where its commits fall
   const fingerprint = JSON.stringify({ ...source.identity, dataset: config.dataset, since: options.since, until: options.until, chunkBytes, commitRows });
-  return { source, csv, layout, header: JSON.stringify(layout.header), fingerprint, commitRows };
+  return { source, csv, layout, header: JSON.stringify(layout.header), fingerprint, commitRows, chunkBytes };
 }
 
 /**
@@ -278,7 +287,7 @@ function prepareLoad(loading: Loading, opened: Opened, resume: Checkpoint | unde
   if (layout.drift.unknown.length || layout.drift.missing.length) {
     options.log.warn("source", "the export's columns differ from what vigil knows", { unknown: layout.drift.unknown, missing: layout.drift.missing });
   }
-  loading.pool.setup({ layout, today: chicagoDate(options.now()), since: options.since, until: options.until, profile: loading.profile !== undefined });
+  loading.pool.setup({ layout, today: chicagoDate(options.now()), since: options.since, until: options.until, profile: loading.profile !== undefined, stage: loading.fresh?.stagePrefix });
   loading.load = new BulkLoad(db, writer, layout, source.label, loading.profile);
   return writer;
 }
@@ -313,6 +322,8 @@ async function stream(loading: Loading, opened: Opened, writer: CaseWriter, resu
   };
   progress.start(opened.source.total, { rows: state.records, bytes: state.bytes });
   const inflight: Array<{ chunk: Chunk; result: Promise<ChunkResult>; ready: boolean }> = [];
+  // as many bytes in flight whatever the chunks' size
+  const inflightPerWorker = Math.max(MIN_CHUNKS_PER_WORKER, Math.round((CHUNKS_PER_WORKER * CHUNK_BYTES) / opened.chunkBytes));
   const applyNext = async () => {
     const next = inflight.shift()!;
     // rather than wait for the worker, parse waiting chunks here, letting results in between
@@ -326,7 +337,7 @@ async function stream(loading: Loading, opened: Opened, writer: CaseWriter, resu
       // awaited in order below; meanwhile a failure must not surface as unhandled
       entry.result.then(() => (entry.ready = true), () => (entry.ready = true));
       inflight.push(entry);
-      if (inflight.length >= pool.size * CHUNKS_PER_WORKER) await applyNext();
+      if (inflight.length >= pool.size * inflightPerWorker) await applyNext();
     }
     while (inflight.length > 0) await applyNext();
     signal?.throwIfAborted();

@@ -29,6 +29,8 @@ import type { LoadProfile } from "./profile.ts";
 
 /** Files SQLite may keep beside a database. */
 const SIDE = ["-wal", "-shm", "-journal"];
+/** Staged rows beside the temporary file are named after it, with this and a chunk's number. */
+const STAGED = "-stage-";
 
 /**
  * Whether a backfill into `path` loads into a fresh file: a --file load into a database that is not
@@ -82,7 +84,7 @@ export class FreshFile {
       const path = join(dirname(this.target), name);
       if (!name.startsWith(prefix) || path === this.temp || SIDE.some((s) => path === this.temp + s)) continue;
       rmSync(path, { force: true });
-      if (!SIDE.some((s) => name.endsWith(s))) log.warn("resume", `removed ${path}, left by a first load into ${this.target} that did not finish: a load into a new database starts over`);
+      if (!SIDE.some((s) => name.endsWith(s)) && !name.includes(STAGED)) log.warn("resume", `removed ${path}, left by a first load into ${this.target} that did not finish: a load into a new database starts over`);
     }
   }
 
@@ -111,9 +113,16 @@ export class FreshFile {
     this.placed = true;
   }
 
-  /** Closes and removes the temporary file unless it was placed. */
+  /** Where the parsing workers write staged rows (csv/stage.ts): this, then a chunk's number. */
+  get stagePrefix(): string {
+    return this.temp + STAGED;
+  }
+
+  /** Closes and removes the temporary file unless it was placed, and any staged rows left. */
   discard(): void {
     if (this.db.open) this.db.close();
+    const staged = basename(this.stagePrefix);
+    for (const name of readdirSync(dirname(this.temp))) if (name.startsWith(staged)) rmSync(join(dirname(this.temp), name), { force: true });
     if (this.placed) return;
     for (const file of [this.temp, ...SIDE.map((s) => this.temp + s)]) rmSync(file, { force: true });
   }

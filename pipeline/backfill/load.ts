@@ -8,7 +8,11 @@
  * insert together: inside each transaction the trigger is dropped, the new rows are indexed with
  * one INSERT ... SELECT, and the trigger is put back before the commit. Readers never see the
  * difference, and a killed run rolls all of it back together.
+ *
+ * A first load into a fresh file takes most of its rows from staged files the parsing workers wrote
+ * (csv/stage.ts), each copied into `cases` with one INSERT ... SELECT: see attach().
  */
+import { rmSync } from "node:fs";
 import { CASE_FIELDS, type Case } from "../../schemas/case.ts";
 import type { Chunk } from "./csv/chunks.ts";
 import { parseRecords } from "./csv/records.ts";
@@ -19,13 +23,24 @@ import { laterWins } from "../normalize/duplicates.ts";
 import { duplicateCase } from "../normalize/reasons.ts";
 import type { Normalized } from "../normalize/row.ts";
 import type { CaseWriter } from "../store/case-writer.ts";
-import type { LoadProfile } from "./profile.ts";
+import type { LoadProfile, MainPhase } from "./profile.ts";
+import { STAGE_SCHEMA, stagedRows, stageTable } from "./csv/stage.ts";
+
+/** Staged files attached at once; SQLite's limit is ten (SQLITE_MAX_ATTACHED). */
+const STAGE_SLOTS = 8;
 
 const FTS_TRIGGER = "cases_fts_insert";
 const TEMPLATE = Object.fromEntries(CASE_FIELDS.map((f) => [f, null])) as unknown as Case;
 
 export class BulkLoad {
   private open = false;
+  /**
+   * Rows applied since the last commit(): their revisions and index entries are still to write, and
+   * the full-text trigger is dropped. One transaction, except in a fresh file (see attach).
+   */
+  private batch = false;
+  /** The staged files attached (stage.ts), each as the schema STAGE_SCHEMA followed by its position here. */
+  private readonly attached: string[] = [];
   /** The largest rowid of `cases` when the transaction began: rows above it are new. */
   private rowidBefore = 0;
   private readonly triggerSql: string | undefined;
@@ -58,26 +73,28 @@ export class BulkLoad {
    * it came, with one look-up for all its case numbers instead of one per row.
    */
   apply(chunk: Chunk, result: ChunkResult): void {
+    const stage = result.stage === undefined ? undefined : this.attach(result.stage);
     this.begin();
-    if (this.profile) return this.applyTimed(chunk, result, this.profile);
-    const rows = typeof result.rows === "string" ? (JSON.parse(result.rows) as unknown[][]) : result.rows;
+    if (this.profile) return this.applyTimed(chunk, result, stage, this.profile);
     if (result.distinct && this.anyStored.get(result.keys) === undefined) {
-      for (const row of rows) this.writer.insertNew(row);
+      if (stage !== undefined) this.writer.insertStaged(stageTable(stage));
+      else for (const row of rowsOf(result)) this.writer.insertNew(row);
       for (const record of result.rejects) this.reject(record);
       this.pending += result.records;
       return;
     }
-    this.applyRows(chunk, result, rows);
+    this.applyRows(chunk, result, stage !== undefined ? stagedRows(this.db, stage) : rowsOf(result));
   }
 
   /** apply(), each phase timed. */
-  private applyTimed(chunk: Chunk, result: ChunkResult, profile: LoadProfile): void {
+  private applyTimed(chunk: Chunk, result: ChunkResult, stage: string | undefined, profile: LoadProfile): void {
     if (result.times) profile.addParse(result.times, result.here === true);
     profile.rows += result.records;
-    const rows = profile.time("unpack", () => (typeof result.rows === "string" ? (JSON.parse(result.rows) as unknown[][]) : result.rows));
+    const rows = stage !== undefined ? [] : profile.time("unpack", () => rowsOf(result));
     if (result.distinct && profile.time("lookup", () => this.anyStored.get(result.keys)) === undefined) {
       profile.time("insert", () => {
-        for (const row of rows) this.writer.insertNew(row);
+        if (stage !== undefined) this.writer.insertStaged(stageTable(stage));
+        else for (const row of rows) this.writer.insertNew(row);
       });
       profile.time("rejects", () => {
         for (const record of result.rejects) this.reject(record);
@@ -85,7 +102,7 @@ export class BulkLoad {
       this.pending += result.records;
       return;
     }
-    profile.time("insert", () => this.applyRows(chunk, result, rows));
+    profile.time("insert", () => this.applyRows(chunk, result, stage !== undefined ? stagedRows(this.db, stage) : rows));
   }
 
   /** Rows one at a time, for a chunk with a case number stored already or given twice. */
@@ -142,8 +159,47 @@ export class BulkLoad {
     if (this.open) return;
     this.db.exec("BEGIN IMMEDIATE");
     this.open = true;
+    // a fresh file's commit to attach more staged files carries on the batch (see attach)
+    if (this.batch) return;
+    this.batch = true;
     this.rowidBefore = this.db.prepare("SELECT coalesce(max(rowid), 0) FROM cases").pluck().get() as number;
     if (this.triggerSql) this.db.exec(`DROP TRIGGER ${FTS_TRIGGER}`);
+  }
+
+  /**
+   * Attaches a chunk's staged file (stage.ts); returns its schema. A transaction may attach files but
+   * not detach them, and SQLite attaches at most ten: when STAGE_SLOTS are attached, the
+   * transaction so far is committed with its revisions and index entries (so that what is left to
+   * write at the end stays small) but without a checkpoint, and they are detached; the batch goes
+   * on, its full-text trigger still dropped, until commit(). Staged files come only to a fresh file,
+   * which nobody reads until it is complete (fresh.ts).
+   */
+  private attach(path: string): string {
+    if (this.attached.length >= STAGE_SLOTS) {
+      if (this.open) {
+        this.flush();
+        this.time("commit", () => this.db.exec("COMMIT"));
+        this.open = false;
+      }
+      this.time("unpack", () => this.detach());
+    }
+    const schema = `${STAGE_SCHEMA}${this.attached.length}`;
+    this.time("unpack", () => this.db.prepare(`ATTACH ? AS ${schema}`).run(path));
+    this.attached.push(path);
+    return schema;
+  }
+
+  /** Detaches the staged files attached, and removes them; outside a transaction. */
+  private detach(): void {
+    this.attached.forEach((path, i) => {
+      this.db.exec(`DETACH ${STAGE_SCHEMA}${i}`);
+      rmSync(path, { force: true });
+    });
+    this.attached.length = 0;
+  }
+
+  private time<T>(phase: MainPhase, fn: () => T): T {
+    return this.profile ? this.profile.time(phase, fn) : fn();
   }
 
   /** Writes the "added" revisions and index entries of the rows inserted so far in this transaction. */
@@ -169,14 +225,23 @@ export class BulkLoad {
       this.db.exec("COMMIT");
     }
     this.open = false;
+    this.batch = false;
     this.pending = 0;
+    this.detach();
   }
 
   rollback(): void {
     if (this.open && this.db.inTransaction) this.db.exec("ROLLBACK");
     this.open = false;
+    this.batch = false;
     this.pending = 0;
+    if (this.db.open) this.detach();
   }
+}
+
+/** A chunk's accepted rows, packed by a worker or parsed here. */
+function rowsOf(result: ChunkResult): unknown[][] {
+  return typeof result.rows === "string" ? (JSON.parse(result.rows) as unknown[][]) : result.rows;
 }
 
 /** An accepted row (ROW_COLUMNS values, see csv/worker.ts) as the Normalized value CaseWriter takes. */

@@ -177,9 +177,23 @@ export class CaseWriter {
    * checks a chunk's case numbers at once): `values` in ROW_COLUMNS order, bound as they are.
    */
   insertNew(values: unknown[]): void {
-    this.insert.run(values);
+    // spread: measured a fifth less than binding from the array
+    this.insert.run(...values);
     if (!this.deferAdded) this.revision.run(values[CASENUMBER], "added", null, null, null);
     this.counts.inserted++;
+  }
+
+  /**
+   * Inserts the rows of `table` (columns ROW_COLUMNS, a bulk load's staged rows: see
+   * pipeline/backfill/csv/stage.ts) as new cases, in the order they were written there.
+   */
+  insertStaged(table: string): void {
+    const columns = ROW_COLUMNS.join(", ");
+    const { changes } = this.db
+      .prepare(`INSERT INTO cases (${columns}, first_run_id, changed_run_id) SELECT ${columns}, ${this.runId}, ${this.runId} FROM ${table} ORDER BY rowid`)
+      .run();
+    if (!this.deferAdded) this.db.prepare(`INSERT INTO case_revisions (run_id, casenumber, change) SELECT ${this.runId}, casenumber, 'added' FROM ${table} ORDER BY rowid`).run();
+    this.counts.inserted += changes;
   }
 
   /** Puts the row's values into `params`, in ROW_COLUMNS order. */

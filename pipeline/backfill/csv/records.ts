@@ -20,26 +20,47 @@ export function parseWithCsvParse(data: Buffer | string): string[][] {
   return parse(data, OPTIONS) as string[][];
 }
 
+/** A chunk's records, in order: each one split into its fields when asked for. */
+export interface Records {
+  readonly length: number;
+  at(index: number): string[];
+}
+
 export function parseRecords(data: Buffer): string[][] {
+  const records = readRecords(data);
+  return Array.from({ length: records.length }, (_, i) => records.at(i));
+}
+
+/**
+ * The chunk's records, as parseRecords reads them. A record without quotes is split when asked for,
+ * so that its fields live only while it is read: holding a whole chunk's fields made them outlive
+ * a young-generation collection, to be copied and then collected again with the old ones.
+ */
+export function readRecords(data: Buffer): Records {
   const text = data.toString("utf8");
   const eol = lineEnd(text);
-  if (eol === undefined) return parseWithCsvParse(data);
-  const records: string[][] = [];
-  /** Positions in `records` of the records csv-parse reads, and their text, each with its line end. */
+  if (eol === undefined) return inMemory(parseWithCsvParse(data));
+  /** Records split already (those with quotes); undefined for one split when asked for. */
+  const split: Array<string[] | undefined> = [];
+  /** Where each record's text starts and ends, for those split when asked for. */
+  const bounds: number[] = [];
+  /** Positions in `split` of the records csv-parse reads, and their text, each with its line end. */
   const quoted: number[] = [];
   const quotedText: string[] = [];
   let at = 0;
+  let quote = text.indexOf('"');
   while (at < text.length) {
     let end = text.indexOf(eol, at);
     if (end === -1) end = text.length;
-    const line = text.slice(at, end);
-    if (!line.includes('"')) {
-      records.push(line.split(","));
+    if (quote !== -1 && quote < at) quote = text.indexOf('"', at);
+    if (quote === -1 || quote >= end) {
+      split.push(undefined);
+      bounds.push(at, end);
       at = end + eol.length;
       continue;
     }
     // a quoted field may hold line ends: the record ends where its quotes balance
-    let quotes = countQuotes(line);
+    let quotes = countQuotes(text.slice(at, end));
     while (quotes % 2 === 1 && end < text.length) {
       const from = end + eol.length;
       let next = text.indexOf(eol, from);
@@ -49,26 +70,32 @@ export function parseRecords(data: Buffer): string[][] {
     }
     const stop = Math.min(end + eol.length, text.length);
     const fields = splitQuoted(text.slice(at, end));
+    bounds.push(0, 0);
     if (fields !== undefined) {
-      records.push(fields);
+      split.push(fields);
       at = stop;
       continue;
     }
-    quoted.push(records.length);
+    quoted.push(split.length);
     quotedText.push(text.slice(at, stop));
-    records.push([]);
+    split.push([]);
     at = stop;
   }
-  if (quoted.length === 0) return records;
-  let parsed: string[][];
-  try {
-    parsed = parseWithCsvParse(quotedText.join(""));
-  } catch {
-    return parseWithCsvParse(data);
+  if (quoted.length > 0) {
+    let parsed: string[][];
+    try {
+      parsed = parseWithCsvParse(quotedText.join(""));
+    } catch {
+      return inMemory(parseWithCsvParse(data));
+    }
+    if (parsed.length !== quoted.length) return inMemory(parseWithCsvParse(data));
+    for (let i = 0; i < quoted.length; i++) split[quoted[i]] = parsed[i];
   }
-  if (parsed.length !== quoted.length) return parseWithCsvParse(data);
-  for (let i = 0; i < quoted.length; i++) records[quoted[i]] = parsed[i];
-  return records;
+  return { length: split.length, at: (i) => split[i] ?? text.slice(bounds[2 * i], bounds[2 * i + 1]).split(",") };
+}
+
+function inMemory(records: string[][]): Records {
+  return { length: records.length, at: (i) => records[i] };
 }
 
 const QUOTE = 0x22;

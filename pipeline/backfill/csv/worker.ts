@@ -4,12 +4,13 @@
  * load, so it runs here, beside the main thread, which writes the database.
  *
  * Results go back packed: one JSON array of row arrays per chunk is far cheaper to send between
- * threads than thousands of objects.
+ * threads than thousands of objects; for a first load into a fresh file, in a staged file (stage.ts).
  */
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { CASE_FIELDS, ROW_COLUMNS, type Case } from "../../../schemas/case.ts";
 import { countLineFeeds } from "./chunks.ts";
-import { parseRecords } from "./records.ts";
+import { readRecords, type Records } from "./records.ts";
+import { StageWriter } from "./stage.ts";
 import { plainRecordReader, recordToRaw, type CsvLayout } from "./rows.ts";
 import { normalizePlain, normalizeRow, normalizeRowTimed } from "../../normalize/row.ts";
 import type { ParsedRow } from "../../../schemas/source-row.ts";
@@ -26,6 +27,11 @@ export interface WorkerSetup {
   until?: string;
   /** Time each phase of each chunk (a backfill's profile, see profile.ts). */
   profile?: boolean;
+  /**
+   * For a first load into a fresh file: accepted rows are written to a staged file, this path
+   * followed by the chunk's sequence number, instead of being packed (stage.ts).
+   */
+  stage?: string;
 }
 
 export interface ChunkTask {
@@ -57,6 +63,8 @@ export interface ChunkResult {
    * bind as they are. Parsed on the thread that uses them, the arrays themselves.
    */
   rows: string | unknown[][];
+  /** With setup.stage: the staged file holding the accepted rows (then `rows` is empty), for the main thread to copy and remove. */
+  stage?: string;
   /** Each accepted row's position in the chunk and its line: [index, line, index, line, ...]. */
   positions: number[];
   /** The accepted rows' case numbers, as a JSON array. */
@@ -78,9 +86,9 @@ export function parseChunk(task: ChunkTask, setup: WorkerSetup, { encode = true 
   const result: ChunkResult = { seq: task.seq, records: 0, outside: 0, rows: "[]", positions: [], keys: "[]", distinct: true, rejects: [] };
   const times = setup.profile ? (result.times = parseTimes()) : undefined;
   let t = times ? performance.now() : 0;
-  let records: string[][];
+  let records: Records;
   try {
-    records = parseRecords(data);
+    records = readRecords(data);
     if (times) t = lap(times, "csv", t);
   } catch (error) {
     const { bytes, message } = error as { bytes?: number; message: string };
@@ -89,54 +97,69 @@ export function parseChunk(task: ChunkTask, setup: WorkerSetup, { encode = true 
     return result;
   }
   const rows: unknown[][] = [];
+  // a fresh file's rows are staged as they are made, so that nothing of a row outlives it (stage.ts)
+  const staged = setup.stage !== undefined && encode ? new StageWriter(`${setup.stage}${task.seq}`) : undefined;
   const keys = new Set<string>();
-  const filtered = since !== undefined || until !== undefined;
-  const width = layout.header.length;
-  let line = task.line;
-  for (let index = 0; index < records.length; index++) {
-    const record = records[index];
-    const recordLine = line;
-    line += 1 + lineFeedsIn(record);
-    if (record.length === 1 && record[0] === "") continue; // a blank line
-    if (record.length !== width) {
-      result.error = { message: `${record.length} fields where the header has ${width}`, line: recordLine };
-      return result;
-    }
-    result.records++;
-    // the common case: a plain row made into a case with no raw row in between (see plainRecordReader)
-    const plain = plainReaderOf(layout, filtered)?.(record);
-    if (times) t = lap(times, "validate", t);
-    const fast = plain && normalizePlain(plain, { today });
-    if (fast) {
-      rows.push(rowValues(fast.case, fast.sourceRowId, fast.sourceUpdatedAt));
-      result.positions.push(index, recordLine);
-      if (keys.size === keys.add(fast.case.casenumber).size) result.distinct = false;
-      if (times) t = lap(times, "normalize", t);
-      continue;
-    }
-    const raw = recordToRaw(record, layout);
-    if (times) t = lap(times, "fields", t);
-    if (since !== undefined || until !== undefined) {
-      const day = typeof raw.death_date === "string" && /^\d{4}-\d\d-\d\d/.test(raw.death_date) ? raw.death_date.slice(0, 10) : undefined;
-      if (day !== undefined && ((since !== undefined && day < since) || (until !== undefined && day > until))) {
-        result.outside++;
+  const accept = (c: Case, sourceRowId: string | null, sourceUpdatedAt: string | null, index: number, line: number) => {
+    if (times) t = lap(times, "normalize", t);
+    const values = rowValues(c, sourceRowId, sourceUpdatedAt);
+    if (staged) staged.add(values);
+    else rows.push(values);
+    result.positions.push(index, line);
+    if (keys.size === keys.add(c.casenumber).size) result.distinct = false;
+    if (times) t = lap(times, "pack", t);
+  };
+  try {
+    const filtered = since !== undefined || until !== undefined;
+    const width = layout.header.length;
+    let line = task.line;
+    for (let index = 0; index < records.length; index++) {
+      const record = records.at(index);
+      const recordLine = line;
+      line += 1 + lineFeedsIn(record);
+      if (record.length === 1 && record[0] === "") continue; // a blank line
+      if (record.length !== width) {
+        result.error = { message: `${record.length} fields where the header has ${width}`, line: recordLine };
+        return result;
+      }
+      result.records++;
+      // the common case: a plain row made into a case with no raw row in between (see plainRecordReader)
+      const plain = plainReaderOf(layout, filtered)?.(record);
+      if (times) t = lap(times, "validate", t);
+      const fast = plain && normalizePlain(plain, { today });
+      if (fast) {
+        accept(fast.case, fast.sourceRowId, fast.sourceUpdatedAt, index, recordLine);
         continue;
       }
+      const raw = recordToRaw(record, layout);
+      if (times) t = lap(times, "fields", t);
+      if (filtered) {
+        const day = typeof raw.death_date === "string" && /^\d{4}-\d\d-\d\d/.test(raw.death_date) ? raw.death_date.slice(0, 10) : undefined;
+        if (day !== undefined && ((since !== undefined && day < since) || (until !== undefined && day > until))) {
+          result.outside++;
+          continue;
+        }
+      }
+      const normalized = times ? normalizeRowTimed(raw, { today }, times) : normalizeRow(raw, { today });
+      if (times) t = performance.now();
+      if (normalized.ok) {
+        accept(normalized.case, normalized.sourceRowId, normalized.sourceUpdatedAt, index, recordLine);
+      } else {
+        const { casenumber, sourceRowId, reasons } = normalized;
+        result.rejects.push({ index, line: recordLine, casenumber, sourceRowId, reasons, raw: JSON.stringify(raw) });
+        if (times) t = lap(times, "pack", t);
+      }
     }
-    const normalized = times ? normalizeRowTimed(raw, { today }, times) : normalizeRow(raw, { today });
-    if (times) t = performance.now();
-    if (normalized.ok) {
-      const c = normalized.case;
-      rows.push(rowValues(c, normalized.sourceRowId, normalized.sourceUpdatedAt));
-      result.positions.push(index, recordLine);
-      if (keys.size === keys.add(c.casenumber).size) result.distinct = false;
+    if (staged) {
+      staged.close();
+      result.stage = staged.path;
     } else {
-      const { casenumber, sourceRowId, reasons } = normalized;
-      result.rejects.push({ index, line: recordLine, casenumber, sourceRowId, reasons, raw: JSON.stringify(raw) });
+      result.rows = encode ? JSON.stringify(rows) : rows;
     }
-    if (times) t = lap(times, "pack", t);
+  } finally {
+    // a chunk that failed leaves no staged file
+    if (staged && result.stage === undefined) staged.discard();
   }
-  result.rows = encode ? JSON.stringify(rows) : rows;
   result.keys = JSON.stringify([...keys]);
   if (times) lap(times, "pack", t);
   return result;
