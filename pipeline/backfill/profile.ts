@@ -19,7 +19,7 @@ export interface ParseTimes {
   validate: number;
   /** The case made from the row: cleaning, derived fields, the memorial's words. */
   normalize: number;
-  /** Accepted rows laid out as arrays and packed for the main thread. */
+  /** Accepted rows laid out as arrays and packed for the main thread, or written to a staged file (csv/stage.ts). */
   pack: number;
 }
 
@@ -31,7 +31,7 @@ export function parseTimes(): ParseTimes {
 export type MainPhase =
   | "read" // the source read and cut into chunks of whole records, each hashed for the checkpoint
   | "wait" // waiting for a worker's result, nothing left to parse here
-  | "unpack" // a worker's packed rows made arrays again
+  | "unpack" // a worker's packed rows made arrays again, or its staged files attached and detached (csv/stage.ts)
   | "lookup" // a chunk's case numbers looked up at once
   | "insert" // rows inserted (and, where indexes are kept, the index entries written)
   | "rejects" // refused rows written to `rejects`

@@ -24,6 +24,8 @@ export function parseWithCsvParse(data: Buffer | string): string[][] {
 export interface Records {
   readonly length: number;
   at(index: number): string[];
+  /** The line feeds inside a record's fields (quoted line breaks). */
+  lineFeeds(index: number): number;
 }
 
 export function parseRecords(data: Buffer): string[][] {
@@ -91,11 +93,24 @@ export function readRecords(data: Buffer): Records {
     if (parsed.length !== quoted.length) return inMemory(parseWithCsvParse(data));
     for (let i = 0; i < quoted.length; i++) split[quoted[i]] = parsed[i];
   }
-  return { length: split.length, at: (i) => split[i] ?? text.slice(bounds[2 * i], bounds[2 * i + 1]).split(",") };
+  return {
+    length: split.length,
+    at: (i) => split[i] ?? text.slice(bounds[2 * i], bounds[2 * i + 1]).split(","),
+    // a record split when asked for has no quotes, so no line feed inside a field
+    lineFeeds: (i) => (split[i] === undefined ? 0 : lineFeedsIn(split[i])),
+  };
 }
 
 function inMemory(records: string[][]): Records {
-  return { length: records.length, at: (i) => records[i] };
+  return { length: records.length, at: (i) => records[i], lineFeeds: (i) => lineFeedsIn(records[i]) };
+}
+
+function lineFeedsIn(record: string[]): number {
+  let n = 0;
+  for (const field of record) {
+    if (field.length > 0 && field.includes("\n")) n += field.split("\n").length - 1;
+  }
+  return n;
 }
 
 const QUOTE = 0x22;

@@ -7,10 +7,10 @@
  * threads than thousands of objects; for a first load into a fresh file, in a staged file (stage.ts).
  */
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
-import { CASE_FIELDS, ROW_COLUMNS, type Case } from "../../../schemas/case.ts";
+import type { Case } from "../../../schemas/case.ts";
 import { countLineFeeds } from "./chunks.ts";
 import { readRecords, type Records } from "./records.ts";
-import { StageWriter } from "./stage.ts";
+import { ROW_VALUES, StageWriter } from "./stage.ts";
 import { plainRecordReader, recordToRaw, type CsvLayout } from "./rows.ts";
 import { normalizePlain, normalizeRow, normalizeRowTimed } from "../../normalize/row.ts";
 import type { ParsedRow } from "../../../schemas/source-row.ts";
@@ -102,9 +102,8 @@ export function parseChunk(task: ChunkTask, setup: WorkerSetup, { encode = true 
   const keys = new Set<string>();
   const accept = (c: Case, sourceRowId: string | null, sourceUpdatedAt: string | null, index: number, line: number) => {
     if (times) t = lap(times, "normalize", t);
-    const values = rowValues(c, sourceRowId, sourceUpdatedAt);
-    if (staged) staged.add(values);
-    else rows.push(values);
+    if (staged) staged.add(c, sourceRowId, sourceUpdatedAt);
+    else rows.push(rowValues(c, sourceRowId, sourceUpdatedAt));
     result.positions.push(index, line);
     if (keys.size === keys.add(c.casenumber).size) result.distinct = false;
     if (times) t = lap(times, "pack", t);
@@ -116,7 +115,7 @@ export function parseChunk(task: ChunkTask, setup: WorkerSetup, { encode = true 
     for (let index = 0; index < records.length; index++) {
       const record = records.at(index);
       const recordLine = line;
-      line += 1 + lineFeedsIn(record);
+      line += 1 + records.lineFeeds(index);
       if (record.length === 1 && record[0] === "") continue; // a blank line
       if (record.length !== width) {
         result.error = { message: `${record.length} fields where the header has ${width}`, line: recordLine };
@@ -186,21 +185,11 @@ function lap(times: ParseTimes, phase: keyof ParseTimes, from: number): number {
  * as one array literal that reads each field by a constant name: a loop reading `c[CASE_FIELDS[f]]`
  * looks up a varying key ~40 times a row, and took more time than packing the rows as JSON.
  */
-const rowValues = new Function(
-  "c",
-  "sourceRowId",
-  "sourceUpdatedAt",
-  `return [${CASE_FIELDS.map((f) => `c[${JSON.stringify(f)}]`).join(", ")}, sourceRowId, sourceUpdatedAt];`,
-) as (c: Case, sourceRowId: string | null, sourceUpdatedAt: string | null) => unknown[];
-if (CASE_FIELDS.length + 2 !== ROW_COLUMNS.length) throw new InternalError("csv worker: ROW_COLUMNS is not CASE_FIELDS and the two provenance columns");
-
-function lineFeedsIn(record: string[]): number {
-  let n = 0;
-  for (const field of record) {
-    if (field.length > 0 && field.includes("\n")) n += field.split("\n").length - 1;
-  }
-  return n;
-}
+const rowValues = new Function("c", "sourceRowId", "sourceUpdatedAt", `return [${ROW_VALUES}];`) as (
+  c: Case,
+  sourceRowId: string | null,
+  sourceUpdatedAt: string | null,
+) => unknown[];
 
 /** The worker data that marks a thread started by ParsePool. */
 export const WORKER_ROLE = "vigil-csv-parser";
