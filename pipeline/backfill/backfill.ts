@@ -310,6 +310,7 @@ async function stream(loading: Loading, opened: Opened, writer: CaseWriter, resu
     });
     loading.committed = { ...writer.counts };
     loading.at = { ...state };
+    loading.fresh?.syncSoon();
   };
   const apply = (chunk: Chunk, result: ChunkResult) => {
     signal?.throwIfAborted();

@@ -18,7 +18,7 @@
  * loads into a database that exists (even an empty one), and for downloads from the portal, where
  * a broken connection is common: both go the usual way, committing as they go.
  */
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { accessSync, closeSync, constants, existsSync, fdatasync, mkdirSync, openSync, readdirSync, rmSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import Database from "better-sqlite3";
 import { renameIntoPlace, tempPathFor } from "../atomic.ts";
@@ -43,6 +43,8 @@ export function loadsFresh(path: string, file: string | undefined): boolean {
 export class FreshFile {
   readonly temp: string;
   private placed = false;
+  /** A flush to disk is under way (syncSoon); its own descriptor is closed when it ends, whatever became of the file. */
+  private syncing = false;
 
   private constructor(
     readonly target: string,
@@ -111,6 +113,26 @@ export class FreshFile {
     if (profile) profile.time("place", rename);
     else rename();
     this.placed = true;
+  }
+
+  /**
+   * Starts flushing what the load has written so far to disk, in the background (none if a flush is
+   * under way already): the flush before the rename then has less left to write, and the disk works
+   * while the load goes on. Durability still rests on that last flush alone.
+   */
+  syncSoon(): void {
+    if (this.syncing || this.placed) return;
+    let fd: number;
+    try {
+      fd = openSync(this.temp, "r");
+    } catch {
+      return;
+    }
+    this.syncing = true;
+    fdatasync(fd, () => {
+      closeSync(fd);
+      this.syncing = false;
+    });
   }
 
   /** Where the parsing workers write staged rows (csv/stage.ts): this, then a chunk's number. */
