@@ -44,6 +44,7 @@ import { acquireWriteLock, type WriteLock } from "../store/lock.ts";
 import { abandonStaleRuns, changedRecord, failRun, finishRun, startRun, type RunCounts } from "../store/run-records.ts";
 import { rowsUpdatedAt } from "../source/socrata.ts";
 import { CaseWriter } from "../store/case-writer.ts";
+import { stageSetup } from "./csv/stage.ts";
 
 export interface BackfillOptions {
   config: Pick<Config, "db" | "portal" | "dataset" | "appToken">;
@@ -287,7 +288,7 @@ function prepareLoad(loading: Loading, opened: Opened, resume: Checkpoint | unde
   if (layout.drift.unknown.length || layout.drift.missing.length) {
     options.log.warn("source", "the export's columns differ from what vigil knows", { unknown: layout.drift.unknown, missing: layout.drift.missing });
   }
-  loading.pool.setup({ layout, today: chicagoDate(options.now()), since: options.since, until: options.until, profile: loading.profile !== undefined, stage: loading.fresh?.stagePrefix });
+  loading.pool.setup({ layout, today: chicagoDate(options.now()), since: options.since, until: options.until, profile: loading.profile !== undefined, stage: loading.fresh && stageSetup(db, loading.fresh.stagePrefix) });
   loading.load = new BulkLoad(db, writer, layout, source.label, loading.profile);
   return writer;
 }

@@ -12,7 +12,7 @@
  * A staged file holds the values exactly as bound (its columns have no type, so nothing is
  * converted there); `cases` converts them on the copy as it does a bound value.
  */
-import { rmSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import Database from "better-sqlite3";
 import { CASE_FIELDS, ROW_COLUMNS, type Case } from "../../../schemas/case.ts";
 import { InternalError } from "../../errors.ts";
@@ -25,7 +25,6 @@ export function stageTable(schema: string): string {
   return `${schema}.staged_rows`;
 }
 
-const CREATE = `CREATE TABLE staged_rows (${ROW_COLUMNS.join(", ")})`;
 const INSERT = `INSERT INTO staged_rows VALUES (${ROW_COLUMNS.map(() => "?").join(", ")})`;
 
 /**
@@ -43,17 +42,36 @@ const bindCase = new Function("insert", "c", "sourceRowId", "sourceUpdatedAt", `
   sourceUpdatedAt: string | null,
 ) => void;
 
-/** A new staged file at `path`, written a row at a time: no journal, no syncs. */
+/** Where staged files go, and the declared type of each of ROW_COLUMNS in `cases`. */
+export interface StageSetup {
+  /** A staged file's path is this followed by its chunk's sequence number. */
+  prefix: string;
+  /**
+   * The types `cases` declares for ROW_COLUMNS: a staged file's columns have the same, so that
+   * its values are stored as `cases` will store them (numbers come from JavaScript as REAL), and
+   * the copy has nothing to convert.
+   */
+  types: string[];
+}
+
+/** The StageSetup of a load into `db`. */
+export function stageSetup(db: Database.Database, prefix: string): StageSetup {
+  const declared = new Map((db.prepare("SELECT name, type FROM pragma_table_info('cases')").all() as Array<{ name: string; type: string }>).map((c) => [c.name, c.type]));
+  const types = ROW_COLUMNS.map((column) => declared.get(column));
+  if (types.some((type) => type === undefined)) throw new InternalError(`cases has no column ${ROW_COLUMNS[types.indexOf(undefined)]}`);
+  return { prefix, types: types as string[] };
+}
+
+/** A chunk's staged file, made in memory a row at a time and written in one piece by close(). */
 export class StageWriter {
   private readonly db: Database.Database;
   private readonly insert: Database.Statement;
+  readonly path: string;
 
-  constructor(readonly path: string) {
-    rmSync(path, { force: true });
-    this.db = new Database(path);
-    this.db.pragma("journal_mode = OFF");
-    this.db.pragma("synchronous = OFF");
-    this.db.exec(CREATE);
+  constructor(setup: StageSetup, seq: number) {
+    this.path = `${setup.prefix}${seq}`;
+    this.db = new Database(":memory:");
+    this.db.exec(`CREATE TABLE staged_rows (${ROW_COLUMNS.map((column, i) => `${column} ${setup.types[i]}`).join(", ")})`);
     this.insert = this.db.prepare(INSERT);
     this.db.exec("BEGIN");
   }
@@ -63,9 +81,10 @@ export class StageWriter {
     bindCase(this.insert, c, sourceRowId, sourceUpdatedAt);
   }
 
-  /** Commits and closes: the file is complete. */
+  /** Commits and writes the file, complete. */
   close(): void {
     this.db.exec("COMMIT");
+    writeFileSync(this.path, this.db.serialize());
     this.db.close();
   }
 

@@ -10,7 +10,7 @@ import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import type { Case } from "../../../schemas/case.ts";
 import { countLineFeeds } from "./chunks.ts";
 import { readRecords, type Records } from "./records.ts";
-import { ROW_VALUES, StageWriter } from "./stage.ts";
+import { ROW_VALUES, StageWriter, type StageSetup } from "./stage.ts";
 import { plainRecordReader, recordToRaw, type CsvLayout } from "./rows.ts";
 import { normalizePlain, normalizeRow, normalizeRowTimed } from "../../normalize/row.ts";
 import type { ParsedRow } from "../../../schemas/source-row.ts";
@@ -27,11 +27,8 @@ export interface WorkerSetup {
   until?: string;
   /** Time each phase of each chunk (a backfill's profile, see profile.ts). */
   profile?: boolean;
-  /**
-   * For a first load into a fresh file: accepted rows are written to a staged file, this path
-   * followed by the chunk's sequence number, instead of being packed (stage.ts).
-   */
-  stage?: string;
+  /** For a first load into a fresh file: accepted rows are written to a staged file instead of being packed (stage.ts). */
+  stage?: StageSetup;
 }
 
 export interface ChunkTask {
@@ -98,7 +95,7 @@ export function parseChunk(task: ChunkTask, setup: WorkerSetup, { encode = true 
   }
   const rows: unknown[][] = [];
   // a fresh file's rows are staged as they are made, so that nothing of a row outlives it (stage.ts)
-  const staged = setup.stage !== undefined && encode ? new StageWriter(`${setup.stage}${task.seq}`) : undefined;
+  const staged = setup.stage !== undefined && encode ? new StageWriter(setup.stage, task.seq) : undefined;
   const keys = new Set<string>();
   const accept = (c: Case, sourceRowId: string | null, sourceUpdatedAt: string | null, index: number, line: number) => {
     if (times) t = lap(times, "normalize", t);
