@@ -26,8 +26,8 @@ import type { CaseWriter } from "../store/case-writer.ts";
 import type { LoadProfile, MainPhase } from "./profile.ts";
 import { STAGE_SCHEMA, stagedRows, stageTable } from "./csv/stage.ts";
 
-/** Staged files attached at once; SQLite's limit is ten (SQLITE_MAX_ATTACHED). */
-const STAGE_SLOTS = 8;
+/** Staged files attached at once: SQLite's limit (SQLITE_MAX_ATTACHED, ten as better-sqlite3 builds it). */
+const STAGE_SLOTS = 10;
 
 const FTS_TRIGGER = "cases_fts_insert";
 const TEMPLATE = Object.fromEntries(CASE_FIELDS.map((f) => [f, null])) as unknown as Case;
