@@ -9,8 +9,9 @@
  * so its time is the load's. Here the workers bind the values, beside the main thread, and the main
  * thread's copy runs inside SQLite. It also spares packing rows as JSON and unpacking them.
  *
- * A staged file holds the values exactly as bound (its columns have no type, so nothing is
- * converted there); `cases` converts them on the copy as it does a bound value.
+ * A staged file is made in memory and written in one piece; its columns have the types `cases`
+ * declares (stageSetup), so that its values are stored as `cases` stores a bound value, and the copy
+ * converts nothing.
  */
 import { rmSync, writeFileSync } from "node:fs";
 import Database from "better-sqlite3";
