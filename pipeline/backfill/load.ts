@@ -41,7 +41,7 @@ export class BulkLoad {
   private batch = false;
   /** The staged files attached (stage.ts), each as the schema STAGE_SCHEMA followed by its position here. */
   private readonly attached: string[] = [];
-  /** The largest rowid of `cases` when the transaction began: rows above it are new. */
+  /** The largest rowid of `cases` when the batch began or was last flushed: rows above it are new. */
   private rowidBefore = 0;
   private readonly triggerSql: string | undefined;
   private readonly indexNew: ReturnType<DB["prepare"]> | undefined;
@@ -202,7 +202,7 @@ export class BulkLoad {
     return this.profile ? this.profile.time(phase, fn) : fn();
   }
 
-  /** Writes the "added" revisions and index entries of the rows inserted so far in this transaction. */
+  /** Writes the "added" revisions and index entries of the rows inserted since the batch began or the last flush. */
   private flush(): void {
     const profile = this.profile;
     if (profile) profile.time("revisions", () => this.writer.writeAddedSince(this.rowidBefore));
