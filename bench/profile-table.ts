@@ -32,10 +32,10 @@ const PHASES: Array<{ group: string; what: string; source: Source }> = [
   { group: "SQLite inserts", what: "rows inserted (a staged file's with one INSERT ... SELECT), with the indexes kept row by row", source: { thread: "main", phase: "insert" } },
   { group: "SQLite inserts", what: "refused rows written", source: { thread: "main", phase: "rejects" } },
   { group: "indexes", what: "secondary indexes built after the insert", source: { thread: "main", phase: "indexes" } },
-  { group: "full-text search", what: "new cases indexed, once per transaction (a new database: also every 8 staged files)", source: { thread: "main", phase: "fts" } },
+  { group: "full-text search", what: "new cases indexed, once per transaction (a new database: also every 10 staged files)", source: { thread: "main", phase: "fts" } },
   { group: "revisions", what: "the \"added\" revisions, once per transaction (the same)", source: { thread: "main", phase: "revisions" } },
   { group: "final commit and checkpoint", what: "reject-share check, checkpoint row, run record", source: { thread: "main", phase: "checkpoint" } },
-  { group: "final commit and checkpoint", what: "COMMIT (every 20,000 rows and at the end; a new database has no journal, and commits every 8 staged files too)", source: { thread: "main", phase: "commit" } },
+  { group: "final commit and checkpoint", what: "COMMIT (every 20,000 rows and at the end; a new database has no journal, and commits every 10 staged files too)", source: { thread: "main", phase: "commit" } },
   { group: "final commit and checkpoint", what: "closing: the WAL checkpointed into the database (a new one: made a WAL database)", source: { thread: "main", phase: "close" } },
   { group: "final commit and checkpoint", what: "a new database flushed to disk and renamed into place", source: { thread: "main", phase: "place" } },
 ];
