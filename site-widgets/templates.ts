@@ -4,6 +4,8 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { projectPath } from "../pipeline/paths.ts";
 import { PATHS } from "./site-paths.ts";
+import { DEFAULT_LENS, LENS_NAMES } from "../schemas/lenses.ts";
+import { InternalError } from "../pipeline/errors.ts";
 
 /** A file of the site, by its path relative to the site root. */
 export interface SiteFile {
@@ -12,6 +14,17 @@ export interface SiteFile {
 }
 
 const here = (name: string) => projectPath("site-widgets", name);
+
+/** The lens partial's default lens and the others, as schemas/lenses.ts has them. */
+const LENS_LINE = /\{\{- \$default := "[a-z]+" \}\}\{\{ \$others := slice[^}]*-\}\}/;
+
+/** A template with the lenses written in (the lens partial; any other is returned as it is). */
+function withLenses(template: string): string {
+  if (!template.includes("$others := slice")) return template;
+  if (!LENS_LINE.test(template)) throw new InternalError("vigil-lens.html: the lenses are not where templates.ts writes them");
+  const others = LENS_NAMES.filter((lens) => lens !== DEFAULT_LENS).map((lens) => JSON.stringify(lens));
+  return template.replace(LENS_LINE, `{{- $default := ${JSON.stringify(DEFAULT_LENS)} }}{{ $others := slice ${others.join(" ")} -}}`);
+}
 
 export async function siteTemplates(): Promise<SiteFile[]> {
   const own: Array<[string, string]> = [
@@ -25,7 +38,7 @@ export async function siteTemplates(): Promise<SiteFile[]> {
     ["browser/embed-frame.js", `${PATHS.static}/embed-frame.js`],
     ["browser/vigil.css", `${PATHS.static}/vigil.css`],
   ];
-  const files: SiteFile[] = await Promise.all(own.map(async ([from, to]) => ({ path: to, content: await readFile(here(from), "utf8") })));
+  const files: SiteFile[] = await Promise.all(own.map(async ([from, to]) => ({ path: to, content: withLenses(await readFile(here(from), "utf8")) })));
   const require = createRequire(import.meta.url);
   const bundles: Array<[string, string]> = [
     ["vega", "vega.min.js"],
