@@ -6,7 +6,6 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -18,7 +17,7 @@ import type { ProfileReport } from "../pipeline/backfill/profile.ts";
 import { RunRefusedError, SourceFormatError, VigilError } from "../pipeline/errors.ts";
 import { openDatabase } from "../pipeline/store/db.ts";
 import type { RawRow } from "../schemas/source-columns.ts";
-import { backfillSnapshot, fixedClock, memoryLogger, ROOT, runCli, tempDir, VIGIL_BIN } from "./helpers.ts";
+import { backfillSnapshot, fixedClock, killWhen, memoryLogger, runCli, tempDir } from "./helpers.ts";
 
 const archive = generateArchive({ count: 2500, seed: 41 });
 // a row refused, a case given twice (the later row wins), a stored-later duplicate kept out
@@ -215,23 +214,6 @@ function tempBytes(db: string): number {
   return tempFiles(db).reduce((sum, path) => sum + (existsSync(path) ? statSync(path).size : 0), 0);
 }
 
-/** Starts `vigil backfill`, SIGKILLs it once `ready()` holds; the signal it died of, or null if it finished. */
-function killWhen(args: string[], ready: () => boolean): Promise<NodeJS.Signals | null> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [VIGIL_BIN, ...args], { cwd: ROOT, stdio: "ignore" });
-    const timer = setInterval(() => {
-      if (ready()) {
-        clearInterval(timer);
-        child.kill("SIGKILL");
-      }
-    }, 5);
-    child.on("error", reject);
-    child.on("exit", (_code, signal) => {
-      clearInterval(timer);
-      resolve(signal);
-    });
-  });
-}
 
 test("a first load killed with SIGKILL at any moment leaves no half database; run again, it completes", { timeout: 240_000 }, async (t) => {
   const dir = tempDir(t);

@@ -4,12 +4,12 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { writeArchiveCsv } from "../bench/archive-csv.ts";
-import { runCli, runMain, ROOT, tempDir, VIGIL_BIN } from "./helpers.ts";
+import { killWhen, runCli, runMain, ROOT, tempDir, VIGIL_BIN } from "./helpers.ts";
 import { backfillSnapshot as snapshot } from "./helpers.ts";
 import { openDatabase } from "../pipeline/store/db.ts";
 
@@ -27,23 +27,6 @@ function committed(path: string): number {
   }
 }
 
-/** Starts `vigil backfill`, and SIGKILLs it once `ready()` says so (or at once with a delay). */
-function killWhen(args: string[], ready: () => boolean, delayMs = 0): Promise<NodeJS.Signals | null> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [VIGIL_BIN, ...args], { cwd: ROOT, stdio: "ignore" });
-    const timer = setInterval(() => {
-      if (ready()) {
-        clearInterval(timer);
-        setTimeout(() => child.kill("SIGKILL"), delayMs);
-      }
-    }, 15);
-    child.on("error", reject);
-    child.on("exit", (_code, signal) => {
-      clearInterval(timer);
-      resolve(signal);
-    });
-  });
-}
 
 test("a backfill killed with SIGKILL at any moment finishes, once restarted, exactly as a clean run", { timeout: 240_000 }, async (t) => {
   const dir = tempDir(t);

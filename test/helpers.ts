@@ -132,3 +132,24 @@ export function backfillSnapshot(path: string) {
     db.close();
   }
 }
+
+/**
+ * Starts `vigil` with `args` and SIGKILLs it `delayMs` after `ready()` first holds (polled every 5 ms);
+ * the signal it died of, or null if it finished first.
+ */
+export function killWhen(args: string[], ready: () => boolean, delayMs = 0): Promise<NodeJS.Signals | null> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [VIGIL_BIN, ...args], { cwd: ROOT, stdio: "ignore" });
+    const timer = setInterval(() => {
+      if (ready()) {
+        clearInterval(timer);
+        setTimeout(() => child.kill("SIGKILL"), delayMs);
+      }
+    }, 5);
+    child.on("error", reject);
+    child.on("exit", (_code, signal) => {
+      clearInterval(timer);
+      resolve(signal);
+    });
+  });
+}
