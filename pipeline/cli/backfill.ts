@@ -3,6 +3,7 @@ import { LIMIT_OPTIONS, parseLimits, SOURCE_OPTIONS, type Command } from "./comm
 import { summaryLine } from "./ingest.ts";
 import { backfill } from "../backfill/backfill.ts";
 import { progressBar, progressLog } from "../progress.ts";
+import { DEFAULT_LENS, LENS_NAMES } from "../../schemas/lenses.ts";
 
 export const command: Command = {
   help: `
@@ -22,7 +23,8 @@ Only a complete download of a dataset marks cases missing from it as removed; a 
 
 The full Medical Examiner archive (--dataset cjeq-bs86, every cause of death) loads the same way;
 COVID relatedness then comes from its COVID Related flag or, where that is empty, from "covid" in
-a cause field. Charts and canned queries keep showing COVID deaths only.
+a cause field. Charts show COVID-19 deaths unless \`vigil widgets --lens\` asks for another lens
+(${LENS_NAMES.filter((lens) => lens !== DEFAULT_LENS).join(", ")}); datasette has a view for each lens, and its queries take a lens.
 
 Examples:
   vigil backfill
